@@ -1,0 +1,239 @@
+//! `config/servers.toml`: the server registry and groups.
+
+use super::ConfigError;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServersFile {
+    #[serde(default)]
+    pub servers: BTreeMap<String, ServerConfig>,
+    #[serde(default)]
+    pub groups: BTreeMap<String, GroupConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Hostname, IP, a `~/.ssh/config` alias, or `local` (this machine, no SSH).
+    pub host: String,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<PathBuf>,
+    /// Extra known_hosts file checked besides `~/.ssh/known_hosts`.
+    pub known_hosts: Option<PathBuf>,
+    pub env: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    pub servers: Vec<String>,
+    pub env: Option<String>,
+}
+
+/// A server chosen for an operation, with its registry name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Server {
+    pub name: String,
+    pub config: ServerConfig,
+}
+
+impl Server {
+    pub fn is_local(&self) -> bool {
+        self.config.host == "local"
+    }
+}
+
+/// What the user asked for with `--env`, `--group`, `--server`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selection {
+    pub env: Option<String>,
+    pub group: Option<String>,
+    pub servers: Vec<String>,
+}
+
+impl ServersFile {
+    pub fn load(path: &Path) -> Result<ServersFile, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(path, format!("cannot read: {e}"))
+                .with_help("run `arcane init` to create it")
+        })?;
+        parse_toml(&text, path)
+    }
+
+    pub fn validate(&self, file: &Path, envs: &[String]) -> Vec<ConfigError> {
+        let mut errs = vec![];
+        for (name, s) in &self.servers {
+            if !envs.contains(&s.env) {
+                errs.push(
+                    ConfigError::new(
+                        file,
+                        format!("server {name:?} has env {:?}, which is not defined", s.env),
+                    )
+                    .with_help(format!(
+                        "define [envs.{}] in arcane.toml, or use one of: {}",
+                        s.env,
+                        envs.join(", ")
+                    )),
+                );
+            }
+            if s.port == Some(0) {
+                errs.push(ConfigError::new(
+                    file,
+                    format!("server {name:?}: port must be between 1 and 65535"),
+                ));
+            }
+            if s.host.trim().is_empty() {
+                errs.push(ConfigError::new(
+                    file,
+                    format!("server {name:?}: host is empty"),
+                ));
+            }
+        }
+        for (g, group) in &self.groups {
+            if self.servers.contains_key(g) {
+                errs.push(ConfigError::new(
+                    file,
+                    format!("group {g:?} has the same name as a server"),
+                ));
+            }
+            for member in &group.servers {
+                if !self.servers.contains_key(member) {
+                    let mut e = ConfigError::new(
+                        file,
+                        format!("group {g:?} names unknown server {member:?}"),
+                    );
+                    if let Some(s) = did_you_mean(member, self.servers.keys()) {
+                        e = e.with_help(format!("did you mean {s:?}?"));
+                    }
+                    errs.push(e);
+                }
+            }
+            if let Some(env) = &group.env {
+                if !envs.contains(env) {
+                    errs.push(ConfigError::new(
+                        file,
+                        format!("group {g:?} has env {env:?}, which is not defined"),
+                    ));
+                }
+            }
+        }
+        errs
+    }
+
+    /// Resolve a selection. `--server` wins, then `--group`, then `--env`
+    /// (staging when nothing is given). An empty result is an error.
+    pub fn select(&self, sel: &Selection, file: &Path) -> Result<Vec<Server>, ConfigError> {
+        let names: Vec<String> = if !sel.servers.is_empty() {
+            for s in &sel.servers {
+                if !self.servers.contains_key(s) {
+                    let mut e = ConfigError::new(file, format!("unknown server {s:?}"));
+                    if let Some(m) = did_you_mean(s, self.servers.keys()) {
+                        e = e.with_help(format!("did you mean {m:?}?"));
+                    }
+                    return Err(e);
+                }
+            }
+            sel.servers.clone()
+        } else if let Some(g) = &sel.group {
+            let group = self.groups.get(g).ok_or_else(|| {
+                let mut e = ConfigError::new(file, format!("unknown group {g:?}"));
+                if let Some(m) = did_you_mean(g, self.groups.keys()) {
+                    e = e.with_help(format!("did you mean {m:?}?"));
+                }
+                e
+            })?;
+            group.servers.clone()
+        } else {
+            let env = sel.env.as_deref().unwrap_or("staging");
+            self.servers
+                .iter()
+                .filter(|(_, s)| s.env == env)
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        let mut out: Vec<Server> = names
+            .iter()
+            .filter_map(|n| {
+                self.servers.get(n).map(|c| Server {
+                    name: n.clone(),
+                    config: c.clone(),
+                })
+            })
+            .collect();
+        if let Some(env) = &sel.env {
+            if !sel.servers.is_empty() || sel.group.is_some() {
+                out.retain(|s| &s.config.env == env);
+            }
+        }
+        if out.is_empty() {
+            let what = describe(sel);
+            return Err(ConfigError::new(file, format!("no servers match {what}"))
+                .with_help("add a server with that env to config/servers.toml, or pick another with --env/--group/--server"));
+        }
+        Ok(out)
+    }
+}
+
+fn describe(sel: &Selection) -> String {
+    let mut parts = vec![];
+    if let Some(e) = &sel.env {
+        parts.push(format!("--env {e}"));
+    }
+    if let Some(g) = &sel.group {
+        parts.push(format!("--group {g}"));
+    }
+    for s in &sel.servers {
+        parts.push(format!("--server {s}"));
+    }
+    if parts.is_empty() {
+        "the default env (staging)".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// The closest candidate by Jaro-Winkler similarity, if it is close enough.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a String>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.partial_cmp(&b.0).unwrap())
+        .map(|(_, c)| c.as_str())
+}
+
+/// Parse TOML into `T`, turning toml's error (with its span) into a
+/// [`ConfigError`] with line and column.
+pub fn parse_toml<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let mut err = ConfigError::new(path, e.message().to_string());
+        if let Some(span) = e.span() {
+            let (line, col) = line_col(text, span.start);
+            err = err.at(line, col);
+        }
+        err
+    })
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}

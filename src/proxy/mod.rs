@@ -1,0 +1,2 @@
+//! The edge proxy (Caddy by default) behind a `Proxy` trait: health-gated
+//! cutover of one app's route at a time.
