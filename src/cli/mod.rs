@@ -7,6 +7,7 @@ pub mod render;
 
 mod config_cmd;
 mod deploy_cmd;
+mod env_cmd;
 mod remote_cmd;
 mod secrets_cmd;
 mod ship_cmd;
@@ -90,6 +91,11 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {
     match cmd {
         Init(a) => config_cmd::init(ctx, a),
         Config(c) => config_cmd::config(ctx, c),
+        Env(args::EnvCmd::Show {
+            env,
+            server,
+            reveal,
+        }) => env_cmd::show(ctx, &env, server.as_deref(), reveal),
         Env(c) => secrets_cmd::env(ctx, c),
         Completions(a) => config_cmd::completions(a),
         Identity(c) => secrets_cmd::identity(ctx, c),
