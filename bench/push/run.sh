@@ -64,8 +64,7 @@ git -C "$P" add -A && git -C "$P" -c user.email=b@b -c user.name=bench commit -q
 
 ship() { # $1 = label; arcane to srv1, naive to srv2
   local label=$1 tag
-  (cd "$P" && "$ARCANE" -q build >/dev/null)
-  tag=$(cd "$P" && "$ARCANE" --json build | sed -n 's/.*"tag":"\([^"]*\)".*/\1/p' | head -1)
+  tag=$(cd "$P" && "$ARCANE" --json build | grep '"event":"data"' | sed -n 's/.*"tag":"\([^"]*\)".*/\1/p' | head -1)
   local b0 t0 t1 b1
   b0=$(wire 1); t0=$(now)
   (cd "$P" && "$ARCANE" -q push --server srv1)
