@@ -139,8 +139,11 @@ impl Core {
         }
     }
 
-    /// Open a channel. Opens are serialised: libssh2 keeps their state in the
-    /// session, not the channel.
+    /// Open a channel, or make any request that waits for a reply (exec,
+    /// tcpip-forward). These are serialised: libssh2 keeps a channel open's
+    /// state in the session, and its reply wait treats a reply of the same
+    /// type for *another* channel as a failure ("Failed waiting for channel
+    /// success"), so two such requests must never be in flight at once.
     pub fn open<T>(
         &self,
         what: &str,

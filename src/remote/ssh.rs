@@ -451,11 +451,7 @@ impl SshTransport {
         sink: &mut dyn FnMut(Stream, &[u8]),
     ) -> Result<ExecEnd, RemoteError> {
         let core = &self.core;
-        core.block(
-            "exec",
-            Some(Instant::now() + Duration::from_secs(30)),
-            || ch.exec(script),
-        )?;
+        core.open("exec", || ch.exec(script))?;
         let start = Instant::now();
         let input = stdin.unwrap_or(&[]);
         let mut pos = 0;
@@ -566,7 +562,7 @@ impl SshTransport {
         let core = &self.core;
         let mut ch = core.open("open channel", || core.sess.channel_session())?;
         let start = Instant::now();
-        let r = core.block("exec", timeout.map(|t| start + t), || ch.exec(script));
+        let r = core.open("exec", || ch.exec(script));
         let mut b = Backoff::new();
         let mut buf = [0u8; 1024];
         while r.is_ok() && !stop() && timeout.is_none_or(|t| start.elapsed() < t) {
