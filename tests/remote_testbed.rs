@@ -614,3 +614,53 @@ fn the_local_target_gives_the_same_results_without_ssh() {
     assert_eq!(run(&format!("docker ps -q --filter id={id} | wc -l")), "0");
     run(&format!("docker rm -f {id}"));
 }
+
+#[test]
+fn secrets_never_reach_the_command_log_and_env_files_are_0600() {
+    let Some(tb) = testbed(N) else { return };
+    let srv = &servers(&tb)[1];
+    let t = remote::connect(srv, &Emitter::null(), &opts()).unwrap();
+    let rec = std::sync::Arc::new(arcane::event::Recorder::default());
+    let em = Emitter::new(rec.clone()).for_server(&srv.name);
+    let secret = "s3cr3t-db-pass-42";
+    em.redactor().add(secret);
+    t.upload(
+        "~/.arcane/rt-secret/staging/app.env",
+        format!("DB_PASS={secret}\n").as_bytes(),
+        0o600,
+        &em,
+    )
+    .unwrap();
+    let out = t
+        .run(
+            &Cmd::argv([
+                "stat",
+                "-c",
+                "%a",
+                "/root/.arcane/rt-secret/staging/app.env",
+            ]),
+            &em,
+        )
+        .unwrap();
+    assert_eq!(out.stdout_str().trim(), "600");
+    // A command line carrying the value, and output echoing it.
+    let code = t
+        .stream(
+            &Cmd::shell(format!(
+                "test {secret} = {secret} && cat ~/.arcane/rt-secret/staging/app.env"
+            )),
+            &em,
+            &|| false,
+        )
+        .unwrap();
+    assert_eq!(code, 0);
+    let events = rec.events();
+    let log = serde_json::to_string(&events).unwrap();
+    assert!(!log.contains(secret), "{log}");
+    assert!(log.contains("DB_PASS=***"), "{log}");
+    assert!(
+        log.contains("upload 26 bytes to ~/.arcane/rt-secret/staging/app.env (mode 600)"),
+        "{log}"
+    );
+    let _ = tb.exec(&srv.name, "rm -rf /root/.arcane/rt-secret");
+}

@@ -363,15 +363,21 @@ pub fn exec(ctx: &Ctx, a: ExecArgs) -> Result<i32> {
         ))
         .into());
     }
+    catch_ctrl_c();
+    let stop = || INTERRUPTED.load(Ordering::SeqCst);
     let code = engine::exec(
         p.app_name(),
         &servers[0],
         &a.service,
         &a.cmd,
+        &stop,
         &connect_options(&p),
         &ctx.emitter,
     )
     .map_err(ops_err)?;
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return Err(Interrupted.into());
+    }
     Ok(code)
 }
 

@@ -366,20 +366,20 @@ impl crate::event::Sink for Prefix {
 
 /// `docker exec` into the service's container on one server; output lines
 /// are `Log` events (untagged, so the CLI prints them bare), the remote exit
-/// status is returned.
+/// status is returned (130 if `stop()` ended it first).
 pub fn exec(
     app: &str,
     server: &Server,
     service: &str,
     cmd: &[String],
+    stop: &(dyn Fn() -> bool + Sync),
     opts: &ConnectOptions,
     em: &Emitter,
 ) -> Result<i32, OpsError> {
     let sem = em.for_server(&server.name);
     let t = connect(server, &sem, opts)?;
     let cs = running_for(t.as_ref(), app, &server.config.env, Some(service), &sem)?;
-    let never = || false;
-    Ok(t.stream(&Cmd::argv(ops::exec_argv(&cs[0].id, cmd)), em, &never)?)
+    Ok(t.stream(&Cmd::argv(ops::exec_argv(&cs[0].id, cmd)), em, stop)?)
 }
 
 /// `halt` result for one server.
