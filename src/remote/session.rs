@@ -53,6 +53,16 @@ impl Drop for Slot<'_> {
     }
 }
 
+impl Drop for Core {
+    /// libssh2 frees a non-blocking session only if nothing would block; in
+    /// blocking mode with a short timeout it always finishes, so the last
+    /// owner's drop switches modes first.
+    fn drop(&mut self) {
+        self.sess.set_timeout(1000);
+        self.sess.set_blocking(true);
+    }
+}
+
 /// Something that can be retried: libssh2 errors and io errors both carry
 /// "would block".
 pub(crate) trait Again {
