@@ -191,7 +191,8 @@ fn trust(ctx: &Ctx, name: &str, yes: bool) -> Result<i32> {
     let (info, outcome) = engine::trust(&s, interact.as_ref(), &connect_options(&p), &ctx.emitter)
         .map_err(ops_err)?;
     let em = ctx.emitter.for_server(name);
-    em.data(
+    if ctx.json() {
+        em.data(
         "host_key",
         serde_json::json!({
             "server": name,
@@ -201,6 +202,7 @@ fn trust(ctx: &Ctx, name: &str, yes: bool) -> Result<i32> {
             "file": match &outcome { TrustOutcome::Added { file } => Some(file.clone()), _ => None },
         }),
     );
+    }
     ctx.emitter.finished(
         true,
         match outcome {

@@ -312,6 +312,9 @@ pub fn logs(
         let r = (|| -> Result<(), OpsError> {
             let t = connect(s, &em, opts)?;
             let cs = running_for(t.as_ref(), app, &s.config.env, service, &em)?;
+            if cs.is_empty() {
+                em.info(format!("no running container of {app} ({})", s.config.env));
+            }
             let several = cs
                 .iter()
                 .map(|c| &c.service)
@@ -490,7 +493,7 @@ pub fn trust(
     let ep = &info.endpoint;
     let host = hostkey::host_pattern(&ep.hostname, ep.port);
     em.info(format!(
-        "{host} offers a {} host key with fingerprint {}",
+        "{host} offers host key {} {}",
         info.key_type, info.fingerprint
     ));
     match &info.verdict {
@@ -506,9 +509,13 @@ pub fn trust(
         }
         hostkey::Verdict::Unknown => {}
     }
+    em.info(format!(
+        "compare it with the server's own fingerprint (`ssh-keygen -lf /etc/ssh/ssh_host_{}_key.pub` on the server)",
+        info.key_type.trim_start_matches("ssh-").split('-').next().unwrap_or("ed25519")
+    ));
     let ok = interact.confirm(&Confirm {
         prompt: format!(
-            "Trust {} ({host}) with key {}? Compare it with the fingerprint the server's owner gives you",
+            "Trust {} ({host}) with host key {}?",
             server.name, info.fingerprint
         ),
         typed_word: None,
