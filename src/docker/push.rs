@@ -202,10 +202,19 @@ fn push_inner(
         images: vec![],
         elapsed_ms: 0,
     };
-    // Round trip 1: what the engine has.
-    let out = t.run(&Cmd::shell(argv::engine_inventory_script()), em)?;
+    // Round trip 1: clear dead sessions of interrupted pushes, then see what
+    // the engine has.
+    let script = format!(
+        "{}; {}",
+        argv::reap_stale_pushes_script(),
+        argv::engine_inventory_script()
+    );
+    let out = t.run(&Cmd::shell(script), em)?;
     if !out.success() {
         return Err(remote_fail(t, "listing images", &out));
+    }
+    for line in out.stderr_str().lines().filter(|l| l.starts_with("arcane: ")) {
+        em.warn(line.trim_start_matches("arcane: "));
     }
     let inv = parse_inventory(&out.stdout_str());
     // Images already there with the right ID cost nothing.
@@ -274,12 +283,42 @@ fn push_inner(
         // tags an image only once it is complete.
         let temps: Vec<String> = renames.iter().map(|(t, _)| t.clone()).collect();
         let names = todo.iter().map(|i| i.reference.as_str()).collect::<Vec<_>>().join(", ");
-        let out = t
-            .run(&Cmd::shell(argv::pull_all_script(&temps)), em)
+        // A connection that died mid-transfer can take the transport minutes
+        // to notice; a transfer with blobs in flight and no byte moving for
+        // `stall_timeout()` is abandoned instead.
+        let (counter, active) = (registry.counter(), registry.active());
+        let last = std::sync::Mutex::new((0u64, Instant::now()));
+        let stalled = std::sync::atomic::AtomicBool::new(false);
+        let limit = stall_timeout();
+        let stop = || {
+            let n = counter.load(Ordering::Relaxed);
+            let mut l = last.lock().unwrap();
+            if n != l.0 || active.load(Ordering::Relaxed) == 0 {
+                *l = (n, Instant::now());
+                return false;
+            }
+            let s = l.1.elapsed() > limit;
+            if s {
+                stalled.store(true, Ordering::Relaxed);
+            }
+            s
+        };
+        let status = t
+            .stream(&Cmd::shell(argv::pull_all_script(&temps, port)), em, &stop)
             .map_err(|e| interrupted(t, &names, &e.to_string()))?;
-        if !out.success() {
-            let msg = format!("{} {}", out.stdout_str().trim(), out.stderr_str().trim());
-            return Err(interrupted(t, &names, last_line(&msg)));
+        if stalled.load(Ordering::Relaxed) {
+            return Err(interrupted(
+                t,
+                &names,
+                &format!("no data moved for {}s; the connection looks dead", limit.as_secs()),
+            ));
+        }
+        if status != 0 {
+            return Err(interrupted(
+                t,
+                &names,
+                &format!("docker pull exited with {status}; see its output above"),
+            ));
         }
         // Round trip 3: final names, temporary names dropped, IDs checked.
         let out = t.run(&Cmd::shell(argv::finalize_script(&renames, &stale)), em)?;
@@ -313,8 +352,14 @@ fn push_inner(
     Ok(report)
 }
 
-fn last_line(s: &str) -> &str {
-    s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
+/// How long a transfer may make no progress before it is abandoned
+/// (`ARCANE_PUSH_STALL_SECS`, default 60).
+fn stall_timeout() -> Duration {
+    let secs = std::env::var("ARCANE_PUSH_STALL_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    Duration::from_secs(secs)
 }
 
 fn interrupted(t: &dyn Transport, reference: &str, detail: &str) -> DockerError {
