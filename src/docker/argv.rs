@@ -90,7 +90,12 @@ pub fn save(image: &str) -> Vec<String> {
 
 /// Start the smoke-test container detached, publishing `port` on a random
 /// port of 127.0.0.1 only (nothing is exposed beyond this machine).
-pub fn smoke_run(name: &str, image: &str, port: u16, env: &BTreeMap<String, String>) -> Vec<String> {
+pub fn smoke_run(
+    name: &str,
+    image: &str,
+    port: u16,
+    env: &BTreeMap<String, String>,
+) -> Vec<String> {
     let mut a = s(&[
         "docker",
         "run",
@@ -217,7 +222,11 @@ pub fn finalize_script(renames: &[(String, String)], stale: &[String]) -> String
     parts.push(Cmd::argv(rmi).to_shell());
     let mut insp = s(&["docker", "image", "inspect", "--format", "{{.Id}}"]);
     insp.extend(renames.iter().map(|(_, f)| f.clone()));
-    format!("{} >/dev/null && {}", parts.join(" && "), Cmd::argv(insp).to_shell())
+    format!(
+        "{} >/dev/null && {}",
+        parts.join(" && "),
+        Cmd::argv(insp).to_shell()
+    )
 }
 
 /// Remove temporary names only (used when nothing else needs doing).
@@ -339,10 +348,7 @@ mod tests {
         );
         assert!(!a.join(" ").contains("hunter22"));
         assert_eq!(port("c", 8080), ["docker", "port", "c", "8080/tcp"]);
-        assert_eq!(
-            logs_tail("c", 20),
-            ["docker", "logs", "--tail", "20", "c"]
-        );
+        assert_eq!(logs_tail("c", 20), ["docker", "logs", "--tail", "20", "c"]);
         assert_eq!(rm_force("c"), ["docker", "rm", "-f", "c"]);
         assert_eq!(
             container_state("c"),
@@ -396,7 +402,8 @@ mod tests {
             "docker tag 127.0.0.1:1/web:1 web:1 && docker rmi 127.0.0.1:1/web:1 127.0.0.1:9/web:0 >/dev/null && docker image inspect --format '{{.Id}}' web:1"
         );
         assert_eq!(untag_all(&["x:1".into()]), ["docker", "rmi", "x:1"]);
-        assert!(engine_inventory_script().contains("{{json .RepoTags}} {{.Id}} {{json .RootFS.Layers}}"));
+        assert!(engine_inventory_script()
+            .contains("{{json .RepoTags}} {{.Id}} {{json .RootFS.Layers}}"));
     }
 
     #[test]

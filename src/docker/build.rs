@@ -22,8 +22,13 @@ pub const DEFAULT_SERVICE: &str = "web";
 /// How the project's images are built (mirrors `[build]` in arcane.toml).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildMode {
-    Dockerfile { dockerfile: PathBuf, context: PathBuf },
-    Compose { file: PathBuf },
+    Dockerfile {
+        dockerfile: PathBuf,
+        context: PathBuf,
+    },
+    Compose {
+        file: PathBuf,
+    },
 }
 
 /// Resolve `[build]`: `compose` wins, then `dockerfile`/`context`; with
@@ -142,7 +147,11 @@ pub fn labels(
 
 /// Plan the builds for the project (no docker build runs here; compose mode
 /// asks compose for the normalized file).
-pub fn plan(project: &Project, version: &str, revision: &str) -> Result<Vec<PlannedBuild>, DockerError> {
+pub fn plan(
+    project: &Project,
+    version: &str,
+    revision: &str,
+) -> Result<Vec<PlannedBuild>, DockerError> {
     let app = project.app_name();
     let args = project.config.build.args.clone();
     match build_mode(project)? {
@@ -167,7 +176,10 @@ pub fn plan(project: &Project, version: &str, revision: &str) -> Result<Vec<Plan
             let yaml = compose_config_text(&file)?;
             let services = parse_compose_builds(&yaml, file.parent().unwrap_or(Path::new(".")))
                 .map_err(|e| {
-                    DockerError::Input(format!("{}: cannot read the compose file: {e}", file.display()))
+                    DockerError::Input(format!(
+                        "{}: cannot read the compose file: {e}",
+                        file.display()
+                    ))
                 })?;
             if services.is_empty() {
                 return Err(DockerError::Input(format!(
@@ -199,9 +211,8 @@ pub fn plan(project: &Project, version: &str, revision: &str) -> Result<Vec<Plan
 
 /// The compose CLI on this machine: `docker-compose` if present, else the plugin.
 pub fn compose_cli() -> ComposeCli {
-    let standalone = std::env::var_os("PATH").is_some_and(|p| {
-        std::env::split_paths(&p).any(|d| d.join("docker-compose").is_file())
-    });
+    let standalone = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("docker-compose").is_file()));
     if standalone {
         ComposeCli::Standalone
     } else {
@@ -255,7 +266,9 @@ pub fn parse_compose_builds(yaml: &str, base: &Path) -> Result<Vec<ComposeBuild>
     let mut out = vec![];
     for (name, svc) in services {
         let Some(name) = name.as_str() else { continue };
-        let Some(build) = svc.get("build") else { continue };
+        let Some(build) = svc.get("build") else {
+            continue;
+        };
         let (context, dockerfile, args, target) = match build {
             Value::String(ctx) => (ctx.clone(), None, BTreeMap::new(), None),
             Value::Mapping(_) => {
@@ -285,7 +298,11 @@ pub fn parse_compose_builds(yaml: &str, base: &Path) -> Result<Vec<ComposeBuild>
                 let target = build.get("target").and_then(scalar);
                 (ctx, df, args, target)
             }
-            _ => return Err(format!("service {name}: `build` must be a path or a mapping")),
+            _ => {
+                return Err(format!(
+                    "service {name}: `build` must be a path or a mapping"
+                ))
+            }
         };
         let ctx_path = base.join(&context);
         let df_path = ctx_path.join(dockerfile.as_deref().unwrap_or("Dockerfile"));
@@ -304,7 +321,11 @@ pub fn parse_compose_builds(yaml: &str, base: &Path) -> Result<Vec<ComposeBuild>
 /// Build every image of the project for the current git version. Docker's
 /// output arrives as `Log` events, each image is a `build <service>` step, and
 /// with `opts.smoke` the app image is smoke-tested afterwards.
-pub fn build(project: &Project, em: &Emitter, opts: &BuildOptions) -> Result<BuiltImages, DockerError> {
+pub fn build(
+    project: &Project,
+    em: &Emitter,
+    opts: &BuildOptions,
+) -> Result<BuiltImages, DockerError> {
     let state = git::state(&project.root)?;
     let version = state.version();
     if state.is_dirty() {
@@ -321,7 +342,11 @@ pub fn build(project: &Project, em: &Emitter, opts: &BuildOptions) -> Result<Bui
         let cmd = Cmd::argv(argv::build(&p.spec));
         let status = local.stream(&cmd, em, &|| false)?;
         if status != 0 {
-            em.step_finished(&step, false, Some(format!("docker build exited with {status}")));
+            em.step_finished(
+                &step,
+                false,
+                Some(format!("docker build exited with {status}")),
+            );
             return Err(DockerError::Failed(format!(
                 "docker build for service {} failed (exit {status}); see the build output above",
                 p.service
@@ -378,7 +403,9 @@ pub fn image_id(image: &str, em: &Emitter) -> Result<Option<String>, DockerError
     let out = LocalTransport::new("local").run(&Cmd::argv(argv::image_id(image)), em)?;
     if out.success() {
         Ok(Some(out.stdout_str().trim().to_string()))
-    } else if out.stderr_str().contains("No such image") || out.stderr_str().contains("No such object") {
+    } else if out.stderr_str().contains("No such image")
+        || out.stderr_str().contains("No such object")
+    {
         Ok(None)
     } else {
         Err(DockerError::Failed(format!(

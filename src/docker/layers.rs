@@ -52,9 +52,7 @@ pub struct ImageBlobs {
 impl ImageBlobs {
     /// The schema2 manifest that describes this image, and its digest.
     pub fn manifest(&self) -> (Vec<u8>, String) {
-        let desc = |b: &Blob| {
-            serde_json::json!({"mediaType": b.media_type, "size": b.size, "digest": b.digest})
-        };
+        let desc = |b: &Blob| serde_json::json!({"mediaType": b.media_type, "size": b.size, "digest": b.digest});
         let m = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": MT_MANIFEST,
@@ -105,7 +103,11 @@ impl Cache {
             Some(d) => PathBuf::from(d),
             None => directories::ProjectDirs::from("", "", "arcane")
                 .map(|p| p.cache_dir().to_path_buf())
-                .ok_or_else(|| DockerError::Io("cannot find a cache directory (set HOME or ARCANE_CACHE_DIR)".into()))?,
+                .ok_or_else(|| {
+                    DockerError::Io(
+                        "cannot find a cache directory (set HOME or ARCANE_CACHE_DIR)".into(),
+                    )
+                })?,
         };
         Ok(Cache::at(root))
     }
@@ -145,13 +147,15 @@ impl Cache {
         std::fs::create_dir_all(dir)?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         tmp.write_all(bytes)?;
-        tmp.persist(path).map_err(|e| DockerError::Io(e.to_string()))?;
+        tmp.persist(path)
+            .map_err(|e| DockerError::Io(e.to_string()))?;
         Ok(())
     }
 
     /// Export `reference` into the cache (or find it there) and describe it.
     pub fn export(&self, reference: &str, em: &Emitter) -> Result<ImageBlobs, DockerError> {
-        let out = LocalTransport::new("local").run(&Cmd::argv(argv::image_layers(reference)), em)?;
+        let out =
+            LocalTransport::new("local").run(&Cmd::argv(argv::image_layers(reference)), em)?;
         if !out.success() {
             return Err(DockerError::Failed(format!(
                 "cannot inspect local image {reference}: {}; run `arcane build` first",
@@ -252,7 +256,8 @@ impl Cache {
                 if dest.exists() {
                     drop(tmp); // already cached: the temp file is removed
                 } else {
-                    tmp.persist(&dest).map_err(|e| DockerError::Io(e.to_string()))?;
+                    tmp.persist(&dest)
+                        .map_err(|e| DockerError::Io(e.to_string()))?;
                 }
                 files.insert(path, (digest, size));
             }
@@ -281,9 +286,10 @@ impl Cache {
             .first()
             .ok_or_else(|| DockerError::Failed("docker save manifest.json is empty".into()))?;
         let lookup = |p: &str| {
-            files.get(p).cloned().ok_or_else(|| {
-                DockerError::Failed(format!("docker save archive lacks {p}"))
-            })
+            files
+                .get(p)
+                .cloned()
+                .ok_or_else(|| DockerError::Failed(format!("docker save archive lacks {p}")))
         };
         let (cdigest, csize) = lookup(&entry.config)?;
         if cdigest != id {

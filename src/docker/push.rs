@@ -178,8 +178,7 @@ fn stale_names(inv: &Inventory, repos: &HashSet<&str>) -> Vec<String> {
             t.strip_prefix("127.0.0.1:")
                 .and_then(|r| r.split_once('/'))
                 .is_some_and(|(port, rest)| {
-                    port.bytes().all(|b| b.is_ascii_digit())
-                        && repos.contains(repo_and_tag(rest).0)
+                    port.bytes().all(|b| b.is_ascii_digit()) && repos.contains(repo_and_tag(rest).0)
                 })
         })
         .cloned()
@@ -213,7 +212,11 @@ fn push_inner(
     if !out.success() {
         return Err(remote_fail(t, "listing images", &out));
     }
-    for line in out.stderr_str().lines().filter(|l| l.starts_with("arcane: ")) {
+    for line in out
+        .stderr_str()
+        .lines()
+        .filter(|l| l.starts_with("arcane: "))
+    {
         em.warn(line.trim_start_matches("arcane: "));
     }
     let inv = parse_inventory(&out.stdout_str());
@@ -228,7 +231,11 @@ fn push_inner(
             _ => todo.push(img),
         }
     }
-    let repos: HashSet<&str> = p.images.iter().map(|i| repo_and_tag(&i.reference).0).collect();
+    let repos: HashSet<&str> = p
+        .images
+        .iter()
+        .map(|i| repo_and_tag(&i.reference).0)
+        .collect();
     let stale = stale_names(&inv, &repos);
     if todo.is_empty() {
         if !stale.is_empty() {
@@ -275,14 +282,21 @@ fn push_inner(
         .iter()
         .map(|img| {
             let (repo, tag) = repo_and_tag(&img.reference);
-            (format!("127.0.0.1:{port}/{repo}:{tag}"), img.reference.clone())
+            (
+                format!("127.0.0.1:{port}/{repo}:{tag}"),
+                img.reference.clone(),
+            )
         })
         .collect();
     let result = (|| -> Result<(), DockerError> {
         // Round trip 2: the pulls. dockerd fetches only blobs it lacks and
         // tags an image only once it is complete.
         let temps: Vec<String> = renames.iter().map(|(t, _)| t.clone()).collect();
-        let names = todo.iter().map(|i| i.reference.as_str()).collect::<Vec<_>>().join(", ");
+        let names = todo
+            .iter()
+            .map(|i| i.reference.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         // A connection that died mid-transfer can take the transport minutes
         // to notice; a transfer with blobs in flight and no byte moving for
         // `stall_timeout()` is abandoned instead.
@@ -310,7 +324,10 @@ fn push_inner(
             return Err(interrupted(
                 t,
                 &names,
-                &format!("no data moved for {}s; the connection looks dead", limit.as_secs()),
+                &format!(
+                    "no data moved for {}s; the connection looks dead",
+                    limit.as_secs()
+                ),
             ));
         }
         if status != 0 {
@@ -325,7 +342,11 @@ fn push_inner(
         if !out.success() {
             return Err(remote_fail(t, "tagging the pulled images", &out));
         }
-        let ids: Vec<String> = out.stdout_str().lines().map(|l| l.trim().to_string()).collect();
+        let ids: Vec<String> = out
+            .stdout_str()
+            .lines()
+            .map(|l| l.trim().to_string())
+            .collect();
         for (i, img) in todo.iter().enumerate() {
             match ids.get(i) {
                 Some(id) if *id == img.id => report.images.push((img.reference.clone(), id.clone())),
@@ -503,7 +524,11 @@ pub fn registry_pull(
             elapsed_ms: start.elapsed().as_millis() as u64,
         })
     })();
-    em.step_finished("pull", res.is_ok(), res.as_ref().err().map(|e| e.to_string()));
+    em.step_finished(
+        "pull",
+        res.is_ok(),
+        res.as_ref().err().map(|e| e.to_string()),
+    );
     res
 }
 

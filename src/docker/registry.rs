@@ -184,7 +184,11 @@ async fn handle(st: &State, m: Method, u: Uri, h: HeaderMap) -> Response<Body> {
             .header("Docker-Content-Digest", digest.as_str())
             .header("Docker-Distribution-API-Version", "registry/2.0");
         return b
-            .body(if head { Body::empty() } else { Body::from(bytes.clone()) })
+            .body(if head {
+                Body::empty()
+            } else {
+                Body::from(bytes.clone())
+            })
             .expect("response");
     }
     if let Some((_name, digest)) = rest.rsplit_once("/blobs/") {
