@@ -18,7 +18,7 @@ use crate::event::Emitter;
 use crate::remote::{Cmd, LocalTransport, Transport};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -180,7 +180,21 @@ impl Cache {
             });
         }
         em.step_started("export");
-        let blobs = self.save_into_cache(reference, &insp.id, &insp.layers, em)?;
+        // Layers already cached are not hashed again: an archive entry whose
+        // size matches a cached layer of this image is skipped. Should that
+        // skip a new layer by coincidence, the export runs once more hashing
+        // everything.
+        let skip: HashSet<u64> = insp
+            .layers
+            .iter()
+            .filter_map(|d| self.layer(d).map(|b| b.size))
+            .collect();
+        let blobs = match self.save_into_cache(reference, &insp.id, &insp.layers, &skip, em)? {
+            Some(b) => b,
+            None => self
+                .save_into_cache(reference, &insp.id, &insp.layers, &HashSet::new(), em)?
+                .ok_or_else(|| DockerError::Failed(format!("cannot export {reference}")))?,
+        };
         em.step_finished(
             "export",
             true,
@@ -190,13 +204,15 @@ impl Cache {
     }
 
     /// Stream `docker save` and keep every file it contains as a blob.
+    /// `Ok(None)`: an entry skipped by size turned out to be needed.
     fn save_into_cache(
         &self,
         reference: &str,
         id: &str,
         diff_ids: &[String],
+        skip_sizes: &HashSet<u64>,
         em: &Emitter,
-    ) -> Result<ImageBlobs, DockerError> {
+    ) -> Result<Option<ImageBlobs>, DockerError> {
         let blob_dir = self.root.join("blobs/sha256");
         std::fs::create_dir_all(&blob_dir)?;
         let argv = argv::save(reference);
@@ -217,6 +233,7 @@ impl Cache {
         });
         // Archive path -> (digest, size) of every regular file kept.
         let mut files: HashMap<String, (String, u64)> = HashMap::new();
+        let mut skipped: HashSet<String> = HashSet::new();
         let mut manifest: Option<Vec<u8>> = None;
         let mut archive = tar::Archive::new(stdout);
         let res: Result<(), DockerError> = (|| {
@@ -236,6 +253,11 @@ impl Cache {
                     || path.starts_with("blobs/")
                     || (path.ends_with(".json") && !path.contains('/'));
                 if !keep {
+                    continue;
+                }
+                let is_layer = path.ends_with("layer.tar") || path.starts_with("blobs/");
+                if is_layer && skip_sizes.contains(&entry.header().size()?) {
+                    skipped.insert(path);
                     continue;
                 }
                 let mut tmp = tempfile::NamedTempFile::new_in(&blob_dir)?;
@@ -306,6 +328,15 @@ impl Cache {
         }
         let mut layers = vec![];
         for (p, diff) in entry.layers.iter().zip(diff_ids) {
+            if skipped.contains(p) {
+                match self.layer(diff) {
+                    Some(b) => {
+                        layers.push(b);
+                        continue;
+                    }
+                    None => return Ok(None),
+                }
+            }
             let (digest, size) = lookup(p)?;
             let media_type = if &digest == diff {
                 MT_LAYER_TAR.to_string()
@@ -323,7 +354,7 @@ impl Cache {
             )?;
             layers.push(blob);
         }
-        Ok(ImageBlobs {
+        Ok(Some(ImageBlobs {
             reference: reference.into(),
             id: id.into(),
             diff_ids: diff_ids.to_vec(),
@@ -333,7 +364,7 @@ impl Cache {
                 media_type: MT_CONFIG.into(),
             },
             layers,
-        })
+        }))
     }
 }
 
