@@ -181,13 +181,16 @@ impl Cache {
         }
         em.step_started("export");
         // Layers already cached are not hashed again: an archive entry whose
-        // size matches a cached layer of this image is skipped. Should that
+        // size matches a big cached layer of this image is skipped. Should that
         // skip a new layer by coincidence, the export runs once more hashing
         // everything.
         let skip: HashSet<u64> = insp
             .layers
             .iter()
             .filter_map(|d| self.layer(d).map(|b| b.size))
+            // Tiny layers often share a size (tar rounds to 512-byte blocks)
+            // and cost nothing to hash: only big ones are skipped.
+            .filter(|&n| n >= 1 << 20)
             .collect();
         let blobs = match self.save_into_cache(reference, &insp.id, &insp.layers, &skip, em)? {
             Some(b) => b,
