@@ -255,7 +255,9 @@ fn split_assignment(line: &str) -> Option<(usize, &str)> {
     if !after_trim.starts_with('=') {
         return None;
     }
-    let prefix_len = lead + klen + (after.len() - after_trim.len()) + 1;
+    let mut prefix_len = lead + klen + (after.len() - after_trim.len()) + 1;
+    // Spaces after '=' stay visible in the prefix.
+    prefix_len += line[prefix_len..].len() - line[prefix_len..].trim_start_matches([' ', '\t']).len();
     Some((prefix_len, key))
 }
 

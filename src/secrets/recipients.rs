@@ -174,7 +174,7 @@ mod tests {
         assert_eq!(back, r);
         assert_eq!(back.of_scope("base").count(), 1);
         assert_eq!(back.owners().len(), 1);
-        assert!(parse_recipient("AGE-SECRET-KEY-1XYZ").unwrap_err().contains("SECRET"));
+        assert!(parse_recipient("AGE-SECRET-KEY-1XYZ").err().unwrap().contains("SECRET"));
         assert_eq!(normalize_key("ssh-ed25519 AAAA me@host"), "ssh-ed25519 AAAA");
     }
 }
