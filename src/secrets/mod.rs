@@ -21,7 +21,7 @@ pub mod scan;
 pub use format::{DataKey, FileId, ScopeCipher};
 pub use identity::{Identities, IdentitySource};
 pub use keys::Keyring;
-pub use project::{env_file_path, read_env_file, reader};
+pub use project::{boxed_reader, env_file_path, read_env_file, reader};
 
 use std::path::PathBuf;
 

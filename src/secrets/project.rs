@@ -52,6 +52,16 @@ pub fn reader(keys: &Keyring) -> impl Fn(&Path) -> Result<String, crate::config:
     move |p: &Path| read_env_file(keys.root(), p, keys).map_err(|e| e.into_config_error(p))
 }
 
+/// The same reader, owning its keyring: for `config::merged` callers that
+/// want a `Box<dyn Fn>` (env show, run, the deploy engine).
+pub fn boxed_reader(
+    root: &Path,
+    identity_flag: Option<&Path>,
+) -> Box<dyn Fn(&Path) -> Result<String, crate::config::ConfigError>> {
+    let keys = Keyring::new(root, identity_flag);
+    Box::new(move |p: &Path| read_env_file(keys.root(), p, &keys).map_err(|e| e.into_config_error(p)))
+}
+
 /// All env files of the project (sorted).
 pub fn env_files(root: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root.join(ENVS_DIR))
@@ -80,32 +90,8 @@ pub fn valid_key(k: &str) -> bool {
         && c.all(|x| x == '_' || x.is_ascii_alphanumeric())
 }
 
-/// Quote a value for an env file: bare when safe, single quotes (literal)
-/// when possible, else double quotes with escapes.
-pub fn quote_value(v: &str) -> String {
-    let safe = !v.is_empty()
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.,:/@+=%^*~!?".contains(c));
-    if safe {
-        v.to_string()
-    } else if !v.contains('\'') && !v.contains('\n') && !v.contains('\r') {
-        format!("'{v}'")
-    } else {
-        let mut s = String::from("\"");
-        for c in v.chars() {
-            match c {
-                '\\' => s.push_str("\\\\"),
-                '"' => s.push_str("\\\""),
-                '\n' => s.push_str("\\n"),
-                '\r' => s.push_str("\\r"),
-                '$' => s.push_str("\\$"),
-                c => s.push(c),
-            }
-        }
-        s.push('"');
-        s
-    }
-}
+/// Quoting is the config parser's, so what we write is what it reads.
+pub use crate::config::envfile::quote_value;
 
 /// Which form to write an env file in: plaintext only when the git filters
 /// are configured and the file is plaintext (or new); ciphertext otherwise,
@@ -125,6 +111,12 @@ pub fn write_env_file(
 ) -> Result<(), SecretsError> {
     let id = FileId::from_path(path)?;
     EnvDoc::parse(plaintext, path)?;
+    // What we write must also be what the config layer reads.
+    crate::config::envfile::parse(plaintext, path).map_err(|e| SecretsError::Parse {
+        file: e.file.clone(),
+        line: e.line.unwrap_or(0),
+        message: e.message.clone(),
+    })?;
     let data = if write_plaintext(root, existing) {
         plaintext.to_string()
     } else {
