@@ -149,6 +149,7 @@ impl Filter {
         write_pkt(w, b"git-filter-server\n")?;
         write_pkt(w, b"version=2\n")?;
         write_flush(w)?;
+        w.flush()?;
         let caps = read_list(r)?;
         for cap in ["clean", "smudge"] {
             if caps.iter().any(|c| c == &format!("capability={cap}")) {
