@@ -26,12 +26,19 @@ fn findings_are_redacted_and_exit_one() {
         "GITHUB=ghp_4bT2sJ9qLx0VwZr8mNc1YpKe6HdA3uFgQiRo\nSTRIPE=sk_live_51Hq8ZkLmN3pQrStUvWxYz0aBc\nok=1\n",
     )
     .unwrap();
-    std::fs::write(d.path().join("clean.txt"), "nothing to see\npassword = changeme\n").unwrap();
+    std::fs::write(
+        d.path().join("clean.txt"),
+        "nothing to see\npassword = changeme\n",
+    )
+    .unwrap();
     let (code, out, _) = scan(d.path(), &["."]);
     assert_eq!(code, 1);
     assert!(out.contains("app.env:1:github-token: ghp_"), "{out}");
     assert!(out.contains("app.env:2:stripe-secret-key: sk_l"), "{out}");
-    assert!(!out.contains("4bT2sJ9qLx0V") && !out.contains("51Hq8ZkLmN3p"), "not redacted: {out}");
+    assert!(
+        !out.contains("4bT2sJ9qLx0V") && !out.contains("51Hq8ZkLmN3p"),
+        "not redacted: {out}"
+    );
     assert!(!out.contains("clean.txt"), "{out}");
     // JSON output carries the same findings.
     let o = Command::new(BIN)
@@ -40,7 +47,10 @@ fn findings_are_redacted_and_exit_one() {
         .output()
         .unwrap();
     let json = String::from_utf8_lossy(&o.stdout);
-    assert!(json.contains(r#""rule":"github-token""#) && json.contains(r#""line":1"#), "{json}");
+    assert!(
+        json.contains(r#""rule":"github-token""#) && json.contains(r#""line":1"#),
+        "{json}"
+    );
 }
 
 #[test]
@@ -55,7 +65,11 @@ fn inline_and_file_allowlists() {
     )
     .unwrap();
     std::fs::write(d.path().join("fixtures/t.txt"), "AKIAQ3EGRFZWNLVJ7XKD\n").unwrap();
-    std::fs::write(d.path().join(".arcane/scan-allow.toml"), "paths = [\"fixtures/**\"]\n").unwrap();
+    std::fs::write(
+        d.path().join(".arcane/scan-allow.toml"),
+        "paths = [\"fixtures/**\"]\n",
+    )
+    .unwrap();
     let (code, out, err) = scan(d.path(), &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("no secrets found"), "{err}");

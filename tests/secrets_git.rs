@@ -44,7 +44,11 @@ impl Person {
 
     fn ok(&self, dir: &Path, args: &[&str]) -> String {
         let o = self.arcane(dir, args);
-        assert!(o.status.success(), "arcane {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "arcane {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -101,9 +105,25 @@ fn project(alice: &Person) -> (tempfile::TempDir, PathBuf) {
     std::fs::create_dir(&dir).unwrap();
     alice.git_ok(&dir, &["init", "-q", "-b", "main"]);
     alice.ok(&dir, &["init", "--name", "demo"]);
-    alice.ok(&dir, &["env", "set", "DATABASE_URL", DB_URL, "--env", "staging"]);
-    alice.ok(&dir, &["env", "set", "API_TOKEN", TOKEN, "--env", "staging"]);
-    alice.ok(&dir, &["env", "set", "PROD_ONLY", "prod-secret-value", "--env", "production"]);
+    alice.ok(
+        &dir,
+        &["env", "set", "DATABASE_URL", DB_URL, "--env", "staging"],
+    );
+    alice.ok(
+        &dir,
+        &["env", "set", "API_TOKEN", TOKEN, "--env", "staging"],
+    );
+    alice.ok(
+        &dir,
+        &[
+            "env",
+            "set",
+            "PROD_ONLY",
+            "prod-secret-value",
+            "--env",
+            "production",
+        ],
+    );
     alice.git_ok(&dir, &["add", "-A"]);
     alice.git_ok(&dir, &["commit", "-qm", "init"]);
     (tmp, dir)
@@ -118,8 +138,14 @@ fn committed_blobs_hold_no_plaintext_and_status_stays_clean() {
     let alice = Person::new();
     let (_t, dir) = project(&alice);
     let blob = alice.git_ok(&dir, &["show", "HEAD:config/envs/staging.env"]);
-    assert!(!blob.contains(DB_URL) && !blob.contains("Sup3rS3cret") && !blob.contains(TOKEN), "{blob}");
-    assert!(blob.contains("DATABASE_URL=arcane:v1:") && blob.contains("# arcane:mac:v1:"), "{blob}");
+    assert!(
+        !blob.contains(DB_URL) && !blob.contains("Sup3rS3cret") && !blob.contains(TOKEN),
+        "{blob}"
+    );
+    assert!(
+        blob.contains("DATABASE_URL=arcane:v1:") && blob.contains("# arcane:mac:v1:"),
+        "{blob}"
+    );
     // The working tree is plaintext.
     assert!(read(&dir.join("config/envs/staging.env")).contains(DB_URL));
     // Touch and re-add: identical ciphertext, nothing to commit.
@@ -149,13 +175,19 @@ fn clones_with_and_without_identity() {
     let c1 = t.path().join("c1");
     nobody.clone_with_filters(&dir, &c1);
     let s = read(&c1.join("config/envs/staging.env"));
-    assert!(s.contains("DATABASE_URL=arcane:v1:") && !s.contains(DB_URL), "{s}");
+    assert!(
+        s.contains("DATABASE_URL=arcane:v1:") && !s.contains(DB_URL),
+        "{s}"
+    );
     // Committing plaintext without a key is refused.
     std::fs::write(c1.join("config/envs/base.env"), "NEW_SECRET=plain-value\n").unwrap();
     let o = nobody.git(&c1, &["add", "config/envs/base.env"]);
     assert!(!o.status.success(), "plaintext was accepted");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("refusing to store config/envs/base.env unencrypted"), "{err}");
+    assert!(
+        err.contains("refusing to store config/envs/base.env unencrypted"),
+        "{err}"
+    );
     // Alice's clone (she has the identity): plaintext.
     let c2 = t.path().join("c2");
     alice.clone_with_filters(&dir, &c2);
@@ -171,9 +203,15 @@ fn teammate_added_then_removed() {
     let bob = Person::new();
     bob.ok(&dir, &["identity", "new"]);
     let bob_key = bob.public_key(&dir);
-    alice.ok(&dir, &["team", "add", "bob", &bob_key, "--scopes", "base,staging"]);
+    alice.ok(
+        &dir,
+        &["team", "add", "bob", &bob_key, "--scopes", "base,staging"],
+    );
     let list = alice.ok(&dir, &["team", "list"]);
-    assert!(list.contains("bob") && list.contains("base,staging"), "{list}");
+    assert!(
+        list.contains("bob") && list.contains("base,staging"),
+        "{list}"
+    );
     alice.git_ok(&dir, &["add", "-A"]);
     alice.git_ok(&dir, &["commit", "-qm", "add bob"]);
     let b1 = t.path().join("b1");
@@ -185,12 +223,18 @@ fn teammate_added_then_removed() {
     let o = alice.arcane(&dir, &["team", "remove", "bob"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("history stays readable") && err.contains("Rotate the real credentials"), "{err}");
+    assert!(
+        err.contains("history stays readable") && err.contains("Rotate the real credentials"),
+        "{err}"
+    );
     alice.git_ok(&dir, &["commit", "-qm", "remove bob"]);
     let b2 = t.path().join("b2");
     bob.clone_with_filters(&dir, &b2);
     let s = read(&b2.join("config/envs/staging.env"));
-    assert!(s.contains("arcane:v1:") && !s.contains(DB_URL), "bob still decrypts: {s}");
+    assert!(
+        s.contains("arcane:v1:") && !s.contains(DB_URL),
+        "bob still decrypts: {s}"
+    );
     // Alice still reads everything, and the working tree is clean.
     assert!(read(&dir.join("config/envs/staging.env")).contains(DB_URL));
     let out = alice.ok(&dir, &["env", "show", "--env", "staging", "--reveal"]);
@@ -203,7 +247,10 @@ fn tampered_or_moved_values_fail_naming_the_key() {
     let (t, dir) = project(&alice);
     // A clone without filters holds ciphertext, as on CI.
     let c = t.path().join("ci");
-    alice.git_ok(t.path(), &["clone", "-q", dir.to_str().unwrap(), c.to_str().unwrap()]);
+    alice.git_ok(
+        t.path(),
+        &["clone", "-q", dir.to_str().unwrap(), c.to_str().unwrap()],
+    );
     let staging = c.join("config/envs/staging.env");
     let prod = c.join("config/envs/production.env");
     let orig = read(&staging);
@@ -227,9 +274,16 @@ fn tampered_or_moved_values_fail_naming_the_key() {
     let mut bad = v.clone().into_bytes();
     let i = bad.len() - 3;
     bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
-    std::fs::write(&staging, orig.replace(&v, std::str::from_utf8(&bad).unwrap())).unwrap();
+    std::fs::write(
+        &staging,
+        orig.replace(&v, std::str::from_utf8(&bad).unwrap()),
+    )
+    .unwrap();
     let e = show_err("staging");
-    assert!(e.contains("API_TOKEN") && e.contains("does not decrypt"), "{e}");
+    assert!(
+        e.contains("API_TOKEN") && e.contains("does not decrypt"),
+        "{e}"
+    );
     // Moved to another key.
     let db = value_of(&orig, "DATABASE_URL");
     std::fs::write(&staging, orig.replace(&v, &db)).unwrap();
@@ -238,11 +292,21 @@ fn tampered_or_moved_values_fail_naming_the_key() {
     std::fs::write(&staging, &orig).unwrap();
     // Moved to another env file (same key name).
     let p = value_of(&orig_prod, "PROD_ONLY");
-    std::fs::write(&prod, orig_prod.replace(&p, &db).replace("PROD_ONLY=", "DATABASE_URL=")).unwrap();
+    std::fs::write(
+        &prod,
+        orig_prod
+            .replace(&p, &db)
+            .replace("PROD_ONLY=", "DATABASE_URL="),
+    )
+    .unwrap();
     let e = show_err("production");
     assert!(e.contains("DATABASE_URL"), "{e}");
     // A deleted line breaks the file MAC.
-    let no_token: String = orig.lines().filter(|l| !l.starts_with("API_TOKEN=")).map(|l| format!("{l}\n")).collect();
+    let no_token: String = orig
+        .lines()
+        .filter(|l| !l.starts_with("API_TOKEN="))
+        .map(|l| format!("{l}\n"))
+        .collect();
     std::fs::write(&staging, no_token).unwrap();
     let e = show_err("staging");
     assert!(e.contains("MAC"), "{e}");
@@ -275,7 +339,12 @@ fn run_passes_env_strips_key_vars_and_exit_code() {
         .arg("echo \"db=$DATABASE_URL\"; env | grep ^ARCANE_ ; exit 7")
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(7), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains(&format!("db={DB_URL}")), "{out}");
     assert!(!out.contains("ARCANE_"), "key vars leaked: {out}");
@@ -286,14 +355,36 @@ fn machine_key_reads_ciphertext_checkout() {
     let alice = Person::new();
     let (t, dir) = project(&alice);
     let kp = alice.ok(&dir, &["deploy", "gen-key"]);
-    let public = kp.lines().find_map(|l| l.strip_prefix("# public key: ")).unwrap().to_string();
-    let secret = kp.lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).unwrap().to_string();
-    alice.ok(&dir, &["deploy", "allow", &public, "--name", "ci", "--scopes", "base,staging"]);
+    let public = kp
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_string();
+    let secret = kp
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .to_string();
+    alice.ok(
+        &dir,
+        &[
+            "deploy",
+            "allow",
+            &public,
+            "--name",
+            "ci",
+            "--scopes",
+            "base,staging",
+        ],
+    );
     alice.git_ok(&dir, &["add", "-A"]);
     alice.git_ok(&dir, &["commit", "-qm", "ci key"]);
     let ci = Person::new();
     let c = t.path().join("ci");
-    ci.git_ok(t.path(), &["clone", "-q", dir.to_str().unwrap(), c.to_str().unwrap()]);
+    ci.git_ok(
+        t.path(),
+        &["clone", "-q", dir.to_str().unwrap(), c.to_str().unwrap()],
+    );
     let mut cmd = Command::new(BIN);
     ci.env(&mut cmd);
     let o = cmd
@@ -317,20 +408,35 @@ fn machine_key_reads_ciphertext_checkout() {
         .output()
         .unwrap();
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot decrypt scope"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot decrypt scope"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
 fn pre_commit_hook_blocks_a_staged_aws_key() {
     let alice = Person::new();
     let (_t, dir) = project(&alice);
-    std::fs::write(dir.join("settings.py"), "AWS_KEY = 'AKIAQ3EGRFZWNLVJ7XKD'\n").unwrap();
+    std::fs::write(
+        dir.join("settings.py"),
+        "AWS_KEY = 'AKIAQ3EGRFZWNLVJ7XKD'\n",
+    )
+    .unwrap();
     alice.git_ok(&dir, &["add", "settings.py"]);
     let o = alice.git(&dir, &["commit", "-qm", "oops"]);
     assert!(!o.status.success(), "commit with an AWS key went through");
-    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(all.contains("settings.py:1:aws-access-key-id"), "{all}");
-    assert!(!all.contains("Q3EGRFZWNLVJ7XKD"), "secret not redacted: {all}");
+    assert!(
+        !all.contains("Q3EGRFZWNLVJ7XKD"),
+        "secret not redacted: {all}"
+    );
 }
 
 #[test]
@@ -338,14 +444,20 @@ fn hook_refuses_plaintext_env_files_when_filters_are_missing() {
     let alice = Person::new();
     let (t, dir) = project(&alice);
     let c = t.path().join("nofilter");
-    alice.git_ok(t.path(), &["clone", "-q", dir.to_str().unwrap(), c.to_str().unwrap()]);
+    alice.git_ok(
+        t.path(),
+        &["clone", "-q", dir.to_str().unwrap(), c.to_str().unwrap()],
+    );
     alice.ok(&c, &["hooks", "install"]);
     std::fs::write(c.join("config/envs/base.env"), "LOG_LEVEL=debug\n").unwrap();
     alice.git_ok(&c, &["add", "-A"]);
     let o = alice.git(&c, &["commit", "-qm", "plain"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("config/envs/base.env is staged UNENCRYPTED"), "{err}");
+    assert!(
+        err.contains("config/envs/base.env is staged UNENCRYPTED"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -362,14 +474,22 @@ fn env_edit_reencrypts_and_rejects_invalid_edits() {
         .args(["env", "edit", "--env", "staging"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("left unchanged"));
     assert_eq!(read(&f), before);
     let mut c = Command::new(BIN);
     alice.env(&mut c);
     let o = c
         .current_dir(&dir)
-        .env("EDITOR", "sed -i -e 's/^API_TOKEN=.*/API_TOKEN=edited-value/'")
+        .env(
+            "EDITOR",
+            "sed -i -e 's/^API_TOKEN=.*/API_TOKEN=edited-value/'",
+        )
         .args(["env", "edit", "--env", "staging"])
         .output()
         .unwrap();
@@ -379,7 +499,10 @@ fn env_edit_reencrypts_and_rejects_invalid_edits() {
     let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains("arcane-edit-") && e.file_name().to_string_lossy().ends_with("-staging.env"))
+        .filter(|e| {
+            e.file_name().to_string_lossy().contains("arcane-edit-")
+                && e.file_name().to_string_lossy().ends_with("-staging.env")
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
@@ -399,8 +522,18 @@ fn identity_files_are_private_and_passphrase_works() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let id = p.xdg().join("arcane/identity.txt");
-    assert_eq!(std::fs::metadata(&id).unwrap().permissions().mode() & 0o777, 0o600);
-    assert_eq!(std::fs::metadata(id.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(&id).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(id.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
     assert!(read(&id).starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
     let mut c = Command::new(BIN);
     p.env(&mut c);
@@ -421,5 +554,8 @@ fn identity_files_are_private_and_passphrase_works() {
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("age1"));
     // Refuses to overwrite without --force.
-    assert_eq!(p.arcane(d.path(), &["identity", "new"]).status.code(), Some(2));
+    assert_eq!(
+        p.arcane(d.path(), &["identity", "new"]).status.code(),
+        Some(2)
+    );
 }
