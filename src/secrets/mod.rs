@@ -21,7 +21,7 @@ pub mod scan;
 pub use format::{DataKey, FileId, ScopeCipher};
 pub use identity::{Identities, IdentitySource};
 pub use keys::Keyring;
-pub use project::{boxed_reader, env_file_path, read_env_file, reader};
+pub use project::{boxed_reader, env_file_path, read_env_file, reader, EnvReader};
 
 use std::path::PathBuf;
 

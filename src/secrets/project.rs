@@ -52,12 +52,12 @@ pub fn reader(keys: &Keyring) -> impl Fn(&Path) -> Result<String, crate::config:
     move |p: &Path| read_env_file(keys.root(), p, keys).map_err(|e| e.into_config_error(p))
 }
 
+/// A boxed env file reader, as `config::merged` takes it.
+pub type EnvReader = Box<dyn Fn(&Path) -> Result<String, crate::config::ConfigError>>;
+
 /// The same reader, owning its keyring: for `config::merged` callers that
 /// want a `Box<dyn Fn>` (env show, run, the deploy engine).
-pub fn boxed_reader(
-    root: &Path,
-    identity_flag: Option<&Path>,
-) -> Box<dyn Fn(&Path) -> Result<String, crate::config::ConfigError>> {
+pub fn boxed_reader(root: &Path, identity_flag: Option<&Path>) -> EnvReader {
     let keys = Keyring::new(root, identity_flag);
     Box::new(move |p: &Path| {
         read_env_file(keys.root(), p, &keys).map_err(|e| e.into_config_error(p))
