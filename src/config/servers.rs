@@ -62,7 +62,9 @@ impl ServerConfig {
 
     /// `known_hosts` as a usable path (see [`resolve_user_path`]).
     pub fn known_hosts_path(&self, root: &Path) -> Option<PathBuf> {
-        self.known_hosts.as_deref().map(|p| resolve_user_path(root, p))
+        self.known_hosts
+            .as_deref()
+            .map(|p| resolve_user_path(root, p))
     }
 }
 
