@@ -2,10 +2,9 @@
 
 use super::render::table;
 use super::Ctx;
-use crate::config::{self, ConfigError};
+use crate::config::{self, ReadFn};
 use anyhow::Result;
 use serde_json::json;
-use std::path::Path;
 
 /// Shown instead of a value without `--reveal`. Fixed width, so the mask does
 /// not leak a value's length.
@@ -14,7 +13,7 @@ const MASK: &str = "********";
 /// How env files are read. Plaintext for now; the secrets engine swaps in its
 /// decrypting reader here (one line), and every caller of `merged` in the CLI
 /// goes through this function.
-fn env_reader(_ctx: &Ctx) -> Box<dyn Fn(&Path) -> Result<String, ConfigError>> {
+fn env_reader(_ctx: &Ctx) -> Box<ReadFn> {
     Box::new(config::read_plain)
 }
 

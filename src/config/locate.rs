@@ -266,7 +266,10 @@ fn find_entry(
             let key = t.key(k)?;
             if key.span().is_some_and(|s| s.contains(&offset)) {
                 return match v {
-                    Item::Value(val) => Some(vec![key.span()?.start..val.span()?.end]),
+                    Item::Value(val) => {
+                        let whole = key.span()?.start..val.span()?.end;
+                        Some(vec![whole])
+                    }
                     // A table's content is its own section plus the sections
                     // of every table under it (`[bulid]`, `[bulid.args]`...).
                     Item::Table(_) | Item::ArrayOfTables(_) => {

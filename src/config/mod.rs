@@ -16,7 +16,7 @@ pub mod servers;
 
 pub use envfile::{EnvEntry, ENCRYPTED_PREFIX};
 pub use error::{ConfigError, ConfigErrors};
-pub use layers::{merged, read_plain, MergedEntry, MergedEnv};
+pub use layers::{merged, read_plain, MergedEntry, MergedEnv, ReadFn};
 pub use locate::TomlSource;
 pub use project::*;
 pub use servers::*;
