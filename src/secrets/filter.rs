@@ -130,7 +130,7 @@ impl Filter {
         };
         match res {
             Ok(plain) => plain.into_bytes(),
-            Err(e @ SecretsError::NoKey(_)) => {
+            Err(e @ (SecretsError::NoKey(_) | SecretsError::Locked { .. })) => {
                 if !self.warned {
                     self.warned = true;
                     eprintln!(

@@ -36,7 +36,27 @@ pub fn decrypt_if_needed(text: &str, path: &Path, keys: &Keyring) -> Result<Stri
         return Ok(text.to_string());
     }
     let id = FileId::from_path(path)?;
-    let c = keys.cipher(&id.scope)?;
+    let c = match keys.cipher(&id.scope) {
+        Ok(c) => c,
+        Err(SecretsError::NoKey(reason)) => {
+            // Point at the first encrypted value, never at its ciphertext.
+            let (key, line) = EnvDoc::parse(text, path)
+                .ok()
+                .and_then(|d| {
+                    d.entries()
+                        .find(|(_, v, _)| v.starts_with(super::format::VALUE_PREFIX))
+                        .map(|(k, _, l)| (k.to_string(), l))
+                })
+                .unwrap_or_else(|| ("the file".to_string(), 1));
+            return Err(SecretsError::Locked {
+                file: path.to_path_buf(),
+                line,
+                key,
+                reason,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     decrypt_text(&c, &id, text, path)
 }
 
