@@ -158,7 +158,7 @@ pub fn files_for(root: &Path, paths: &[PathBuf]) -> Vec<PathBuf> {
                         .unwrap_or_default()
                         .into_iter()
                         .collect();
-                for f in listed.iter().filter(|f| !encrypted.contains(f)) {
+                for f in listed.iter().filter(|f| !encrypted.contains(*f)) {
                     let p = root.join(f);
                     if std::fs::metadata(&p).is_ok_and(|m| m.is_file() && m.len() <= MAX_FILE) {
                         out.push(p);
