@@ -567,3 +567,36 @@ fn identity_files_are_private_and_passphrase_works() {
         Some(2)
     );
 }
+
+#[test]
+fn ssh_ed25519_teammate_can_decrypt() {
+    let alice = Person::new();
+    let (t, dir) = project(&alice);
+    let carol = Person::new();
+    let key = carol.home.path().join("id_ed25519");
+    let o = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "carol@laptop", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    carol.ok(&dir, &["identity", "import", key.to_str().unwrap()]);
+    let public = read(&key.with_extension("pub"));
+    assert!(carol.public_key(&dir).starts_with("ssh-ed25519 AAAA"));
+    alice.ok(
+        &dir,
+        &[
+            "team",
+            "add",
+            "carol",
+            public.trim(),
+            "--scopes",
+            "base,staging",
+        ],
+    );
+    alice.git_ok(&dir, &["add", "-A"]);
+    alice.git_ok(&dir, &["commit", "-qm", "add carol"]);
+    let c = t.path().join("carol");
+    carol.clone_with_filters(&dir, &c);
+    assert!(read(&c.join("config/envs/staging.env")).contains(DB_URL));
+}
