@@ -125,7 +125,7 @@ pub fn parse_ps_api(resp: &[u8]) -> Result<Vec<Container>, String> {
         .ok_or("no HTTP header")?;
     let head = String::from_utf8_lossy(&resp[..split]);
     let status = head.lines().next().unwrap_or_default();
-    if !status.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+    if status.split_whitespace().nth(1) != Some("200") {
         return Err(format!("docker API answered {status:?}"));
     }
     if head
