@@ -226,8 +226,17 @@ pub fn status(
             }
         };
         st.reachable = true;
-        // Both queries share the session and run side by side.
-        let rel = with_release.then(|| {
+        if !with_release {
+            match containers(t.as_ref(), app, &env, None, false, &em) {
+                Ok(c) => st.containers = c,
+                Err(e) => st.error = Some(e.to_string()),
+            }
+            return st;
+        }
+        // The release file needs a command; the containers come straight
+        // from docker's API socket when the transport can reach it (no
+        // shell, no docker CLI), else from `docker ps`. Both run at once.
+        let rel = {
             let t = t.clone();
             let (em, app, env) = (em.clone(), app.to_string(), env.clone());
             std::thread::spawn(move || {
@@ -236,17 +245,22 @@ pub fn status(
                     &em,
                 )
             })
-        });
-        match containers(t.as_ref(), app, &env, None, false, &em) {
-            Ok(c) => st.containers = c,
-            Err(e) => st.error = Some(e.to_string()),
+        };
+        let api = t
+            .unix_request(ops::DOCKER_SOCKET, &ops::ps_api_request(app, &env), &em)
+            .and_then(|r| r.ok())
+            .and_then(|resp| ops::parse_ps_api(&resp).ok());
+        match api {
+            Some(c) => st.containers = c,
+            None => match containers(t.as_ref(), app, &env, None, false, &em) {
+                Ok(c) => st.containers = c,
+                Err(e) => st.error = Some(e.to_string()),
+            },
         }
-        if let Some(h) = rel {
-            match h.join() {
-                Ok(Ok(out)) => st.release = ops::parse_release(&out.stdout_str()),
-                Ok(Err(e)) => st.error = Some(e.to_string()),
-                Err(_) => {}
-            }
+        match rel.join() {
+            Ok(Ok(out)) => st.release = ops::parse_release(&out.stdout_str()),
+            Ok(Err(e)) => st.error = Some(e.to_string()),
+            Err(_) => {}
         }
         st
     })

@@ -88,6 +88,78 @@ pub fn parse_ps(out: &str) -> Vec<Container> {
         .collect()
 }
 
+/// Docker's API socket on the server (the CLI's default).
+pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// The API request equivalent to `ps_argv(app, env, None, false)`.
+pub fn ps_api_request(app: &str, env: &str) -> Vec<u8> {
+    let filters = serde_json::json!({
+        "label": [format!("{LABEL_APP}={app}"), format!("{LABEL_ENV}={env}")]
+    })
+    .to_string();
+    format!(
+        "GET /containers/json?all=1&filters={} HTTP/1.0\r\nHost: docker\r\n\r\n",
+        url_encode(&filters)
+    )
+    .into_bytes()
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Parse docker's HTTP answer to [`ps_api_request`]. `Err` on anything but
+/// a 200 with a JSON array (callers then fall back to the CLI).
+pub fn parse_ps_api(resp: &[u8]) -> Result<Vec<Container>, String> {
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no HTTP header")?;
+    let head = String::from_utf8_lossy(&resp[..split]);
+    let status = head.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) != Some("200") {
+        return Err(format!("docker API answered {status:?}"));
+    }
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return Err("chunked answer".into());
+    }
+    let list: Vec<serde_json::Value> =
+        serde_json::from_slice(&resp[split + 4..]).map_err(|e| e.to_string())?;
+    Ok(list
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            let label = |k: &str| c["Labels"][k].as_str().unwrap_or_default().to_string();
+            let status = s("Status");
+            Container {
+                id: s("Id"),
+                name: c["Names"][0]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
+                image: s("Image"),
+                state: s("State"),
+                health: health_of(&status).into(),
+                status,
+                service: label(LABEL_SERVICE),
+                version: label(LABEL_VERSION),
+            }
+        })
+        .collect())
+}
+
 /// Docker shows health only inside the status text.
 pub fn health_of(status: &str) -> &'static str {
     if status.contains("(healthy)") {
@@ -137,15 +209,40 @@ pub fn release_dir(app: &str, env: &str) -> String {
 
 /// Print the live version and its release.json, tolerating their absence.
 pub fn release_script(app: &str, env: &str) -> Cmd {
+    Cmd::shell(release_snippet(app, env))
+}
+
+fn release_snippet(app: &str, env: &str) -> String {
     let dir = format!(
         "\"$HOME\"/.arcane/{}/{}",
         shell_quote(app),
         shell_quote(env)
     );
+    format!(
+        "if v=$(cat {dir}/current 2>/dev/null); then printf '%s\\n' \"$v\"; \
+         cat {dir}/releases/\"$v\"/release.json 2>/dev/null; fi"
+    )
+}
+
+/// Separates the release from the containers in [`status_script`]'s output.
+pub const STATUS_MARK: &str = "@@arcane-ps@@";
+
+/// `status` in one round trip: the live release, a marker line, then
+/// `docker ps` of the app (whose exit status is the script's).
+pub fn status_script(app: &str, env: &str) -> Cmd {
     Cmd::shell(format!(
-        "v=$(cat {dir}/current 2>/dev/null) || exit 0; printf '%s\\n' \"$v\"; \
-         cat {dir}/releases/\"$v\"/release.json 2>/dev/null || true"
+        "{}; echo; echo {STATUS_MARK}; {}",
+        release_snippet(app, env),
+        Cmd::argv(ps_argv(app, env, None, false)).to_shell()
     ))
+}
+
+/// Split [`status_script`]'s output into (release, containers).
+pub fn parse_status(out: &str) -> (Option<Release>, Vec<Container>) {
+    match out.split_once(&format!("\n{STATUS_MARK}\n")) {
+        Some((rel, ps)) => (parse_release(rel.trim_start()), parse_ps(ps)),
+        None => (None, parse_ps(out)),
+    }
 }
 
 /// The live release, if any: the first line is the version, the rest the
@@ -308,6 +405,30 @@ mod tests {
     }
 
     #[test]
+    fn ps_over_the_api_socket() {
+        let req = String::from_utf8(ps_api_request("web", "staging")).unwrap();
+        assert_eq!(
+            req,
+            "GET /containers/json?all=1&filters=%7B%22label%22%3A%5B%22arcane.app%3Dweb%22%2C\
+             %22arcane.env%3Dstaging%22%5D%7D HTTP/1.0\r\nHost: docker\r\n\r\n"
+        );
+        let body = r#"[{"Id":"abc","Names":["/web-1"],"Image":"web:v1","State":"running",
+            "Status":"Up 2 minutes (healthy)","Labels":{"arcane.service":"api","arcane.version":"v1"}}]"#;
+        let resp = format!("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{body}");
+        let c = parse_ps_api(resp.as_bytes()).unwrap();
+        assert_eq!(
+            (
+                c[0].name.as_str(),
+                c[0].service.as_str(),
+                c[0].health.as_str()
+            ),
+            ("web-1", "api", "healthy")
+        );
+        assert!(parse_ps_api(b"HTTP/1.0 500 Oops\r\n\r\n{}").is_err());
+        assert!(parse_ps_api(b"garbage").is_err());
+    }
+
+    #[test]
     fn logs_exec_stop_argv() {
         assert_eq!(
             logs_argv("c1", 50, true),
@@ -335,10 +456,25 @@ mod tests {
     fn release_reading_tolerates_absence() {
         assert_eq!(
             release_script("web", "staging").to_shell(),
-            "v=$(cat \"$HOME\"/.arcane/web/staging/current 2>/dev/null) || exit 0; \
+            "if v=$(cat \"$HOME\"/.arcane/web/staging/current 2>/dev/null); then \
              printf '%s\\n' \"$v\"; cat \"$HOME\"/.arcane/web/staging/releases/\"$v\"/release.json \
-             2>/dev/null || true"
+             2>/dev/null; fi"
         );
+        let st = status_script("web", "staging").to_shell();
+        assert!(
+            st.starts_with(&release_script("web", "staging").to_shell()),
+            "{st}"
+        );
+        assert!(st.ends_with(&format!(
+            "; echo; echo @@arcane-ps@@; {}",
+            Cmd::argv(ps_argv("web", "staging", None, false)).to_shell()
+        )));
+        let (rel, cs) =
+            parse_status("v9\n{\"a\":1}\n@@arcane-ps@@\nabc\tn\ti\trunning\tUp 1s\tweb\tv9\n");
+        assert_eq!(rel.unwrap().version, "v9");
+        assert_eq!(cs.len(), 1);
+        let (rel, cs) = parse_status("\n@@arcane-ps@@\n");
+        assert!(rel.is_none() && cs.is_empty());
         assert_eq!(parse_release(""), None);
         assert_eq!(
             parse_release("1a2b3c\n"),
