@@ -14,68 +14,24 @@ use crate::event::Emitter;
 use crate::git;
 use crate::remote::{Cmd, LocalTransport, Transport};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The service name of the single image in Dockerfile mode.
 pub const DEFAULT_SERVICE: &str = "web";
 
-/// How the project's images are built (mirrors `[build]` in arcane.toml).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BuildMode {
-    Dockerfile {
-        dockerfile: PathBuf,
-        context: PathBuf,
-    },
-    Compose {
-        file: PathBuf,
-    },
-}
+pub use crate::config::BuildMode;
 
-/// Resolve `[build]`: `compose` wins, then `dockerfile`/`context`; with
-/// neither, a compose file in the root is auto-detected, else `Dockerfile`.
+/// Resolve `[build]` (see [`crate::config::ProjectConfig::build_mode`]) and
+/// check that the files it names exist.
 pub fn build_mode(project: &Project) -> Result<BuildMode, DockerError> {
-    let root = &project.root;
-    let b = &project.config.build;
-    if let Some(c) = &b.compose {
-        let file = root.join(c);
-        if !file.is_file() {
-            return Err(DockerError::Input(format!(
-                "arcane.toml: [build] compose = {c:?}, but {} does not exist; fix the path or remove the key",
-                file.display()
-            )));
-        }
-        return Ok(BuildMode::Compose { file });
-    }
-    if b.dockerfile.is_none() && b.context.is_none() {
-        for name in [
-            "compose.yml",
-            "compose.yaml",
-            "docker-compose.yml",
-            "docker-compose.yaml",
-        ] {
-            if root.join(name).is_file() {
-                return Ok(BuildMode::Compose {
-                    file: root.join(name),
-                });
-            }
-        }
-    }
-    let context = root.join(b.context.as_deref().unwrap_or("."));
-    let dockerfile = match &b.dockerfile {
-        Some(d) => root.join(d),
-        None => context.join("Dockerfile"),
-    };
-    if !dockerfile.is_file() {
+    let mode = project.config.build_mode(&project.root);
+    if let Some((path, what)) = mode.missing() {
         return Err(DockerError::Input(format!(
-            "arcane.toml: no Dockerfile at {} and no compose file in {}; add one, or set [build] dockerfile = \"path\" or compose = \"file\"",
-            dockerfile.display(),
-            root.display()
+            "{}: {what}; add it, or set [build] dockerfile, context or compose in arcane.toml",
+            path.display()
         )));
     }
-    Ok(BuildMode::Dockerfile {
-        dockerfile,
-        context,
-    })
+    Ok(mode)
 }
 
 /// Options for [`build`].
