@@ -19,6 +19,6 @@ pub fn lock(_ctx: &Ctx, _c: LockCmd) -> Result<i32> {
 pub fn accessory(_ctx: &Ctx, _c: AccessoryCmd) -> Result<i32> {
     not_yet("accessory")
 }
-pub fn proxy(_ctx: &Ctx, _c: ProxyCmd) -> Result<i32> {
-    not_yet("proxy")
+pub fn proxy(ctx: &Ctx, c: ProxyCmd) -> Result<i32> {
+    super::proxy_cmd::run(ctx, c)
 }

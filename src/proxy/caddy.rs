@@ -447,7 +447,11 @@ impl super::Proxy for Caddy {
                 run_ok(t, em, docker::start(), "docker start arcane-proxy")?;
             }
             None => {
-                run_ok(t, em, docker::run(&self.image), "docker run arcane-proxy")?;
+                if let Err(e) = run_ok(t, em, docker::run(&self.image), "docker run arcane-proxy") {
+                    // Leave no half-created container behind.
+                    let _ = t.run(&Cmd::argv(docker::rm()), em);
+                    return Err(e);
+                }
             }
         }
         let cfg = self.wait_admin(t, em)?;

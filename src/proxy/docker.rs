@@ -91,9 +91,6 @@ pub fn run(image: &str) -> Vec<String> {
         "XDG_DATA_HOME=/data",
         "--env",
         "XDG_CONFIG_HOME=/config",
-        // Long-lived keep-alive connections from many clients.
-        "--ulimit",
-        "nofile=65536:65536",
         image,
         "caddy",
         "run",
@@ -152,7 +149,7 @@ mod tests {
              --restart unless-stopped --network arcane --publish 80:80 --publish 443:443 \
              --publish 443:443/udp --volume arcane-proxy-data:/data \
              --volume arcane-proxy-config:/config --env XDG_DATA_HOME=/data \
-             --env XDG_CONFIG_HOME=/config --ulimit nofile=65536:65536 caddy:2 caddy run --resume"
+             --env XDG_CONFIG_HOME=/config caddy:2 caddy run --resume"
         );
         // Nothing publishes the admin port.
         assert!(!run("caddy:2").iter().any(|w| w.contains("2019")));
