@@ -12,6 +12,7 @@ use crate::event::Emitter;
 use crate::proxy::{self, Proxy, ProxyError, Route};
 use crate::remote::Transport;
 use anyhow::Result;
+use std::sync::Arc;
 
 /// Lines of proxy log `arcane proxy logs` shows per server.
 const LOG_TAIL: usize = 200;
@@ -40,13 +41,19 @@ pub fn run(ctx: &Ctx, c: ProxyCmd) -> Result<i32> {
     })?;
     let servers = select(&project, &target)?;
     let json = ctx.json();
+    let root = project.root.as_path();
     let results: Vec<(String, Result<Vec<Vec<String>>, String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = servers
             .iter()
             .map(|srv| {
                 let em = ctx.emitter.for_server(&srv.name);
                 let proxy = &*proxy;
-                s.spawn(move || (srv.name.clone(), one_server(srv, proxy, action, json, &em)))
+                s.spawn(move || {
+                    (
+                        srv.name.clone(),
+                        one_server(srv, proxy, action, json, root, &em),
+                    )
+                })
             })
             .collect();
         handles
@@ -113,16 +120,17 @@ fn select(project: &Project, target: &TargetArgs) -> Result<Vec<Server>> {
     Ok(servers)
 }
 
-/// The transport for one server.
-fn connect(server: &Server, em: &Emitter) -> Result<Box<dyn Transport>, String> {
-    if server.is_local() {
-        return Ok(Box::new(crate::remote::LocalTransport::new(&server.name)));
-    }
-    let _ = em;
-    Err(format!(
-        "{}: the SSH transport is not in this build yet (only host = \"local\")",
-        server.name
-    ))
+/// The transport for one server (SSH, or this machine for `host = "local"`).
+fn connect(
+    server: &Server,
+    root: &std::path::Path,
+    em: &Emitter,
+) -> Result<Arc<dyn Transport>, String> {
+    let opts = crate::remote::ConnectOptions {
+        base_dir: Some(root.to_path_buf()),
+        ..Default::default()
+    };
+    crate::remote::connect(server, em, &opts).map_err(|e| e.to_string())
 }
 
 fn one_server(
@@ -130,6 +138,7 @@ fn one_server(
     proxy: &dyn Proxy,
     action: Action,
     json: bool,
+    root: &std::path::Path,
     em: &Emitter,
 ) -> Result<Vec<Vec<String>>, String> {
     let step = match action {
@@ -139,8 +148,8 @@ fn one_server(
         Action::Logs => "proxy-logs",
     };
     em.step_started("connect");
-    let t =
-        connect(server, em).inspect_err(|e| em.step_finished("connect", false, Some(e.clone())))?;
+    let t = connect(server, root, em)
+        .inspect_err(|e| em.step_finished("connect", false, Some(e.clone())))?;
     em.step_finished("connect", true, None);
     em.step_started(step);
     let res: Result<(Vec<Vec<String>>, Option<String>), ProxyError> = (|| match action {
