@@ -10,7 +10,7 @@
 //! switches happen.
 //!
 //! Safety: it only targets loopback (127.0.0.0/8) or the testbed's own
-//! namespace addresses (10.77.0.0/16), and both its duration and total
+//! namespace addresses (10.77.0.0/16, or 10.78-10.86 for further testbed slots), and both its duration and total
 //! request count are capped.
 #![allow(dead_code)]
 
@@ -108,10 +108,13 @@ impl Stats {
     }
 }
 
-/// Only loopback or the testbed's own addresses (10.77.0.0/16).
+/// Only loopback or the testbed's own addresses: 10.(77+slot).K.2, with
+/// slots 0-9.
 pub fn allowed_target(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || (v4.octets()[0] == 10 && v4.octets()[1] == 77),
+        IpAddr::V4(v4) => {
+            v4.is_loopback() || (v4.octets()[0] == 10 && (77..=86).contains(&v4.octets()[1]))
+        }
         IpAddr::V6(v6) => v6.is_loopback(),
     }
 }
