@@ -50,7 +50,9 @@ fn bed() -> Option<Bed> {
         .expect("ssh to srv1");
     let addr: SocketAddr = format!("{}:80", tb.ip("srv1")).parse().unwrap();
     let caddy = Caddy::new("caddy:2", DRAIN);
-    caddy.ensure(&*t, &Emitter::null()).expect("proxy boots on srv1");
+    caddy
+        .ensure(&*t, &Emitter::null())
+        .expect("proxy boots on srv1");
     Some(Bed {
         t,
         addr,
@@ -114,7 +116,11 @@ fn twenty_switches_under_load_drop_nothing() {
     eprintln!(
         "testbed: switch time ms: min={} median={} max={}",
         ms.iter().min().unwrap(),
-        { let mut m = ms.clone(); m.sort(); m[m.len() / 2] },
+        {
+            let mut m = ms.clone();
+            m.sort();
+            m[m.len() / 2]
+        },
         ms.iter().max().unwrap()
     );
     assert!(s.rate() >= 200.0, "{}", s.summary());
@@ -215,7 +221,11 @@ fn two_apps_each_keep_their_traffic_and_survive_a_reboot() {
     );
     let after: Vec<Route> = b.caddy.routes(&*b.t, &em).unwrap();
     for r in &before {
-        assert!(after.contains(r), "{} lost by the reboot: {after:?}", r.id());
+        assert!(
+            after.contains(r),
+            "{} lost by the reboot: {after:?}",
+            r.id()
+        );
     }
     wait_body(b.addr, "a.test", "a1", Duration::from_secs(15));
     wait_body(b.addr, "b.test", "b1", Duration::from_secs(15));
@@ -229,7 +239,10 @@ fn two_apps_each_keep_their_traffic_and_survive_a_reboot() {
         .unwrap();
     let table = String::from_utf8_lossy(&status.stdout);
     assert!(status.status.success(), "{table}");
-    assert!(table.contains("arcane-appa-staging") && table.contains("arcane-appb-staging"), "{table}");
+    assert!(
+        table.contains("arcane-appa-staging") && table.contains("arcane-appb-staging"),
+        "{table}"
+    );
 }
 
 /// A project whose servers are the testbed's.

@@ -14,6 +14,9 @@ use crate::remote::Transport;
 use anyhow::Result;
 use std::sync::Arc;
 
+/// Table rows for `proxy status`, one per route.
+type Rows = Vec<Vec<String>>;
+
 /// Lines of proxy log `arcane proxy logs` shows per server.
 const LOG_TAIL: usize = 200;
 
@@ -42,7 +45,7 @@ pub fn run(ctx: &Ctx, c: ProxyCmd) -> Result<i32> {
     let servers = select(&project, &target)?;
     let json = ctx.json();
     let root = project.root.as_path();
-    let results: Vec<(String, Result<Vec<Vec<String>>, String>)> = std::thread::scope(|s| {
+    let results: Vec<(String, Result<Rows, String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = servers
             .iter()
             .map(|srv| {
@@ -140,7 +143,7 @@ fn one_server(
     json: bool,
     root: &std::path::Path,
     em: &Emitter,
-) -> Result<Vec<Vec<String>>, String> {
+) -> Result<Rows, String> {
     let step = match action {
         Action::Boot => "proxy-boot",
         Action::Status => "proxy-status",
@@ -152,7 +155,7 @@ fn one_server(
         .inspect_err(|e| em.step_finished("connect", false, Some(e.clone())))?;
     em.step_finished("connect", true, None);
     em.step_started(step);
-    let res: Result<(Vec<Vec<String>>, Option<String>), ProxyError> = (|| match action {
+    let res: Result<(Rows, Option<String>), ProxyError> = (|| match action {
         Action::Boot => {
             proxy.ensure(&*t, em)?;
             let n = proxy.routes(&*t, em)?.len();
