@@ -184,3 +184,48 @@ pub fn ship(
     }
     Ok(sent)
 }
+
+/// The docker network the proxy and the apps behind it share.
+pub const PROXY_NETWORK: &str = crate::proxy::NETWORK;
+
+/// `[deploy] publish`: the host port (or `ip:port`) the app is published on
+/// when there is no `[proxy]`.
+pub fn publish_setting(project: &Project) -> Option<String> {
+    project.config.deploy.publish.clone()
+}
+
+fn proxy_of(project: &Project) -> Result<Box<dyn crate::proxy::Proxy>, DeployError> {
+    crate::proxy::for_project(&project.config)
+        .ok_or_else(|| DeployError::failed("internal: proxy used without [proxy]"))
+}
+
+/// Start the proxy (and its network) if it is not running.
+pub fn proxy_ensure(project: &Project, t: &dyn Transport, em: &Emitter) -> Result<(), DeployError> {
+    proxy_of(project)?
+        .ensure(t, em)
+        .map_err(|e| DeployError::failed(e.to_string()))
+}
+
+/// Point the app+env's route at `upstreams` and drain the old ones.
+pub fn proxy_switch(
+    project: &Project,
+    t: &dyn Transport,
+    em: &Emitter,
+    _app: &str,
+    env: &str,
+    upstreams: &[String],
+) -> Result<(), DeployError> {
+    let p = proxy_of(project)?;
+    let route = crate::proxy::Route::for_project(&project.config, env, upstreams.to_vec())
+        .ok_or_else(|| DeployError::failed("internal: proxy used without [proxy]"))?;
+    let drain = std::time::Duration::from_secs(
+        project
+            .config
+            .proxy
+            .as_ref()
+            .map(|p| p.drain_timeout)
+            .unwrap_or(30),
+    );
+    p.switch(t, em, &route, drain)
+        .map_err(|e| DeployError::failed(e.to_string()))
+}

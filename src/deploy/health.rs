@@ -210,7 +210,7 @@ mod tests {
     #[test]
     fn parses_inspect_lines() {
         let v = parse_inspect(
-            "/hello-staging-web-abc|running|healthy|172.18.0.2 |0|sha256:1\n/x|exited||||137|sha256:2\n",
+            "/hello-staging-web-abc|running|healthy|172.18.0.2 |0|sha256:1\n/x|exited|||137|sha256:2\n",
         );
         assert_eq!(v[0].name, "hello-staging-web-abc");
         assert_eq!(v[0].ips, ["172.18.0.2"]);

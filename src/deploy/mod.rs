@@ -427,7 +427,7 @@ fn run_group(
     let next = Mutex::new(0usize);
     let stop = AtomicBool::new(false);
     let results: Mutex<Vec<Option<(ServerOutcome, Option<server::Undo>)>>> =
-        Mutex::new(vec![None; servers.len()].into_iter().map(|_: Option<()>| None).collect());
+        Mutex::new((0..servers.len()).map(|_| None).collect());
     let empty = BTreeMap::new();
     std::thread::scope(|scope| {
         for _ in 0..n {
@@ -636,4 +636,69 @@ pub fn rollback(
     let target = server::Target::Existing(to.map(String::from));
     let outcomes = run_group(&shared, &servers, &BTreeMap::new(), None, &target, em);
     report(project, &shared, outcomes, em, started)
+}
+
+/// Who holds the deploy lock on each selected server.
+pub fn lock_status(
+    project: &Project,
+    selection: &Selection,
+    em: &Emitter,
+) -> Result<Vec<(String, lock::LockState)>, DeployError> {
+    let env = selection.env.clone().unwrap_or_else(|| "staging".into());
+    let servers = servers_for(project, selection, &env)?;
+    let mut out = vec![];
+    for s in &servers {
+        let sem = em.for_server(&s.name);
+        let sess = server::Session::open(s, project.app_name(), &env, false, &sem)?;
+        out.push((
+            s.name.clone(),
+            lock::status(&*sess.t, &sess.layout.lock_dir(), &sem)?,
+        ));
+    }
+    Ok(out)
+}
+
+/// Remove the deploy lock by force (after confirmation), e.g. when its holder
+/// is known to be dead and waiting for it to go stale is not an option.
+pub fn lock_release(
+    project: &Project,
+    selection: &Selection,
+    interact: &dyn Interact,
+    em: &Emitter,
+) -> Result<Vec<String>, DeployError> {
+    let env = selection.env.clone().unwrap_or_else(|| "staging".into());
+    let servers = servers_for(project, selection, &env)?;
+    let mut released = vec![];
+    for s in &servers {
+        let sem = em.for_server(&s.name);
+        let sess = server::Session::open(s, project.app_name(), &env, false, &sem)?;
+        let dir = sess.layout.lock_dir();
+        let st = lock::status(&*sess.t, &dir, &sem)?;
+        if !st.held {
+            sem.info("no deploy lock held");
+            continue;
+        }
+        let who = st
+            .holder
+            .as_ref()
+            .map(|h| h.describe())
+            .unwrap_or_else(|| "an unknown holder".into());
+        let ok = interact
+            .confirm(&Confirm {
+                prompt: format!(
+                    "Release the deploy lock on {} held by {who}? A deploy still running there would continue unprotected",
+                    s.name
+                ),
+                typed_word: None,
+                hint: "pass --yes to release it non-interactively".into(),
+            })
+            .map_err(DeployError::Input)?;
+        if !ok {
+            return Err(DeployError::input("not confirmed; the lock is still held"));
+        }
+        lock::break_lock(&*sess.t, &dir, None, &sem)?;
+        sem.info(format!("released the deploy lock held by {who}"));
+        released.push(s.name.clone());
+    }
+    Ok(released)
 }

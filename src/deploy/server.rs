@@ -608,7 +608,7 @@ pub(crate) fn run(
         }
     };
     // Re-read under the lock: a deploy that held it may have changed things.
-    let res = sess.refresh(em).and_then(|_| match target {
+    let res = sess.refresh(em).map_err(Failure::from).and_then(|_| match target {
         Target::New => deploy_new(sh, &sess, vars, em),
         Target::Existing(to) => rollback_to(sh, &sess, to.as_deref(), em),
     });
@@ -675,16 +675,19 @@ fn deploy_new(
     sess: &Session,
     vars: &BTreeMap<String, String>,
     em: &Emitter,
-) -> Result<Done, DeployError> {
+) -> Result<Done, Failure> {
     let art = &sh.art;
     let digest = EnvDigest::of(&sh.app, &sh.env, vars);
     let image_ids = art.image_ids();
     let live = sess.live_release().cloned();
-    let noop = live.as_ref().filter(|r| {
-        r.version == art.version
-            && r.same_content(&image_ids, &digest.all)
-            && release_running(sess, r)
-    });
+    let noop = live
+        .as_ref()
+        .filter(|r| {
+            r.version == art.version
+                && r.same_content(&image_ids, &digest.all)
+                && release_running(sess, r)
+        })
+        .cloned();
 
     step(em, "ship", || {
         if noop.is_some() {
@@ -697,12 +700,13 @@ fn deploy_new(
         }))
     })?;
 
+    let is_noop = noop.is_some();
     let rel = match noop {
         Some(r) => {
             step(em, "release-dir", || {
                 Ok(((), format!("unchanged: {} is live with this image and env", r.release)))
             })?;
-            r.clone()
+            r
         }
         None => {
             let names: Vec<String> = sess.facts.releases.iter().map(|r| r.release.clone()).collect();
@@ -715,7 +719,7 @@ fn deploy_new(
             rel
         }
     };
-    activate(sh, sess, rel, live, noop.is_some(), true, em)
+    activate(sh, sess, rel, live, is_noop, true, em)
 }
 
 fn release_running(sess: &Session, r: &Release) -> bool {
@@ -898,7 +902,7 @@ fn rollback_to(
     sess: &Session,
     to: Option<&str>,
     em: &Emitter,
-) -> Result<Done, DeployError> {
+) -> Result<Done, Failure> {
     let live = sess.live_release().cloned();
     let mut rels = sess.facts.releases.clone();
     release::sort_newest_first(&mut rels);
@@ -1335,8 +1339,9 @@ fn undo(
     // Undo must run even when the deploy was cancelled or timed out.
     let t = &*sess.t;
     let run = |cmd: Cmd| -> Result<String, DeployError> {
+        let cmd = cmd.with_timeout(Duration::from_secs(120));
         let out = t
-            .run(&cmd.with_timeout(Duration::from_secs(120)), em)
+            .run(&cmd, em)
             .map_err(DeployError::remote)?;
         if !out.success() {
             return Err(DeployError::failed(format!(
