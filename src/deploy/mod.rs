@@ -347,7 +347,7 @@ fn confirm_protected(
     let ok = interact
         .confirm(&Confirm {
             prompt: format!("{what} to {}?", env.to_uppercase()),
-            typed_word: Some(env.to_string()),
+            typed_word: None,
             hint: format!("{env} is a protected env; pass --yes to confirm non-interactively"),
         })
         .map_err(DeployError::Input)?;

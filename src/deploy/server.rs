@@ -122,7 +122,7 @@ impl Artifact {
                             )));
                         }
                     } else {
-                        deps::build_image(&dockerfile, &context, &image, &labels, clean, em)?;
+                        deps::build_image(&dockerfile, &context, &image, &labels, &project.config.build.args, clean, em)?;
                     }
                 }
                 let image_id = deps::local_image_id(&image, em)?;
@@ -144,7 +144,7 @@ impl Artifact {
                         let ctxp = std::path::PathBuf::from(ctx);
                         let df = ctxp.join(s.dockerfile.as_deref().unwrap_or("Dockerfile"));
                         if !describe_only && !skip_build {
-                            deps::build_image(&df, &ctxp, &tag, &labels, clean, em)?;
+                            deps::build_image(&df, &ctxp, &tag, &labels, &project.config.build.args, clean, em)?;
                         }
                         match deps::local_image_id(&tag, em)? {
                             Some(id) => {
@@ -837,7 +837,7 @@ fn network_name(sh: &Shared) -> String {
 fn publish_value(sh: &Shared) -> String {
     let port = sh.project.config.app_port();
     match deps::publish_setting(sh.project) {
-        Some(p) if p.contains(':') => format!("{p}:{port}"),
+        // "8080" or "127.0.0.1:8080": docker's `-p` takes both before `:port`.
         Some(p) => format!("{p}:{port}"),
         None => format!("{port}:{port}"),
     }
@@ -1053,10 +1053,21 @@ fn activate_steps(
                     return Ok(((), format!("{} already running", spec.name)));
                 }
                 ensure_network(sh, sess, &spec.network, em)?;
+                // Leftovers: this release's names, and candidates of deploys
+                // that died (we hold the lock, so nobody else uses them).
+                let mut gone = vec![check.clone(), spec.name.clone()];
+                gone.extend(
+                    sess.facts
+                        .containers
+                        .iter()
+                        .filter(|c| c.name.ends_with("-check"))
+                        .map(|c| c.name.clone()),
+                );
+                gone.dedup();
                 sess.run_cmd(
                     Cmd::shell(format!(
                         "{} >/dev/null 2>&1; true",
-                        argv::sh(&argv::rm_force(&[check.clone(), spec.name.clone()]))
+                        argv::sh(&argv::rm_force(&gone))
                     )),
                     sh,
                     em,
