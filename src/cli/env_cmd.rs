@@ -22,10 +22,9 @@ pub fn show(ctx: &Ctx, env: &str, server: Option<&str>, reveal: bool) -> Result<
     let p = ctx.project()?;
     let read = env_reader(ctx);
     let merged = config::merged(&p, env, server, &*read)?;
-    // Values never reach any other output line, even by accident.
-    ctx.emitter
-        .redactor()
-        .add_all(merged.iter().map(|e| e.value.as_str()));
+    // Values are not registered with the redactor here: nothing else is
+    // printed that could carry them, and masking short plain values like
+    // "staging" would garble the summary line.
     let shown = |v: &str| {
         if v.is_empty() {
             "(empty)".to_string()

@@ -59,6 +59,7 @@ pub fn check(root: &Path) -> CheckReport {
             ));
         }
     }
+    sort_by_location(&mut errors);
     CheckReport {
         project,
         errors,
@@ -151,4 +152,22 @@ fn check_layer_name(p: &Project, path: &Path) -> Option<ConfigError> {
         ),
         Some(_) => None,
     }
+}
+
+/// Order problems file by file (files in the order they were first reported:
+/// arcane.toml, servers.toml, env files), then by line and column.
+fn sort_by_location(errs: &mut [ConfigError]) {
+    let mut files: Vec<PathBuf> = vec![];
+    for e in errs.iter() {
+        if !files.contains(&e.file) {
+            files.push(e.file.clone());
+        }
+    }
+    errs.sort_by_key(|e| {
+        (
+            files.iter().position(|f| *f == e.file),
+            e.line.unwrap_or(0),
+            e.column.unwrap_or(0),
+        )
+    });
 }

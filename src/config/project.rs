@@ -529,9 +529,10 @@ impl BuildMode {
             BuildMode::Dockerfile { context, .. } if !context.is_dir() => {
                 Some((context.clone(), "build context directory not found".into()))
             }
-            BuildMode::Dockerfile { dockerfile, .. } if !dockerfile.is_file() => {
-                Some((dockerfile.clone(), "Dockerfile not found".into()))
-            }
+            BuildMode::Dockerfile { dockerfile, .. } if !dockerfile.is_file() => Some((
+                dockerfile.clone(),
+                "no Dockerfile here (and no compose file in the project root)".into(),
+            )),
             _ => None,
         }
     }
