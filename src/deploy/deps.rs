@@ -13,16 +13,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Open the transport for `server`.
-pub fn connect(server: &Server, em: &Emitter) -> Result<Arc<dyn Transport>, DeployError> {
-    let _ = em;
-    if server.is_local() {
-        return Ok(Arc::new(LocalTransport::new(server.name.clone())));
-    }
-    Err(DeployError::failed(format!(
-        "{}: the SSH transport is not in this build; only host = \"local\" servers can be deployed",
-        server.name
-    )))
+/// Open the transport for `server` (relative key and known_hosts paths in
+/// servers.toml are relative to the project root).
+pub fn connect(
+    server: &Server,
+    root: &Path,
+    em: &Emitter,
+) -> Result<Arc<dyn Transport>, DeployError> {
+    let opts = crate::remote::ConnectOptions {
+        base_dir: Some(root.to_path_buf()),
+        ..Default::default()
+    };
+    crate::remote::connect(server, em, &opts).map_err(DeployError::remote)
 }
 
 /// The merged env for `env` on `server` (layers: `base.env`, `<env>.env`,

@@ -28,6 +28,12 @@ pub(crate) struct Shared<'a> {
     pub lock_wait: Duration,
 }
 
+impl Shared<'_> {
+    pub fn art_is_rollback(&self) -> bool {
+        matches!(self.art.kind, ArtKind::None)
+    }
+}
+
 /// Deploy the freshly built artifact, or activate a release already on the
 /// server (rollback; `None` = the one before the live one).
 pub(crate) enum Target {
@@ -414,13 +420,14 @@ pub(crate) struct Session {
 
 impl Session {
     pub fn open(
+        project: &Project,
         server: &Server,
-        app: &str,
         env: &str,
         want_compose: bool,
         em: &Emitter,
     ) -> Result<Session, DeployError> {
-        let t = deps::connect(server, em)?;
+        let app = project.app_name();
+        let t = deps::connect(server, &project.root, em)?;
         let mut s = Session {
             server: server.clone(),
             t,
@@ -575,7 +582,7 @@ pub(crate) fn run(
         Target::Existing(_) => true,
     };
     let sess = step(em, "connect", || {
-        let s = Session::open(server, &sh.app, &sh.env, want_compose, em)?;
+        let s = Session::open(sh.project, server, &sh.env, want_compose, em)?;
         let d = match &s.facts.current {
             Some(c) => format!("{}; live release {c}", server.config.host),
             None => format!("{}; nothing deployed yet", server.config.host),
@@ -1463,7 +1470,7 @@ pub(crate) fn undo_success(sh: &Shared, u: &Undo, em: &Emitter) -> Result<Option
         }
         None => {
             // First deploy: nothing to go back to; stop the new release.
-            let sess = Session::open(&u.server, &sh.app, &sh.env, true, em)?;
+            let sess = Session::open(sh.project, &u.server, &sh.env, true, em)?;
             let names: Vec<String> = sess
                 .facts
                 .containers
