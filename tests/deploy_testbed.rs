@@ -1,7 +1,9 @@
 //! The deploy lifecycle on real test servers (netns + own dockerd + own sshd
 //! each, see docs/testing.md), over SSH, with the real binary.
 
-mod common;
+mod common {
+    pub mod testbed;
+}
 mod deploy_support;
 
 use common::testbed::{testbed, testbed_exclusive, Testbed};
@@ -79,7 +81,7 @@ fn env_file_is_0600_and_no_secret_reaches_any_argv_on_the_server() {
         while !s2.load(std::sync::atomic::Ordering::Relaxed) {
             let o = tbr.exec(
                 "srv1",
-                "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done | grep s3cr3t || true",
+                "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done | grep 's3cr3t-token-valu[e]' || true",
             );
             let t = String::from_utf8_lossy(&o.stdout).trim().to_string();
             if !t.is_empty() {
