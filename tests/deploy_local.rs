@@ -108,7 +108,7 @@ fn failing_pre_deploy_hook_aborts_before_the_new_version_serves() {
     assert_eq!(app.get().as_deref(), Some("v1"));
     assert_eq!(app.current("staging").as_deref(), Some(v1.as_str()));
     assert!(
-        app.containers().iter().all(|c| c.contains(&v1)),
+        app.containers().iter().all(|c| c.contains(&v1[..12])),
         "no v2 container was started: {:?}",
         app.containers()
     );
