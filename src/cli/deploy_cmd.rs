@@ -71,6 +71,7 @@ impl Sink for HumanSummary {
 }
 
 fn engine_emitter(ctx: &Ctx) -> Emitter {
+    deploy::set_identity_file(ctx.global.identity.clone());
     Emitter::new(Arc::new(HumanSummary {
         inner: ctx.emitter.clone(),
         json: ctx.json(),

@@ -27,19 +27,25 @@ pub fn connect(
     crate::remote::connect(server, em, &opts).map_err(DeployError::remote)
 }
 
+/// The identity file given with `--identity` (the CLI sets it once; the
+/// TUI and library callers may leave it unset: the default identity is used).
+static IDENTITY: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
+
+pub fn set_identity_file(p: Option<std::path::PathBuf>) {
+    *IDENTITY.lock().unwrap() = p;
+}
+
 /// The merged env for `env` on `server` (layers: `base.env`, `<env>.env`,
-/// `<env>.<server>.env`; see `config::layers`).
+/// `<env>.<server>.env`; see `config::layers`), decrypted by the secrets
+/// engine's reader.
 pub fn merged_env(
     project: &Project,
     env: &str,
     server: &str,
 ) -> Result<BTreeMap<String, String>, DeployError> {
-    let m = crate::config::layers::merged(
-        project,
-        env,
-        Some(server),
-        &crate::config::layers::read_plain,
-    )?;
+    let identity = IDENTITY.lock().unwrap().clone();
+    let read = crate::secrets::boxed_reader(&project.root, identity.as_deref());
+    let m = crate::config::layers::merged(project, env, Some(server), &*read)?;
     Ok(m.pairs().into_iter().collect())
 }
 

@@ -712,6 +712,9 @@ fn deploy_new(
         if noop.is_some() {
             return Ok(((), "images already on the server".into()));
         }
+        if sess.server.is_local() {
+            return Ok(((), "local: built on this Docker engine, nothing to send".into()));
+        }
         let n = deps::ship(&*sess.t, &art.version, &art.git_sha, &art.ship_list(), em)?;
         Ok(((), match n {
             0 => "images already on the server".to_string(),
