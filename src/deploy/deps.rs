@@ -74,8 +74,7 @@ pub fn ship(
             })
             .collect(),
     };
-    let rep = crate::docker::push::push_image(t, &built, em)
-        .map_err(super::server::docker_err)?;
+    let rep = crate::docker::push::push_image(t, &built, em).map_err(super::server::docker_err)?;
     Ok(images.len() - rep.already_present.len().min(images.len()))
 }
 
