@@ -100,7 +100,7 @@ pub fn run(
         let step = format!("accessory {} {name}", action.verb());
         sem.step_started(&step);
         let r = (|| -> Result<String, DeployError> {
-            let t = deps::connect(s, &sem)?;
+            let t = deps::connect(s, &project.root, &sem)?;
             match action {
                 Action::Boot => boot(project, &*t, &env, s, name, &cname, &sem),
                 Action::Reboot => {
@@ -226,7 +226,7 @@ fn boot(
         Some(path)
     };
     if let Some(id) = deps::local_image_id(&acc.image, em)? {
-        deps::ship(t, &[(acc.image.clone(), id)], em)?;
+        deps::ship(t, "accessory", "", &[(acc.image.clone(), id)], em)?;
     }
     let network = format!("{app}-{env}");
     let net = t

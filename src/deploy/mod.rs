@@ -19,6 +19,7 @@ pub mod notify;
 pub mod release;
 mod server;
 
+pub use deps::set_identity_file;
 pub use release::{EnvDiff, Release};
 
 use crate::config::{ConfigError, OnFailure, Project, Selection, Server};
@@ -237,7 +238,9 @@ pub fn whoami() -> String {
 
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
         .unwrap_or_default()
 }
 
@@ -263,10 +266,21 @@ fn load_envs(
     servers: &[Server],
     em: &Emitter,
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, DeployError> {
+    // Values that are public identifiers anyway (APP_ENV=staging, APP=hello)
+    // are not masked: masking them would turn every path and summary into ***.
+    let mut public: Vec<&str> = vec![project.app_name(), env, "true", "false"];
+    for s in &project.servers.servers {
+        public.push(s.0);
+        public.push(&s.1.host);
+    }
     let mut out = BTreeMap::new();
     for s in servers {
         let vars = deps::merged_env(project, env, &s.name)?;
-        em.redactor().add_all(vars.values().map(|v| v.as_str()));
+        em.redactor().add_all(
+            vars.values()
+                .map(|v| v.as_str())
+                .filter(|v| !public.contains(v)),
+        );
         out.insert(s.name.clone(), vars);
     }
     Ok(out)
@@ -284,7 +298,7 @@ pub fn plan(project: &Project, req: &DeployRequest, em: &Emitter) -> Result<Plan
         let vars = &envs[&s.name];
         let digest = release::EnvDigest::of(&app, &req.env, vars);
         let host = s.config.host.clone();
-        match server::Session::open(s, &app, &req.env, art.is_compose(), &sem) {
+        match server::Session::open(project, s, &req.env, art.is_compose(), &sem) {
             Err(e) => out.push(ServerPlan {
                 server: s.name.clone(),
                 host,
@@ -351,7 +365,7 @@ fn confirm_protected(
     let ok = interact
         .confirm(&Confirm {
             prompt: format!("{what} to {}?", env.to_uppercase()),
-            typed_word: Some(env.to_string()),
+            typed_word: None,
             hint: format!("{env} is a protected env; pass --yes to confirm non-interactively"),
         })
         .map_err(DeployError::Input)?;
@@ -543,12 +557,15 @@ fn report(
         err.as_ref(),
     );
     if ok {
+        let what = if shared.art_is_rollback() {
+            format!("rolled {} back", rep.app)
+        } else {
+            format!("deployed {} {}", rep.app, rep.version)
+        };
         em.finished(
             true,
             format!(
-                "deployed {} {} to {} ({} server{}) in {secs:.1}s",
-                rep.app,
-                rep.version,
+                "{what} on {} ({} server{}) in {secs:.1}s",
                 rep.env,
                 rep.servers.len(),
                 if rep.servers.len() == 1 { "" } else { "s" }
@@ -598,7 +615,7 @@ pub fn releases(
     let mut out = vec![];
     for s in &servers {
         let sem = em.for_server(&s.name);
-        let sess = server::Session::open(s, project.app_name(), &env, false, &sem)?;
+        let sess = server::Session::open(project, s, &env, false, &sem)?;
         let mut rels = sess.facts.releases.clone();
         release::sort_newest_first(&mut rels);
         out.push((s.name.clone(), rels));
@@ -617,7 +634,7 @@ pub fn live_releases(
     let mut out = vec![];
     for s in &servers {
         let sem = em.for_server(&s.name);
-        let sess = server::Session::open(s, project.app_name(), &env, false, &sem)?;
+        let sess = server::Session::open(project, s, &env, false, &sem)?;
         out.push((s.name.clone(), sess.facts.current.clone()));
     }
     Ok(out)
@@ -662,7 +679,7 @@ pub fn lock_status(
     let mut out = vec![];
     for s in &servers {
         let sem = em.for_server(&s.name);
-        let sess = server::Session::open(s, project.app_name(), &env, false, &sem)?;
+        let sess = server::Session::open(project, s, &env, false, &sem)?;
         out.push((
             s.name.clone(),
             lock::status(&*sess.t, &sess.layout.lock_dir(), &sem)?,
@@ -684,7 +701,7 @@ pub fn lock_release(
     let mut released = vec![];
     for s in &servers {
         let sem = em.for_server(&s.name);
-        let sess = server::Session::open(s, project.app_name(), &env, false, &sem)?;
+        let sess = server::Session::open(project, s, &env, false, &sem)?;
         let dir = sess.layout.lock_dir();
         let st = lock::status(&*sess.t, &dir, &sem)?;
         if !st.held {
