@@ -1,0 +1,128 @@
+//! The deploy engine's calls into modules built alongside it: the merged env
+//! (config + secrets), the local image build and version (ship), shipping
+//! images to a server (ship), and the server transport (remote).
+//!
+//! Kept in one file so each seam is a single function; where the owning
+//! module provides the real thing, these delegate to it.
+
+use super::DeployError;
+use crate::config::{Project, Server};
+use crate::event::Emitter;
+use crate::remote::Transport;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Open the transport for `server` (relative key and known_hosts paths in
+/// servers.toml are relative to the project root).
+pub fn connect(
+    server: &Server,
+    root: &Path,
+    em: &Emitter,
+) -> Result<Arc<dyn Transport>, DeployError> {
+    let opts = crate::remote::ConnectOptions {
+        base_dir: Some(root.to_path_buf()),
+        ..Default::default()
+    };
+    crate::remote::connect(server, em, &opts).map_err(DeployError::remote)
+}
+
+/// The identity file given with `--identity` (the CLI sets it once; the
+/// TUI and library callers may leave it unset: the default identity is used).
+static IDENTITY: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
+
+pub fn set_identity_file(p: Option<std::path::PathBuf>) {
+    *IDENTITY.lock().unwrap() = p;
+}
+
+/// The merged env for `env` on `server` (layers: `base.env`, `<env>.env`,
+/// `<env>.<server>.env`; see `config::layers`), decrypted by the secrets
+/// engine's reader.
+pub fn merged_env(
+    project: &Project,
+    env: &str,
+    server: &str,
+) -> Result<BTreeMap<String, String>, DeployError> {
+    let identity = IDENTITY.lock().unwrap().clone();
+    let read = crate::secrets::boxed_reader(&project.root, identity.as_deref());
+    let m = crate::config::layers::merged(project, env, Some(server), &*read)?;
+    Ok(m.pairs().into_iter().collect())
+}
+
+/// Make `images` (`(tag, image ID)`) present on the server through the
+/// ship engine, which sends only the layers the server lacks. Returns how
+/// many images had to be sent.
+pub fn ship(
+    t: &dyn Transport,
+    version: &str,
+    revision: &str,
+    images: &[(String, String)],
+    em: &Emitter,
+) -> Result<usize, DeployError> {
+    if images.is_empty() {
+        return Ok(0);
+    }
+    let built = crate::docker::BuiltImages {
+        version: version.to_string(),
+        revision: revision.to_string(),
+        images: images
+            .iter()
+            .map(|(tag, id)| crate::docker::BuiltImage {
+                service: tag.split(':').next().unwrap_or(tag).to_string(),
+                tag: tag.clone(),
+                id: id.clone(),
+            })
+            .collect(),
+    };
+    let rep = crate::docker::push::push_image(t, &built, em).map_err(super::server::docker_err)?;
+    Ok(images.len() - rep.already_present.len().min(images.len()))
+}
+
+/// The image ID of a local image, if it exists.
+pub fn local_image_id(image: &str, em: &Emitter) -> Result<Option<String>, DeployError> {
+    crate::docker::build::image_id(image, em).map_err(super::server::docker_err)
+}
+/// The docker network the proxy and the apps behind it share.
+pub const PROXY_NETWORK: &str = crate::proxy::NETWORK;
+
+/// `[deploy] publish`: the host port (or `ip:port`) the app is published on
+/// when there is no `[proxy]`.
+pub fn publish_setting(project: &Project) -> Option<String> {
+    project.config.deploy.publish.clone()
+}
+
+fn proxy_of(project: &Project) -> Result<Box<dyn crate::proxy::Proxy>, DeployError> {
+    crate::proxy::for_project(&project.config)
+        .ok_or_else(|| DeployError::failed("internal: proxy used without [proxy]"))
+}
+
+/// Start the proxy (and its network) if it is not running.
+pub fn proxy_ensure(project: &Project, t: &dyn Transport, em: &Emitter) -> Result<(), DeployError> {
+    proxy_of(project)?
+        .ensure(t, em)
+        .map_err(|e| DeployError::failed(e.to_string()))
+}
+
+/// Point the app+env's route at `upstreams` and drain the old ones.
+pub fn proxy_switch(
+    project: &Project,
+    t: &dyn Transport,
+    em: &Emitter,
+    _app: &str,
+    env: &str,
+    upstreams: &[String],
+) -> Result<(), DeployError> {
+    let p = proxy_of(project)?;
+    let route = crate::proxy::Route::for_project(&project.config, env, upstreams.to_vec())
+        .ok_or_else(|| DeployError::failed("internal: proxy used without [proxy]"))?;
+    let drain = std::time::Duration::from_secs(
+        project
+            .config
+            .proxy
+            .as_ref()
+            .map(|p| p.drain_timeout)
+            .unwrap_or(30),
+    );
+    p.switch(t, em, &route, drain)
+        .map_err(|e| DeployError::failed(e.to_string()))
+}
