@@ -22,6 +22,11 @@ pub mod theme;
 pub mod update;
 pub mod view;
 
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod tests;
+
 use crate::cli::Ctx;
 use crate::error::InputError;
 use crate::event::{ChannelSink, Emitter};

@@ -242,7 +242,9 @@ fn deploy(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
                 )];
                 for (step, st, _) in &p.steps {
                     let (mark, style) = match st {
-                        StepState::Running => (spin(m), t.warn()),
+                        StepState::Running if m.deploy_running() => (spin(m), t.warn()),
+                        // The deploy ended without finishing this step.
+                        StepState::Running => ("·", t.dim()),
                         StepState::Ok => ("✓", t.ok()),
                         StepState::Failed => ("✗", t.err()),
                     };
@@ -502,7 +504,7 @@ fn logs(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
     let l = &m.logs;
     let narrow = area.width < 60;
     let (pick, out) = if narrow {
-        let h = (l.choices.len() as u16 + 1).clamp(2, area.height / 2);
+        let h = (l.choices.len() as u16 + 1).max(2).min(area.height / 2);
         let [a, b] = Layout::vertical([Constraint::Length(h), Constraint::Min(0)]).areas(area);
         (a, b)
     } else {
