@@ -1,22 +1,143 @@
 //! `init`, `config check`, `completions`.
 
 use super::args::{CompletionsArgs, ConfigCmd, InitArgs};
-use super::{not_yet, Ctx};
+use super::Ctx;
+use crate::config::{self, check, init as scaffold, ConfigError};
+use crate::error::InputError;
 use anyhow::Result;
+use serde_json::json;
+use std::path::{Path, PathBuf};
 
-pub fn init(_ctx: &Ctx, _a: InitArgs) -> Result<i32> {
-    not_yet("init")
+/// Scaffold a project in `--project DIR` or the current directory.
+pub fn init(ctx: &Ctx, a: InitArgs) -> Result<i32> {
+    let dir = match &ctx.global.project {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => ctx.cwd.join(p),
+        None => ctx.cwd.clone(),
+    };
+    let name = match a.name {
+        Some(n) if config::is_valid_name(&n) => n,
+        Some(n) => {
+            return Err(InputError::new(format!(
+                "--name {n:?} is not a valid app name; use lowercase letters, digits, '-' and '_', \
+                 starting with a letter or digit (e.g. --name {})",
+                scaffold::sanitize_name(&n)
+            ))
+            .into())
+        }
+        None => scaffold::sanitize_name(
+            &dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
+    };
+    let report = scaffold::scaffold(&dir, &name)?;
+    // Seam for the secrets engine: key material under .arcane/ and the git
+    // filters for config/envs/*.env are set up right here, after the files
+    // exist, with one call such as:
+    //     crate::secrets::init_project(&dir, &ctx.emitter)?;
+    for (action, paths) in [
+        ("created", &report.created),
+        ("updated", &report.updated),
+        ("skipped", &report.skipped),
+    ] {
+        for p in paths {
+            let shown = rel(&dir, p);
+            if ctx.json() {
+                ctx.emitter
+                    .data("init_file", json!({ "path": shown, "action": action }));
+            } else if action == "skipped" {
+                ctx.emitter
+                    .info(format!("skipped {shown} (exists, left unchanged)"));
+            } else {
+                ctx.emitter.info(format!("{action} {shown}"));
+            }
+        }
+    }
+    if !report.created.is_empty() {
+        ctx.emitter.info(
+            "next: add your servers to config/servers.toml, then `arcane config check` \
+             and `arcane env show --env staging`",
+        );
+    }
+    ctx.emitter.finished(
+        true,
+        format!(
+            "initialized {name} in {}: {} created, {} updated, {} skipped",
+            dir.display(),
+            report.created.len(),
+            report.updated.len(),
+            report.skipped.len()
+        ),
+    );
+    Ok(0)
 }
 
 pub fn config(ctx: &Ctx, c: ConfigCmd) -> Result<i32> {
     match c {
-        ConfigCmd::Check => {
-            let p = ctx.project()?;
-            ctx.emitter
-                .finished(true, format!("{}: configuration OK", p.root.display()));
-            Ok(0)
+        ConfigCmd::Check => check_cmd(ctx),
+    }
+}
+
+/// Print every problem, not just the first; exit 2 if there is any.
+fn check_cmd(ctx: &Ctx) -> Result<i32> {
+    let root = ctx.project_root()?;
+    let report = check::check(&root);
+    for (severity, list) in [("error", &report.errors), ("warning", &report.warnings)] {
+        for e in list {
+            let e = relative(&ctx.cwd, e);
+            if ctx.json() {
+                ctx.emitter.data(
+                    "config_problem",
+                    json!({
+                        "severity": severity,
+                        "file": e.file,
+                        "line": e.line,
+                        "column": e.column,
+                        "message": e.message,
+                        "help": e.help,
+                    }),
+                );
+            } else if severity == "error" {
+                ctx.emitter
+                    .message(crate::event::Level::Error, e.to_string());
+            } else {
+                ctx.emitter.warn(e.to_string());
+            }
         }
     }
+    if !report.ok() {
+        let n = report.errors.len();
+        return Err(InputError::new(format!(
+            "{n} problem{} in the configuration of {}",
+            if n == 1 { "" } else { "s" },
+            root.display()
+        ))
+        .into());
+    }
+    ctx.emitter.finished(
+        true,
+        format!(
+            "OK: {} (arcane.toml, config/servers.toml, {} env file{})",
+            root.display(),
+            report.env_files.len(),
+            if report.env_files.len() == 1 { "" } else { "s" }
+        ),
+    );
+    Ok(0)
+}
+
+/// A path as the user would type it from `base` (absolute if outside it).
+fn rel(base: &Path, p: &Path) -> String {
+    p.strip_prefix(base).unwrap_or(p).display().to_string()
+}
+
+fn relative(cwd: &Path, e: &ConfigError) -> ConfigError {
+    let mut e = e.clone();
+    if let Ok(r) = e.file.strip_prefix(cwd) {
+        e.file = PathBuf::from(r);
+    }
+    e
 }
 
 pub fn completions(a: CompletionsArgs) -> Result<i32> {

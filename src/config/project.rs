@@ -1,10 +1,11 @@
 //! `arcane.toml`: the app, how to build it, how to check its health, how to
 //! deploy it, and which envs exist.
 
+use super::locate::{Seg, TomlSource};
 use super::ConfigError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -244,8 +245,9 @@ impl ProjectConfig {
         Self::parse(&text, path)
     }
 
+    /// Parse, reporting the first problem (see [`TomlSource::parse_all`] for all).
     pub fn parse(text: &str, path: &Path) -> Result<ProjectConfig, ConfigError> {
-        super::servers::parse_toml(text, path)
+        super::locate::parse_all(text, path).map_err(|mut e| e.remove(0))
     }
 
     /// Names of the declared envs, sorted.
@@ -273,61 +275,261 @@ impl ProjectConfig {
             .unwrap_or(8080)
     }
 
-    /// Semantic checks serde cannot express.
-    pub fn validate(&self, file: &Path) -> Vec<ConfigError> {
+    /// Semantic checks serde cannot express, each pointing at its key in
+    /// `src` (the text this config was parsed from).
+    pub fn validate(&self, src: &TomlSource) -> Vec<ConfigError> {
+        use Seg::{Index, Key};
         let mut errs = vec![];
         if !is_valid_name(&self.app.name) {
             errs.push(
-                ConfigError::new(
-                    file,
+                src.error(
+                    &[Key("app"), Key("name")],
                     format!("[app] name {:?} is not a valid name", self.app.name),
                 )
                 .with_help(
-                    "use lowercase letters, digits and '-' (it names containers and images)",
+                    "use lowercase letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters (it names containers and images)",
                 ),
             );
         }
-        if self.build.compose.is_some() && self.build.dockerfile.is_some() {
-            errs.push(ConfigError::new(
-                file,
-                "[build] sets both `compose` and `dockerfile`; choose one",
+        if self.build.compose.is_some()
+            && (self.build.dockerfile.is_some() || self.build.context.is_some())
+        {
+            errs.push(
+                src.error(
+                    &[Key("build"), Key("compose")],
+                    "[build] sets `compose` together with `dockerfile`/`context`; choose one mode",
+                )
+                .with_help("in compose mode the compose file names each service's build context"),
+            );
+        }
+        if self.health.timeout == 0 {
+            errs.push(src.error(
+                &[Key("health"), Key("timeout")],
+                "[health] timeout must be at least 1 second",
             ));
         }
-        if self.health.timeout == 0 || self.health.interval <= 0.0 {
-            errs.push(ConfigError::new(
-                file,
-                "[health] timeout and interval must be greater than 0",
+        if self.health.interval.is_nan() || self.health.interval <= 0.0 {
+            errs.push(src.error(
+                &[Key("health"), Key("interval")],
+                "[health] interval must be greater than 0",
             ));
+        }
+        if self.health.grace.is_nan() || self.health.grace < 0.0 {
+            errs.push(src.error(
+                &[Key("health"), Key("grace")],
+                "[health] grace cannot be negative",
+            ));
+        }
+        if self.health.healthy_threshold == 0 {
+            errs.push(src.error(
+                &[Key("health"), Key("healthy_threshold")],
+                "[health] healthy_threshold must be at least 1",
+            ));
+        }
+        if !self.health.path.starts_with('/') {
+            errs.push(src.error(
+                &[Key("health"), Key("path")],
+                format!("[health] path {:?} must start with '/'", self.health.path),
+            ));
+        }
+        if self.health.port == Some(0) {
+            errs.push(
+                src.error(&[Key("health"), Key("port")], "[health] port cannot be 0")
+                    .with_help("a port is a whole number from 1 to 65535"),
+            );
         }
         if self.deploy.keep_releases == 0 {
-            errs.push(ConfigError::new(
-                file,
-                "[deploy] keep_releases must be at least 1",
+            errs.push(src.error(
+                &[Key("deploy"), Key("keep_releases")],
+                "[deploy] keep_releases must be at least 1 (the live release is kept)",
+            ));
+        }
+        if self.deploy.timeout == 0 {
+            errs.push(src.error(
+                &[Key("deploy"), Key("timeout")],
+                "[deploy] timeout must be at least 1 second",
             ));
         }
         if let Some(p) = &self.proxy {
             if p.hosts.is_empty() {
-                errs.push(ConfigError::new(
-                    file,
+                errs.push(src.error(
+                    &[Key("proxy"), Key("hosts")],
                     "[proxy] hosts must name at least one domain",
                 ));
             }
+            for (i, h) in p.hosts.iter().enumerate() {
+                if h.trim().is_empty() || h.contains(['/', ' ', ':']) {
+                    errs.push(
+                        src.error(
+                            &[Key("proxy"), Key("hosts"), Index(i)],
+                            format!("[proxy] host {h:?} is not a domain name"),
+                        )
+                        .with_help("write the bare domain, e.g. \"app.example.com\" (no scheme, path or port)"),
+                    );
+                }
+            }
             if p.app_port == 0 {
-                errs.push(ConfigError::new(
-                    file,
-                    "[proxy] app_port must be between 1 and 65535",
+                errs.push(
+                    src.error(
+                        &[Key("proxy"), Key("app_port")],
+                        "[proxy] app_port cannot be 0",
+                    )
+                    .with_help("a port is a whole number from 1 to 65535"),
+                );
+            }
+            if p.health_path
+                .as_deref()
+                .is_some_and(|h| !h.starts_with('/'))
+            {
+                errs.push(src.error(
+                    &[Key("proxy"), Key("health_path")],
+                    "[proxy] health_path must start with '/'",
                 ));
             }
         }
-        for name in self.env_names() {
-            if !is_valid_name(&name) || name == "base" {
-                errs.push(ConfigError::new(
-                    file,
-                    format!("[envs.{name}] is not a valid env name (\"base\" is reserved for shared keys)"),
+        for (phase, hooks) in [
+            ("pre_deploy", &self.hooks.pre_deploy),
+            ("post_deploy", &self.hooks.post_deploy),
+        ] {
+            for (i, h) in hooks.iter().enumerate() {
+                if h.command.trim().is_empty() {
+                    errs.push(src.error(
+                        &[Key("hooks"), Key(phase), Index(i), Key("command")],
+                        format!("[[hooks.{phase}]] command is empty"),
+                    ));
+                }
+            }
+        }
+        for (name, a) in &self.accessories {
+            if !is_valid_name(name) || *name == self.app.name {
+                errs.push(
+                    src.error(
+                        &[Key("accessories"), Key(name)],
+                        format!("accessory name {name:?} is not valid"),
+                    )
+                    .with_help("use lowercase letters, digits, '-' and '_', and a name other than the app's"),
+                );
+            }
+            if a.image.trim().is_empty() {
+                errs.push(src.error(
+                    &[Key("accessories"), Key(name), Key("image")],
+                    format!("accessory {name:?} has an empty image"),
                 ));
+            }
+            for (i, k) in a.env.iter().enumerate() {
+                if !super::envfile::is_valid_key(k) {
+                    errs.push(src.error(
+                        &[Key("accessories"), Key(name), Key("env"), Index(i)],
+                        format!("accessory {name:?}: {k:?} is not a valid env key name"),
+                    ));
+                }
+            }
+        }
+        if let Some(r) = &self.registry {
+            if r.server.trim().is_empty() {
+                errs.push(src.error(
+                    &[Key("registry"), Key("server")],
+                    "[registry] server is empty",
+                ));
+            }
+            if let Some(k) = &r.password_key {
+                if !super::envfile::is_valid_key(k) {
+                    errs.push(
+                        src.error(
+                            &[Key("registry"), Key("password_key")],
+                            format!("[registry] password_key {k:?} is not an env key name"),
+                        )
+                        .with_help("name the env key that holds the password, e.g. REGISTRY_PASSWORD; never the password itself"),
+                    );
+                }
+            }
+        }
+        if self.envs.as_ref().is_some_and(|m| m.is_empty()) {
+            errs.push(
+                src.error(&[Key("envs")], "[envs] declares no env")
+                    .with_help("declare at least one, e.g. [envs.staging], or remove [envs] to get staging and production"),
+            );
+        }
+        for name in self.env_names() {
+            if !is_valid_name(&name) || name == "base" || name.contains('.') {
+                errs.push(
+                    src.error(
+                        &[Key("envs"), Key(&name)],
+                        format!("[envs.{name}] is not a valid env name"),
+                    )
+                    .with_help("use lowercase letters, digits, '-' and '_'; \"base\" is reserved for keys shared by every env"),
+                );
             }
         }
         errs
+    }
+
+    /// How to build the app. Explicit `[build]` keys win; otherwise a compose
+    /// file in the project root selects compose mode, else `./Dockerfile`.
+    /// Paths are resolved against `root`; existence is not checked here.
+    pub fn build_mode(&self, root: &Path) -> BuildMode {
+        let b = &self.build;
+        if let Some(f) = &b.compose {
+            return BuildMode::Compose { file: root.join(f) };
+        }
+        if b.dockerfile.is_none() && b.context.is_none() {
+            if let Some(f) = COMPOSE_FILES
+                .iter()
+                .map(|f| root.join(f))
+                .find(|p| p.is_file())
+            {
+                return BuildMode::Compose { file: f };
+            }
+        }
+        let context = root.join(b.context.as_deref().unwrap_or("."));
+        let dockerfile = match &b.dockerfile {
+            Some(d) => root.join(d),
+            None => context.join("Dockerfile"),
+        };
+        BuildMode::Dockerfile {
+            dockerfile,
+            context,
+        }
+    }
+}
+
+/// Compose files auto-detected in the project root, in this order (the order
+/// `docker compose` itself prefers).
+pub const COMPOSE_FILES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
+];
+
+/// What `arcane build` builds (see [`ProjectConfig::build_mode`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildMode {
+    /// `docker build -f dockerfile context`.
+    Dockerfile {
+        dockerfile: PathBuf,
+        context: PathBuf,
+    },
+    /// `docker-compose -f file build`.
+    Compose { file: PathBuf },
+}
+
+impl BuildMode {
+    /// The files that must exist for a build, with a message if one is missing.
+    pub fn missing(&self) -> Option<(PathBuf, String)> {
+        match self {
+            BuildMode::Compose { file } if !file.is_file() => {
+                Some((file.clone(), "compose file not found".into()))
+            }
+            BuildMode::Dockerfile { context, .. } if !context.is_dir() => {
+                Some((context.clone(), "build context directory not found".into()))
+            }
+            BuildMode::Dockerfile { dockerfile, .. } if !dockerfile.is_file() => Some((
+                dockerfile.clone(),
+                "no Dockerfile here (and no compose file in the project root)".into(),
+            )),
+            _ => None,
+        }
     }
 }
 

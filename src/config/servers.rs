@@ -1,5 +1,7 @@
 //! `config/servers.toml`: the server registry and groups.
 
+use super::locate::{Seg, TomlSource};
+use super::project::is_valid_name;
 use super::ConfigError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -67,60 +69,137 @@ impl ServersFile {
         parse_toml(&text, path)
     }
 
-    pub fn validate(&self, file: &Path, envs: &[String]) -> Vec<ConfigError> {
+    /// Semantic checks, each pointing at its key in `src`. `envs` are the
+    /// envs declared in arcane.toml.
+    pub fn validate(&self, src: &TomlSource, envs: &[String]) -> Vec<ConfigError> {
+        use Seg::{Index, Key};
         let mut errs = vec![];
+        let env_help = |env: &str| match did_you_mean(env, envs) {
+            Some(m) => format!("did you mean {m:?}? (declared envs: {})", envs.join(", ")),
+            None => format!(
+                "declare [envs.{env}] in arcane.toml, or use one of: {}",
+                envs.join(", ")
+            ),
+        };
         for (name, s) in &self.servers {
+            if !is_valid_name(name) || name.contains('.') {
+                errs.push(
+                    src.error(
+                        &[Key("servers"), Key(name)],
+                        format!("server name {name:?} is not valid"),
+                    )
+                    .with_help("use lowercase letters, digits, '-' and '_' (it names per-server env files like staging.<server>.env)"),
+                );
+            }
             if !envs.contains(&s.env) {
                 errs.push(
-                    ConfigError::new(
-                        file,
-                        format!("server {name:?} has env {:?}, which is not defined", s.env),
+                    src.error(
+                        &[Key("servers"), Key(name), Key("env")],
+                        format!("server {name:?} has env {:?}, which is not declared", s.env),
                     )
-                    .with_help(format!(
-                        "define [envs.{}] in arcane.toml, or use one of: {}",
-                        s.env,
-                        envs.join(", ")
-                    )),
+                    .with_help(env_help(&s.env)),
                 );
             }
             if s.port == Some(0) {
-                errs.push(ConfigError::new(
-                    file,
-                    format!("server {name:?}: port must be between 1 and 65535"),
-                ));
+                errs.push(
+                    src.error(
+                        &[Key("servers"), Key(name), Key("port")],
+                        format!("server {name:?}: port cannot be 0"),
+                    )
+                    .with_help("a port is a whole number from 1 to 65535 (ssh listens on 22)"),
+                );
             }
-            if s.host.trim().is_empty() {
-                errs.push(ConfigError::new(
-                    file,
-                    format!("server {name:?}: host is empty"),
+            if s.host.trim().is_empty() || s.host.contains(char::is_whitespace) {
+                errs.push(
+                    src.error(
+                        &[Key("servers"), Key(name), Key("host")],
+                        format!("server {name:?}: host {:?} is not a host name", s.host),
+                    )
+                    .with_help("a hostname, an IP, an alias from ~/.ssh/config, or \"local\" for this machine"),
+                );
+            }
+            if s.user.as_deref().is_some_and(|u| u.trim().is_empty()) {
+                errs.push(src.error(
+                    &[Key("servers"), Key(name), Key("user")],
+                    format!(
+                        "server {name:?}: user is empty (remove the key to use your ssh default)"
+                    ),
                 ));
             }
         }
         for (g, group) in &self.groups {
             if self.servers.contains_key(g) {
-                errs.push(ConfigError::new(
-                    file,
-                    format!("group {g:?} has the same name as a server"),
-                ));
+                errs.push(
+                    src.error(
+                        &[Key("groups"), Key(g)],
+                        format!("group {g:?} has the same name as a server"),
+                    )
+                    .with_help("rename the group; --server and --group names must not collide"),
+                );
+            } else if !is_valid_name(g) {
+                errs.push(
+                    src.error(
+                        &[Key("groups"), Key(g)],
+                        format!("group name {g:?} is not valid"),
+                    )
+                    .with_help("use lowercase letters, digits, '-' and '_'"),
+                );
             }
-            for member in &group.servers {
-                if !self.servers.contains_key(member) {
-                    let mut e = ConfigError::new(
-                        file,
-                        format!("group {g:?} names unknown server {member:?}"),
-                    );
-                    if let Some(s) = did_you_mean(member, self.servers.keys()) {
-                        e = e.with_help(format!("did you mean {s:?}?"));
+            if group.servers.is_empty() {
+                errs.push(
+                    src.error(
+                        &[Key("groups"), Key(g), Key("servers")],
+                        format!("group {g:?} selects no servers (its server list is empty)"),
+                    )
+                    .with_help("list at least one server, or remove the group"),
+                );
+            }
+            let mut seen: Vec<&String> = vec![];
+            let mut known_members = 0;
+            for (i, member) in group.servers.iter().enumerate() {
+                if seen.contains(&member) {
+                    errs.push(src.error(
+                        &[Key("groups"), Key(g), Key("servers"), Index(i)],
+                        format!("group {g:?} lists server {member:?} twice"),
+                    ));
+                    continue;
+                }
+                seen.push(member);
+                match self.servers.get(member) {
+                    Some(s) if group.env.as_ref().is_none_or(|e| *e == s.env) => known_members += 1,
+                    Some(_) => {}
+                    None => {
+                        let mut e = src.error(
+                            &[Key("groups"), Key(g), Key("servers"), Index(i)],
+                            format!("group {g:?} names unknown server {member:?}"),
+                        );
+                        e = e.with_help(match did_you_mean(member, self.servers.keys()) {
+                            Some(m) => format!("did you mean {m:?}?"),
+                            None => "define it under [servers] in this file".to_string(),
+                        });
+                        errs.push(e);
                     }
-                    errs.push(e);
                 }
             }
             if let Some(env) = &group.env {
                 if !envs.contains(env) {
-                    errs.push(ConfigError::new(
-                        file,
-                        format!("group {g:?} has env {env:?}, which is not defined"),
-                    ));
+                    errs.push(
+                        src.error(
+                            &[Key("groups"), Key(g), Key("env")],
+                            format!("group {g:?} has env {env:?}, which is not declared"),
+                        )
+                        .with_help(env_help(env)),
+                    );
+                } else if known_members == 0
+                    && group.servers.iter().any(|m| self.servers.contains_key(m))
+                {
+                    errs.push(
+                        src.error(
+                            &[Key("groups"), Key(g), Key("env")],
+                            format!("group {g:?} selects no servers: none of its servers is in env {env:?}"),
+                        )
+                        .with_help("fix the group's env or its server list"),
+                    );
                 }
             }
         }
@@ -213,16 +292,10 @@ pub fn did_you_mean<'a>(
 }
 
 /// Parse TOML into `T`, turning toml's error (with its span) into a
-/// [`ConfigError`] with line and column.
+/// [`ConfigError`] with line, column and a did-you-mean for unknown keys. Only
+/// the first problem; [`super::locate::parse_all`] reports them all.
 pub fn parse_toml<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
-    toml::from_str(text).map_err(|e| {
-        let mut err = ConfigError::new(path, e.message().to_string());
-        if let Some(span) = e.span() {
-            let (line, col) = line_col(text, span.start);
-            err = err.at(line, col);
-        }
-        err
-    })
+    super::locate::parse_all(text, path).map_err(|mut e| e.remove(0))
 }
 
 /// 1-based line and column of a byte offset.

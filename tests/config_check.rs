@@ -1,0 +1,279 @@
+//! `arcane config check` through the real binary: every bad input names its
+//! file and line, says what to do, and exits 2; a good project exits 0.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+use std::path::Path;
+use tempfile::TempDir;
+
+const ARCANE: &str =
+    "[app]\nname = \"demo\"\n\n[envs.staging]\n\n[envs.production]\nprotected = true\n";
+const SERVERS: &str = "[servers.local]\nhost = \"local\"\nenv = \"staging\"\n\n[servers.web1]\nhost = \"10.77.0.2\"\nenv = \"production\"\n";
+
+/// A valid project, with `overrides` (path, text) written on top.
+fn project(overrides: &[(&str, &str)]) -> TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let mut files = vec![
+        ("arcane.toml", ARCANE),
+        ("config/servers.toml", SERVERS),
+        ("config/envs/base.env", "A=1\n"),
+        ("config/envs/staging.env", "B=2\n"),
+        ("config/envs/production.env", "B=3\n"),
+        ("Dockerfile", "FROM busybox:stable\n"),
+    ];
+    files.extend_from_slice(overrides);
+    for (p, text) in files {
+        let path = t.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    t
+}
+
+fn check(dir: &Path) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("arcane")
+        .unwrap()
+        .current_dir(dir)
+        .args(["config", "check"])
+        .env("NO_COLOR", "1")
+        .assert()
+}
+
+#[test]
+fn valid_project_is_ok() {
+    let t = project(&[]);
+    check(t.path())
+        .success()
+        .code(0)
+        .stderr(contains("OK").and(contains("3 env files")));
+}
+
+#[test]
+fn the_repos_own_example_configs_are_ok() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    check(root).code(0).stderr(contains("OK"));
+    check(&root.join("examples/hello"))
+        .code(0)
+        .stderr(contains("OK"));
+}
+
+#[test]
+fn malformed_toml_shows_the_line() {
+    let t = project(&[("arcane.toml", "[app]\nname = \"demo\n")]);
+    check(t.path())
+        .code(2)
+        .stderr(contains("arcane.toml:2:").and(contains("1 problem")));
+}
+
+#[test]
+fn unknown_key_suggests_the_closest_valid_key() {
+    let t = project(&[(
+        "arcane.toml",
+        "[app]\nname = \"demo\"\n\n[helth]\npath = \"/up\"\n",
+    )]);
+    check(t.path()).code(2).stderr(
+        contains("arcane.toml:4:2: unknown field `helth`").and(contains("did you mean `health`?")),
+    );
+}
+
+#[test]
+fn every_unknown_key_is_reported_in_one_run() {
+    let t = project(&[(
+        "arcane.toml",
+        "[app]\nnmae = \"x\"\nname = \"demo\"\n\n[deploy]\nstrategy = \"rolling\"\nkeep = 3\n\n[bulid]\ncontext = \".\"\n",
+    )]);
+    check(t.path()).code(2).stderr(
+        contains("arcane.toml:2:1: unknown field `nmae`")
+            .and(contains("did you mean `name`?"))
+            .and(contains("arcane.toml:7:1: unknown field `keep`"))
+            .and(contains("did you mean `keep_releases`?"))
+            .and(contains("arcane.toml:9:2: unknown field `bulid`"))
+            .and(contains("3 problems")),
+    );
+}
+
+#[test]
+fn unknown_enum_value_suggests_a_valid_one() {
+    let t = project(&[(
+        "arcane.toml",
+        "[app]\nname = \"demo\"\n[deploy]\nstrategy = \"rollin\"\n",
+    )]);
+    check(t.path())
+        .code(2)
+        .stderr(contains("arcane.toml:4:12").and(contains("did you mean `rolling`?")));
+}
+
+#[test]
+fn wrong_type_shows_the_line() {
+    let t = project(&[(
+        "config/servers.toml",
+        "[servers.local]\nhost = \"local\"\nenv = \"staging\"\nport = \"twenty-two\"\n",
+    )]);
+    check(t.path()).code(2).stderr(contains(
+        "servers.toml:4:8: invalid type: string \"twenty-two\", expected u16",
+    ));
+}
+
+#[test]
+fn bad_ports_are_rejected_with_their_line() {
+    let t = project(&[(
+        "config/servers.toml",
+        "[servers.local]\nhost = \"local\"\nenv = \"staging\"\nport = 0\n",
+    )]);
+    check(t.path()).code(2).stderr(contains(
+        "servers.toml:4:1: server \"local\": port cannot be 0",
+    ));
+    let t = project(&[(
+        "config/servers.toml",
+        "[servers.local]\nhost = \"local\"\nenv = \"staging\"\nport = 70000\n",
+    )]);
+    check(t.path())
+        .code(2)
+        .stderr(contains("servers.toml:4:8").and(contains("1 to 65535")));
+}
+
+#[test]
+fn unknown_group_member_points_at_the_member() {
+    let t = project(&[(
+        "config/servers.toml",
+        &format!("{SERVERS}\n[groups.web]\nservers = [\"web1\", \"web9\"]\n"),
+    )]);
+    check(t.path()).code(2).stderr(
+        contains("servers.toml:10:20: group \"web\" names unknown server \"web9\"")
+            .and(contains("did you mean \"web1\"?")),
+    );
+}
+
+#[test]
+fn server_env_must_be_declared() {
+    let t = project(&[(
+        "config/servers.toml",
+        "[servers.local]\nhost = \"local\"\nenv = \"stagin\"\n",
+    )]);
+    check(t.path()).code(2).stderr(
+        contains("servers.toml:3:1: server \"local\" has env \"stagin\", which is not declared")
+            .and(contains("did you mean \"staging\"?")),
+    );
+}
+
+#[test]
+fn duplicate_names_are_rejected() {
+    let t = project(&[(
+        "config/servers.toml",
+        &format!("{SERVERS}\n[groups.web1]\nservers = [\"web1\", \"web1\"]\n"),
+    )]);
+    check(t.path()).code(2).stderr(
+        contains("servers.toml:9:9: group \"web1\" has the same name as a server").and(contains(
+            "servers.toml:10:20: group \"web1\" lists server \"web1\" twice",
+        )),
+    );
+    // TOML itself refuses a server defined twice.
+    let t = project(&[(
+        "config/servers.toml",
+        &format!("{SERVERS}\n[servers.local]\nhost = \"local\"\nenv = \"staging\"\n"),
+    )]);
+    check(t.path())
+        .code(2)
+        .stderr(contains("servers.toml:9:").and(contains("duplicate")));
+}
+
+#[test]
+fn empty_target_selection_is_an_error() {
+    let t = project(&[(
+        "config/servers.toml",
+        &format!(
+            "{SERVERS}\n[groups.none]\nservers = []\n\n[groups.prod]\nservers = [\"local\"]\nenv = \"production\"\n"
+        ),
+    )]);
+    check(t.path()).code(2).stderr(
+        contains("servers.toml:10:1: group \"none\" selects no servers")
+            .and(contains(
+                "servers.toml:14:1: group \"prod\" selects no servers: none of its servers is in env \"production\"",
+            )),
+    );
+}
+
+#[test]
+fn env_syntax_error_shows_the_line() {
+    let t = project(&[(
+        "config/envs/staging.env",
+        "# comment\nGOOD=1\nPASSWORD=\"unterminated\nNEXT=2\n",
+    )]);
+    check(t.path()).code(2).stderr(contains(
+        "config/envs/staging.env:3:10: unterminated double-quoted value for PASSWORD",
+    ));
+    let t = project(&[("config/envs/base.env", "A=1\nJUST_A_KEY\n")]);
+    check(t.path())
+        .code(2)
+        .stderr(contains("config/envs/base.env:2:1: no '='"));
+}
+
+#[test]
+fn missing_env_file_for_a_declared_env() {
+    let t = project(&[]);
+    std::fs::remove_file(t.path().join("config/envs/production.env")).unwrap();
+    check(t.path()).code(2).stderr(
+        contains("config/envs/production.env: env file for env \"production\" is missing")
+            .and(contains("touch config/envs/production.env")),
+    );
+}
+
+#[test]
+fn stray_env_files_are_reported() {
+    let t = project(&[
+        ("config/envs/prodution.env", "A=1\n"),
+        ("config/envs/staging.web1.env", "A=1\n"),
+    ]);
+    check(t.path()).code(2).stderr(
+        contains("prodution.env belongs to no declared env")
+            .and(contains("did you mean production?"))
+            .and(contains("rename it to production.web1.env")),
+    );
+}
+
+#[test]
+fn problems_in_every_file_are_reported_together() {
+    let t = project(&[
+        ("arcane.toml", "[app]\nname = \"Not Valid\"\n"),
+        (
+            "config/servers.toml",
+            "[servers.local]\nhost = \"local\"\nenv = \"qa\"\n",
+        ),
+        ("config/envs/staging.env", "1BAD=x\n"),
+    ]);
+    check(t.path()).code(2).stderr(
+        contains("arcane.toml:2:1: [app] name \"Not Valid\" is not a valid name")
+            .and(contains(
+                "servers.toml:3:1: server \"local\" has env \"qa\"",
+            ))
+            .and(contains("staging.env:1:1: invalid key name \"1BAD\""))
+            .and(contains("3 problems")),
+    );
+}
+
+#[test]
+fn json_lists_problems_as_data_events() {
+    let t = project(&[("config/envs/staging.env", "NOPE\n")]);
+    let out = Command::cargo_bin("arcane")
+        .unwrap()
+        .current_dir(t.path())
+        .args(["config", "check", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["kind"], "config_problem");
+    assert_eq!(first["value"]["file"], "config/envs/staging.env");
+    assert_eq!(first["value"]["line"], 1);
+    assert_eq!(first["value"]["severity"], "error");
+}
+
+#[test]
+fn no_project_is_an_input_error() {
+    let t = tempfile::tempdir().unwrap();
+    check(t.path())
+        .code(2)
+        .stderr(contains("no arcane.toml found").and(contains("arcane init")));
+}
