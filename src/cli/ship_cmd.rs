@@ -1,12 +1,222 @@
 //! `build`, `push`.
 
 use super::args::*;
-use super::{not_yet, Ctx};
+use super::Ctx;
+use crate::config::{Project, Selection, Server};
+use crate::docker::{self, push, BuildOptions, BuiltImages, DockerError};
+use crate::error::InputError;
+use crate::remote::{LocalTransport, Transport};
 use anyhow::Result;
+use std::sync::Arc;
 
-pub fn build(_ctx: &Ctx, _a: BuildArgs) -> Result<i32> {
-    not_yet("build")
+/// Input problems (config, missing Dockerfile, no commit) exit 2.
+fn to_anyhow(e: DockerError) -> anyhow::Error {
+    if e.is_input() {
+        InputError::new(e.to_string()).into()
+    } else {
+        e.into()
+    }
 }
-pub fn push(_ctx: &Ctx, _a: PushArgs) -> Result<i32> {
-    not_yet("push")
+
+fn check_env(project: &Project, env: Option<&str>) -> Result<()> {
+    if let Some(env) = env {
+        let names = project.config.env_names();
+        if !names.iter().any(|n| n == env) {
+            return Err(InputError::new(format!(
+                "unknown env {env:?}; arcane.toml defines: {}",
+                names.join(", ")
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+pub fn build(ctx: &Ctx, a: BuildArgs) -> Result<i32> {
+    let project = ctx.project()?;
+    check_env(&project, a.env.as_deref())?;
+    let em = &ctx.emitter;
+    let built = docker::build(
+        &project,
+        em,
+        &BuildOptions {
+            env: a.env.clone(),
+            smoke: a.smoke,
+        },
+    )
+    .map_err(|e| {
+        em.finished(false, "build failed");
+        to_anyhow(e)
+    })?;
+    em.data("build", serde_json::to_value(&built)?);
+    let tags: Vec<&str> = built.images.iter().map(|i| i.tag.as_str()).collect();
+    em.finished(true, format!("built {}", tags.join(", ")));
+    Ok(0)
+}
+
+/// A transport for `server`. Servers with `host = "local"` use this machine.
+fn connect(server: &Server, ctx: &Ctx) -> Result<Arc<dyn Transport>> {
+    if server.is_local() {
+        return Ok(Arc::new(LocalTransport::new(server.name.clone())));
+    }
+    let _ = ctx;
+    Err(anyhow::anyhow!(
+        "{}: this build has no SSH transport yet; only `host = \"local\"` servers can be pushed to",
+        server.name
+    ))
+}
+
+/// The images for the current version: built already, or built now with the
+/// smoke test (an image that fails it never ships).
+fn ensure_built(ctx: &Ctx, project: &Project, env: Option<&str>) -> Result<BuiltImages> {
+    let em = &ctx.emitter;
+    if let Some(b) = docker::find_built(project, em).map_err(to_anyhow)? {
+        return Ok(b);
+    }
+    let version = docker::version_for(project).map_err(to_anyhow)?;
+    em.info(format!(
+        "no image for version {version} yet: building it and running the smoke test first"
+    ));
+    docker::build(
+        project,
+        em,
+        &BuildOptions {
+            env: env.map(str::to_string),
+            smoke: true,
+        },
+    )
+    .map_err(to_anyhow)
+}
+
+pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
+    let project = ctx.project()?;
+    let em = &ctx.emitter;
+    let sel: Selection = (&a.target).into();
+    let servers = project.select(&sel)?;
+    let via = a.via.unwrap_or(if project.config.registry.is_some() {
+        Via::Registry
+    } else {
+        Via::Ssh
+    });
+    let built = ensure_built(ctx, &project, a.target.env.as_deref()).inspect_err(|_| {
+        em.finished(false, "nothing was pushed");
+    })?;
+
+    let results: Vec<(String, Result<push::PushReport>)> = match via {
+        Via::Ssh => {
+            let prepared = push::prepare(&built, em).map_err(to_anyhow)?;
+            std::thread::scope(|s| {
+                let hs: Vec<_> = servers
+                    .iter()
+                    .map(|server| {
+                        let em = em.for_server(&server.name);
+                        let prepared = &prepared;
+                        s.spawn(move || {
+                            let t = connect(server, ctx)?;
+                            push::push_prepared(t.as_ref(), prepared, &em).map_err(to_anyhow)
+                        })
+                    })
+                    .collect();
+                servers
+                    .iter()
+                    .zip(hs)
+                    .map(|(srv, h)| {
+                        let r = h
+                            .join()
+                            .unwrap_or_else(|_| Err(anyhow::anyhow!("push thread panicked")));
+                        (srv.name.clone(), r)
+                    })
+                    .collect()
+            })
+        }
+        Via::Registry => {
+            let Some(reg) = project.config.registry.clone() else {
+                return Err(InputError::new(
+                    "--via registry needs a [registry] table in arcane.toml (server, username, password_key)",
+                )
+                .into());
+            };
+            let login = registry_login(&reg)?;
+            push::registry_push(&reg.server, login.as_ref(), &built, em).map_err(to_anyhow)?;
+            std::thread::scope(|s| {
+                let hs: Vec<_> = servers
+                    .iter()
+                    .map(|server| {
+                        let em = em.for_server(&server.name);
+                        let (reg, login, built) = (&reg, &login, &built);
+                        s.spawn(move || {
+                            let t = connect(server, ctx)?;
+                            push::registry_pull(t.as_ref(), &reg.server, login.as_ref(), built, &em)
+                                .map_err(to_anyhow)
+                        })
+                    })
+                    .collect();
+                servers
+                    .iter()
+                    .zip(hs)
+                    .map(|(srv, h)| {
+                        let r = h
+                            .join()
+                            .unwrap_or_else(|_| Err(anyhow::anyhow!("push thread panicked")));
+                        (srv.name.clone(), r)
+                    })
+                    .collect()
+            })
+        }
+    };
+
+    let mut rows = vec![];
+    let mut failed = vec![];
+    for (server, r) in &results {
+        match r {
+            Ok(rep) => {
+                em.data("push", serde_json::to_value(rep)?);
+                rows.push(vec![
+                    server.clone(),
+                    "ok".into(),
+                    push::human_bytes(rep.bytes_sent),
+                    format!("{:.1}s", rep.elapsed_ms as f64 / 1000.0),
+                ]);
+            }
+            Err(e) => {
+                em.for_server(server).message(crate::event::Level::Error, format!("{e:#}"));
+                rows.push(vec![server.clone(), "failed".into(), "-".into(), "-".into()]);
+                failed.push(server.clone());
+            }
+        }
+    }
+    em.data(
+        "table",
+        super::render::table(&["server", "push", "sent", "time"], rows),
+    );
+    if failed.is_empty() {
+        em.finished(
+            true,
+            format!("version {} is on {} server(s)", built.version, results.len()),
+        );
+        Ok(0)
+    } else {
+        em.finished(false, format!("push failed on {}", failed.join(", ")));
+        Err(anyhow::anyhow!(
+            "push failed on {}; run `arcane push` again to retry (completed layers are kept)",
+            failed.join(", ")
+        ))
+    }
+}
+
+/// Registry credentials: the password comes from the environment variable
+/// named by `[registry] password_key` and goes to `docker login` on stdin.
+fn registry_login(reg: &crate::config::RegistryConfig) -> Result<Option<push::RegistryLogin>> {
+    let (Some(user), Some(key)) = (&reg.username, &reg.password_key) else {
+        return Ok(None);
+    };
+    let password = std::env::var(key).map_err(|_| {
+        InputError::new(format!(
+            "[registry] password_key = {key:?}, but {key} is not set; export it (or put it in your env files) so arcane can run `docker login`"
+        ))
+    })?;
+    Ok(Some(push::RegistryLogin {
+        username: user.clone(),
+        password: password.into(),
+    }))
 }

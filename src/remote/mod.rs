@@ -4,10 +4,38 @@
 //!
 //! The transport is blocking on purpose: ssh2 is blocking, and engines get
 //! parallelism across servers with threads (one per server), which keeps each
-//! server's step sequence plain sequential code.
+//! server's step sequence plain sequential code. Within one server, channels
+//! are multiplexed over a single session (see `session.rs`), so a forward and
+//! a command run concurrently.
 
+mod forward;
+pub mod hostkey;
 pub mod local;
+mod session;
+pub mod ssh;
+pub mod ssh_config;
 pub mod transport;
 
 pub use local::LocalTransport;
+pub use ssh::{fetch_host_key, ConnectOptions, Endpoint, HostKeyInfo, SshTransport};
 pub use transport::*;
+
+use crate::config::Server;
+use crate::event::Emitter;
+use std::sync::Arc;
+
+/// Connect to a server: the local transport for `host = "local"`, else one
+/// SSH session (host key checked strictly, then auth). The connection shows
+/// in the command log (`-v`) as the equivalent `ssh` invocation.
+pub fn connect(
+    server: &Server,
+    em: &Emitter,
+    opts: &ConnectOptions,
+) -> Result<Arc<dyn Transport>, RemoteError> {
+    if server.is_local() {
+        return Ok(Arc::new(LocalTransport::new(server.name.clone())));
+    }
+    let ep = ssh::resolve(server, opts);
+    em.command(&format!("ssh {}@{} -p {}", ep.user, ep.hostname, ep.port));
+    Ok(Arc::new(SshTransport::connect(server, opts)?))
+}

@@ -140,6 +140,14 @@ pub enum RemoteError {
         fingerprint: String,
         known_hosts: String,
     },
+    /// The host key is listed as `@revoked`.
+    #[error("{server}: the host key of {host} ({fingerprint}) is REVOKED in {known_hosts}; refusing to connect")]
+    HostKeyRevoked {
+        server: String,
+        host: String,
+        fingerprint: String,
+        known_hosts: String,
+    },
     /// The connection dropped or a channel failed.
     #[error("{server}: {what}: {reason}")]
     Io {

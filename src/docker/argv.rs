@@ -1,0 +1,350 @@
+//! Every docker and compose command line arcane runs for build, smoke test and
+//! push, built by pure functions so the exact argv is unit-tested and the
+//! command log shows what ran. Nothing here touches the system.
+
+use std::collections::BTreeMap;
+
+/// Label: the app an image or container belongs to.
+pub const LABEL_APP: &str = "arcane.app";
+/// Label: the version (git sha, maybe with `-dirty-<hash>`).
+pub const LABEL_VERSION: &str = "arcane.version";
+/// Label: the compose service an image was built for.
+pub const LABEL_SERVICE: &str = "arcane.service";
+/// Label: the commit, under the OCI annotation name tools already read.
+pub const LABEL_REVISION: &str = "org.opencontainers.image.revision";
+/// Label on smoke-test containers so leftovers can be found and removed.
+pub const LABEL_SMOKE: &str = "arcane.smoke";
+
+/// What `docker build` needs for one image.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BuildSpec {
+    /// Path to the Dockerfile (absolute, or relative to the working directory).
+    pub dockerfile: String,
+    /// Build context directory.
+    pub context: String,
+    pub tags: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+/// `docker build -f F [-t T].. [--label k=v].. [--build-arg k=v].. [--target X] CONTEXT`
+pub fn build(spec: &BuildSpec) -> Vec<String> {
+    let mut a = s(&["docker", "build", "-f", &spec.dockerfile]);
+    for t in &spec.tags {
+        a.push("-t".into());
+        a.push(t.clone());
+    }
+    for (k, v) in &spec.labels {
+        a.push("--label".into());
+        a.push(format!("{k}={v}"));
+    }
+    for (k, v) in &spec.build_args {
+        a.push("--build-arg".into());
+        a.push(format!("{k}={v}"));
+    }
+    if let Some(t) = &spec.target {
+        a.push("--target".into());
+        a.push(t.clone());
+    }
+    a.push(spec.context.clone());
+    a
+}
+
+/// The image ID (`sha256:...`) of `image`.
+pub fn image_id(image: &str) -> Vec<String> {
+    s(&["docker", "image", "inspect", "--format", "{{.Id}}", image])
+}
+
+/// ID and layer diff IDs of `image` as one JSON line:
+/// `{"id":"sha256:..","layers":["sha256:..",..]}`.
+pub fn image_layers(image: &str) -> Vec<String> {
+    s(&[
+        "docker",
+        "image",
+        "inspect",
+        "--format",
+        r#"{"id":{{json .Id}},"layers":{{json .RootFS.Layers}}}"#,
+        image,
+    ])
+}
+
+/// The RootFS layers of every image on the engine, one JSON array per line
+/// (used to estimate which layers a server already has).
+pub fn all_image_layers_script() -> String {
+    // `xargs -r` keeps an engine without images from running inspect with no
+    // argument; POSIX sh only.
+    "docker image ls -q --no-trunc | sort -u | xargs -r docker image inspect --format '{{json .RootFS.Layers}}'".to_string()
+}
+
+/// Export `image` as a docker-archive tar on stdout.
+pub fn save(image: &str) -> Vec<String> {
+    s(&["docker", "save", image])
+}
+
+/// Start the smoke-test container detached, publishing `port` on a random
+/// port of 127.0.0.1 only (nothing is exposed beyond this machine).
+pub fn smoke_run(name: &str, image: &str, port: u16, env: &BTreeMap<String, String>) -> Vec<String> {
+    let mut a = s(&[
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--label",
+        &format!("{LABEL_SMOKE}=1"),
+        "-p",
+        &format!("127.0.0.1::{port}"),
+    ]);
+    // Values are passed by name only (`-e KEY`), read from docker's own
+    // environment, so they never appear in argv or the command log.
+    for k in env.keys() {
+        a.push("-e".into());
+        a.push(k.clone());
+    }
+    a.push(image.into());
+    a
+}
+
+/// The host address `port/tcp` of container `name` is published on.
+pub fn port(name: &str, port: u16) -> Vec<String> {
+    s(&["docker", "port", name, &format!("{port}/tcp")])
+}
+
+/// Whether the container is still running, and its exit code.
+pub fn container_state(name: &str) -> Vec<String> {
+    s(&[
+        "docker",
+        "inspect",
+        "--format",
+        "{{.State.Running}} {{.State.ExitCode}}",
+        name,
+    ])
+}
+
+/// The last `n` log lines of a container.
+pub fn logs_tail(name: &str, n: usize) -> Vec<String> {
+    s(&["docker", "logs", "--tail", &n.to_string(), name])
+}
+
+/// Remove a container whatever its state.
+pub fn rm_force(name: &str) -> Vec<String> {
+    s(&["docker", "rm", "-f", name])
+}
+
+pub fn pull(reference: &str) -> Vec<String> {
+    s(&["docker", "pull", reference])
+}
+
+pub fn push(reference: &str) -> Vec<String> {
+    s(&["docker", "push", reference])
+}
+
+pub fn tag(src: &str, dst: &str) -> Vec<String> {
+    s(&["docker", "tag", src, dst])
+}
+
+/// Remove a tag (the image stays while other tags name it).
+pub fn untag(reference: &str) -> Vec<String> {
+    s(&["docker", "rmi", reference])
+}
+
+/// `docker login` reading the password from stdin: it never reaches argv.
+pub fn login(server: &str, username: &str) -> Vec<String> {
+    s(&[
+        "docker",
+        "login",
+        "--username",
+        username,
+        "--password-stdin",
+        server,
+    ])
+}
+
+/// Tags left behind by an interrupted arcane push (`127.0.0.1:PORT/app:*`),
+/// one per line.
+pub fn transfer_leftovers_script(app: &str) -> String {
+    format!(
+        "docker image ls --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep -E '^127\\.0\\.0\\.1:[0-9]+/{}:' || true",
+        app.replace('.', "\\.")
+    )
+}
+
+/// Which compose CLI runs compose files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComposeCli {
+    /// The standalone `docker-compose` (v1 or v2).
+    Standalone,
+    /// The `docker compose` plugin.
+    Plugin,
+}
+
+fn compose_base(cli: ComposeCli, file: &str) -> Vec<String> {
+    match cli {
+        ComposeCli::Standalone => s(&["docker-compose", "-f", file]),
+        ComposeCli::Plugin => s(&["docker", "compose", "-f", file]),
+    }
+}
+
+/// The normalized, interpolated compose file (contexts made absolute).
+pub fn compose_config(cli: ComposeCli, file: &str) -> Vec<String> {
+    let mut a = compose_base(cli, file);
+    a.push("config".into());
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_argv_is_exact() {
+        let spec = BuildSpec {
+            dockerfile: "/p/Dockerfile".into(),
+            context: "/p".into(),
+            tags: vec!["web:abc".into()],
+            labels: [
+                (LABEL_APP.to_string(), "web".to_string()),
+                (LABEL_VERSION.to_string(), "abc".to_string()),
+            ]
+            .into(),
+            build_args: [("A".to_string(), "1 2".to_string())].into(),
+            target: Some("prod".into()),
+        };
+        assert_eq!(
+            build(&spec),
+            [
+                "docker",
+                "build",
+                "-f",
+                "/p/Dockerfile",
+                "-t",
+                "web:abc",
+                "--label",
+                "arcane.app=web",
+                "--label",
+                "arcane.version=abc",
+                "--build-arg",
+                "A=1 2",
+                "--target",
+                "prod",
+                "/p"
+            ]
+        );
+        let min = BuildSpec {
+            dockerfile: "D".into(),
+            context: ".".into(),
+            ..Default::default()
+        };
+        assert_eq!(build(&min), ["docker", "build", "-f", "D", "."]);
+    }
+
+    #[test]
+    fn inspect_and_save_argv() {
+        assert_eq!(
+            image_id("web:1"),
+            ["docker", "image", "inspect", "--format", "{{.Id}}", "web:1"]
+        );
+        assert_eq!(
+            image_layers("web:1"),
+            [
+                "docker",
+                "image",
+                "inspect",
+                "--format",
+                r#"{"id":{{json .Id}},"layers":{{json .RootFS.Layers}}}"#,
+                "web:1"
+            ]
+        );
+        assert_eq!(save("web:1"), ["docker", "save", "web:1"]);
+    }
+
+    #[test]
+    fn smoke_argv_publishes_on_loopback_only_and_hides_env_values() {
+        let env: BTreeMap<String, String> = [("SECRET".to_string(), "hunter22".to_string())].into();
+        let a = smoke_run("arcane-smoke-web-1", "web:1", 8080, &env);
+        assert_eq!(
+            a,
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                "arcane-smoke-web-1",
+                "--label",
+                "arcane.smoke=1",
+                "-p",
+                "127.0.0.1::8080",
+                "-e",
+                "SECRET",
+                "web:1"
+            ]
+        );
+        assert!(!a.join(" ").contains("hunter22"));
+        assert_eq!(port("c", 8080), ["docker", "port", "c", "8080/tcp"]);
+        assert_eq!(
+            logs_tail("c", 20),
+            ["docker", "logs", "--tail", "20", "c"]
+        );
+        assert_eq!(rm_force("c"), ["docker", "rm", "-f", "c"]);
+        assert_eq!(
+            container_state("c"),
+            [
+                "docker",
+                "inspect",
+                "--format",
+                "{{.State.Running}} {{.State.ExitCode}}",
+                "c"
+            ]
+        );
+    }
+
+    #[test]
+    fn transfer_and_registry_argv() {
+        assert_eq!(
+            pull("127.0.0.1:4000/web:1"),
+            ["docker", "pull", "127.0.0.1:4000/web:1"]
+        );
+        assert_eq!(
+            tag("127.0.0.1:4000/web:1", "web:1"),
+            ["docker", "tag", "127.0.0.1:4000/web:1", "web:1"]
+        );
+        assert_eq!(
+            untag("127.0.0.1:4000/web:1"),
+            ["docker", "rmi", "127.0.0.1:4000/web:1"]
+        );
+        assert_eq!(push("r/web:1"), ["docker", "push", "r/web:1"]);
+        let l = login("reg.example.com", "ada");
+        assert_eq!(
+            l,
+            [
+                "docker",
+                "login",
+                "--username",
+                "ada",
+                "--password-stdin",
+                "reg.example.com"
+            ]
+        );
+        assert_eq!(
+            transfer_leftovers_script("web"),
+            r"docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -E '^127\.0\.0\.1:[0-9]+/web:' || true"
+        );
+    }
+
+    #[test]
+    fn compose_argv() {
+        assert_eq!(
+            compose_config(ComposeCli::Standalone, "/p/compose.yml"),
+            ["docker-compose", "-f", "/p/compose.yml", "config"]
+        );
+        assert_eq!(
+            compose_config(ComposeCli::Plugin, "c.yml"),
+            ["docker", "compose", "-f", "c.yml", "config"]
+        );
+    }
+}

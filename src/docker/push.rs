@@ -1,0 +1,456 @@
+//! Shipping built images to servers.
+//!
+//! Default (`--via ssh`): the images are exported into the local blob cache
+//! ([`super::layers`]) and served by an in-process read-only registry
+//! ([`super::registry`]) that the server reaches through an SSH remote forward
+//! on its own 127.0.0.1 (Docker treats 127.0.0.0/8 registries as plain-HTTP
+//! without configuration). The server's dockerd then runs an ordinary
+//! `docker pull`: it fetches only the blobs it lacks, verifies every digest,
+//! and tags the image only once it is complete. arcane retags it to the plain
+//! `<app>:<version>` name, drops the temporary `127.0.0.1:PORT/...` name, and
+//! checks that the image ID on the server equals the local one.
+//!
+//! `--via registry`: `docker push` to the user's registry, `docker pull` on
+//! each server, retag. Passwords reach `docker login` on stdin only.
+//!
+//! See docs/shipping.md for the measurements behind this design.
+
+use super::argv;
+use super::build::{short_id, BuiltImages};
+use super::layers::{chain_ids, Cache, ImageBlobs};
+use super::registry::{repo_and_tag, Registry};
+use super::DockerError;
+use crate::event::Emitter;
+use crate::remote::{Cmd, LocalTransport, Transport};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one server received.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PushReport {
+    pub server: String,
+    /// Bytes the local registry served to this server (blobs and manifests).
+    pub bytes_sent: u64,
+    /// The arcane estimate of what the server lacked before the push.
+    pub bytes_missing_estimate: u64,
+    /// Images that were already on the server with the right ID.
+    pub already_present: Vec<String>,
+    /// `(tag, image id)` now on the server.
+    pub images: Vec<(String, String)>,
+    pub elapsed_ms: u64,
+}
+
+/// Images exported and ready to serve to any number of servers.
+pub struct Prepared {
+    cache: Cache,
+    images: Vec<ImageBlobs>,
+}
+
+impl Prepared {
+    pub fn images(&self) -> &[ImageBlobs] {
+        &self.images
+    }
+}
+
+/// Export `built` into the blob cache (cached layers are not re-exported).
+pub fn prepare(built: &BuiltImages, em: &Emitter) -> Result<Prepared, DockerError> {
+    let cache = Cache::default_location()?;
+    let images = built
+        .images
+        .iter()
+        .map(|i| {
+            let b = cache.export(&i.tag, em)?;
+            if b.id != i.id {
+                return Err(DockerError::Failed(format!(
+                    "local image {} is now {} but was built as {}; run `arcane build` again",
+                    i.tag,
+                    short_id(&b.id),
+                    short_id(&i.id)
+                )));
+            }
+            Ok(b)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Prepared { cache, images })
+}
+
+/// Ship `built` to the server behind `t`, sending only the layers it lacks.
+/// The library entry point for the deploy engine.
+pub fn push_image(
+    t: &dyn Transport,
+    built: &BuiltImages,
+    em: &Emitter,
+) -> Result<PushReport, DockerError> {
+    let prepared = prepare(built, em)?;
+    push_prepared(t, &prepared, em)
+}
+
+fn remote_fail(t: &dyn Transport, what: &str, out: &crate::remote::Output) -> DockerError {
+    DockerError::Failed(format!(
+        "{}: {what} failed (exit {}): {}",
+        t.name(),
+        out.status,
+        out.stderr_str().trim()
+    ))
+}
+
+/// The image ID of `reference` on the server, if it exists.
+fn remote_image_id(
+    t: &dyn Transport,
+    reference: &str,
+    em: &Emitter,
+) -> Result<Option<String>, DockerError> {
+    let out = t.run(&Cmd::argv(argv::image_id(reference)), em)?;
+    Ok(out
+        .success()
+        .then(|| out.stdout_str().trim().to_string())
+        .filter(|s| !s.is_empty()))
+}
+
+/// Ship already-exported images to one server.
+pub fn push_prepared(
+    t: &dyn Transport,
+    p: &Prepared,
+    em: &Emitter,
+) -> Result<PushReport, DockerError> {
+    let start = Instant::now();
+    let step = "push";
+    em.step_started(step);
+    let res = push_inner(t, p, em, start);
+    match &res {
+        Ok(r) => em.step_finished(
+            step,
+            true,
+            Some(if r.images.len() == r.already_present.len() {
+                "already up to date".to_string()
+            } else {
+                format!(
+                    "{} sent in {:.1}s",
+                    human_bytes(r.bytes_sent),
+                    r.elapsed_ms as f64 / 1000.0
+                )
+            }),
+        ),
+        Err(e) => em.step_finished(step, false, Some(e.to_string())),
+    }
+    res
+}
+
+fn push_inner(
+    t: &dyn Transport,
+    p: &Prepared,
+    em: &Emitter,
+    start: Instant,
+) -> Result<PushReport, DockerError> {
+    let mut report = PushReport {
+        server: t.name().to_string(),
+        bytes_sent: 0,
+        bytes_missing_estimate: 0,
+        already_present: vec![],
+        images: vec![],
+        elapsed_ms: 0,
+    };
+    // Images already there with the right ID cost nothing.
+    let mut todo = vec![];
+    for img in &p.images {
+        match remote_image_id(t, &img.reference, em)? {
+            Some(id) if id == img.id => {
+                report.already_present.push(img.reference.clone());
+                report.images.push((img.reference.clone(), id));
+            }
+            _ => todo.push(img),
+        }
+    }
+    if todo.is_empty() {
+        report.elapsed_ms = start.elapsed().as_millis() as u64;
+        return Ok(report);
+    }
+    let app_repos: HashSet<&str> = todo.iter().map(|i| repo_and_tag(&i.reference).0).collect();
+    remove_leftovers(t, &app_repos, em)?;
+    let present = remote_chains(t, em)?;
+    let mut seen = HashSet::new();
+    for img in &todo {
+        for (blob, chain) in img.layers.iter().zip(img.chain_ids()) {
+            if !present.contains(&chain) && seen.insert(blob.digest.clone()) {
+                report.bytes_missing_estimate += blob.size;
+            }
+        }
+        report.bytes_missing_estimate += img.config.size;
+    }
+
+    let images: Vec<ImageBlobs> = todo.iter().map(|i| (*i).clone()).collect();
+    let registry = Registry::start(&p.cache, &images)?;
+    let fwd = t.forward_remote(registry.addr())?;
+    let port = fwd.addr().port();
+
+    // Progress: bytes served, against the estimate (grown if docker fetches
+    // more, e.g. base layers it has but never pulled from a registry).
+    let done = Arc::new(AtomicBool::new(false));
+    let sent_fn = {
+        let done = done.clone();
+        let em = em.clone();
+        let est = report.bytes_missing_estimate;
+        let counter = registry.counter();
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                let n = counter.load(Ordering::Relaxed);
+                em.progress("push", n, Some(est.max(n + 1)));
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            let n = counter.load(Ordering::Relaxed);
+            em.progress("push", n, Some(n));
+        })
+    };
+
+    let result = (|| -> Result<(), DockerError> {
+        for img in &todo {
+            let (repo, tag) = repo_and_tag(&img.reference);
+            let temp = format!("127.0.0.1:{port}/{repo}:{tag}");
+            let out = t.run(&Cmd::argv(argv::pull(&temp)), em).map_err(|e| {
+                interrupted(t, &img.reference, &e.to_string())
+            })?;
+            if !out.success() {
+                let msg = format!("{} {}", out.stdout_str().trim(), out.stderr_str().trim());
+                // Whatever half-arrived is not tagged; a leftover temp name is
+                // cleaned before the next push.
+                return Err(interrupted(t, &img.reference, msg.trim()));
+            }
+            let script = format!(
+                "{} && {}",
+                Cmd::argv(argv::tag(&temp, &img.reference)).to_shell(),
+                Cmd::argv(argv::untag(&temp)).to_shell()
+            );
+            let out = t.run(&Cmd::shell(script), em)?;
+            if !out.success() {
+                return Err(remote_fail(t, "docker tag", &out));
+            }
+            match remote_image_id(t, &img.reference, em)? {
+                Some(id) if id == img.id => report.images.push((img.reference.clone(), id)),
+                other => {
+                    return Err(DockerError::Failed(format!(
+                        "{}: after the push {} has ID {}, expected {} (local); the image was not shipped correctly",
+                        t.name(),
+                        img.reference,
+                        other.as_deref().map(short_id).unwrap_or("none"),
+                        short_id(&img.id)
+                    )))
+                }
+            }
+        }
+        Ok(())
+    })();
+    done.store(true, Ordering::Relaxed);
+    let _ = sent_fn.join();
+    report.bytes_sent = registry.bytes_sent();
+    drop(fwd);
+    drop(registry);
+    result?;
+    report.elapsed_ms = start.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+fn interrupted(t: &dyn Transport, reference: &str, detail: &str) -> DockerError {
+    DockerError::Failed(format!(
+        "{}: the transfer of {reference} was interrupted ({detail}). Nothing was tagged on the server; layers that arrived completely are kept, so running the push again resumes from there",
+        t.name()
+    ))
+}
+
+/// Remove `127.0.0.1:PORT/<repo>:*` names an interrupted push left behind.
+fn remove_leftovers(
+    t: &dyn Transport,
+    repos: &HashSet<&str>,
+    em: &Emitter,
+) -> Result<(), DockerError> {
+    for repo in repos {
+        let out = t.run(&Cmd::shell(argv::transfer_leftovers_script(repo)), em)?;
+        for name in out.stdout_str().lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let _ = t.run(&Cmd::argv(argv::untag(name)), em)?;
+        }
+    }
+    Ok(())
+}
+
+/// Chain IDs of every layer stack on the server's engine.
+fn remote_chains(t: &dyn Transport, em: &Emitter) -> Result<HashSet<String>, DockerError> {
+    let out = t.run(&Cmd::shell(argv::all_image_layers_script()), em)?;
+    let mut set = HashSet::new();
+    for line in out.stdout_str().lines() {
+        if let Ok(diffs) = serde_json::from_str::<Vec<String>>(line.trim()) {
+            set.extend(chain_ids(&diffs));
+        }
+    }
+    Ok(set)
+}
+
+/// Ship to many servers at once, one thread per server. Returns one result per
+/// transport, in order.
+pub fn push_all(
+    transports: &[Arc<dyn Transport>],
+    built: &BuiltImages,
+    em: &Emitter,
+) -> Result<Vec<Result<PushReport, DockerError>>, DockerError> {
+    let prepared = prepare(built, em)?;
+    Ok(std::thread::scope(|s| {
+        let handles: Vec<_> = transports
+            .iter()
+            .map(|t| {
+                let em = em.for_server(t.name());
+                let p = &prepared;
+                s.spawn(move || push_prepared(t.as_ref(), p, &em))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(DockerError::Failed("push thread panicked".into())))
+            })
+            .collect()
+    }))
+}
+
+/// Where `--via registry` pushes: `<server>/<repo>:<tag>`.
+pub fn registry_reference(registry: &str, local: &str) -> String {
+    format!("{}/{local}", registry.trim_end_matches('/'))
+}
+
+/// Credentials for `docker login`, the password held as a secret.
+pub struct RegistryLogin {
+    pub username: String,
+    pub password: secrecy::SecretString,
+}
+
+/// `docker login` on a transport, password through stdin.
+fn login(
+    t: &dyn Transport,
+    server: &str,
+    l: &RegistryLogin,
+    em: &Emitter,
+) -> Result<(), DockerError> {
+    use secrecy::ExposeSecret;
+    em.redactor().add(l.password.expose_secret());
+    let host = server.split('/').next().unwrap_or(server);
+    let cmd = Cmd::argv(argv::login(host, &l.username))
+        .with_stdin(l.password.expose_secret().as_bytes().to_vec());
+    let out = t.run(&cmd, em)?;
+    if !out.success() {
+        return Err(remote_fail(t, "docker login", &out));
+    }
+    Ok(())
+}
+
+/// `--via registry`, local half: push every image to `registry`.
+pub fn registry_push(
+    registry: &str,
+    login_with: Option<&RegistryLogin>,
+    built: &BuiltImages,
+    em: &Emitter,
+) -> Result<(), DockerError> {
+    let local = LocalTransport::new("local");
+    if let Some(l) = login_with {
+        login(&local, registry, l, em)?;
+    }
+    for img in &built.images {
+        let remote = registry_reference(registry, &img.tag);
+        let step = format!("registry push {}", img.service);
+        em.step_started(&step);
+        let out = local.run(&Cmd::argv(argv::tag(&img.tag, &remote)), em)?;
+        if !out.success() {
+            return Err(remote_fail(&local, "docker tag", &out));
+        }
+        let status = local.stream(&Cmd::argv(argv::push(&remote)), em, &|| false)?;
+        em.step_finished(&step, status == 0, Some(remote.clone()));
+        if status != 0 {
+            return Err(DockerError::Failed(format!(
+                "docker push {remote} failed (exit {status}); check [registry] in arcane.toml and your credentials"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `--via registry`, server half: pull from the registry, retag, verify.
+pub fn registry_pull(
+    t: &dyn Transport,
+    registry: &str,
+    login_with: Option<&RegistryLogin>,
+    built: &BuiltImages,
+    em: &Emitter,
+) -> Result<PushReport, DockerError> {
+    let start = Instant::now();
+    em.step_started("pull");
+    let res = (|| {
+        if let Some(l) = login_with {
+            login(t, registry, l, em)?;
+        }
+        let mut images = vec![];
+        for img in &built.images {
+            let remote = registry_reference(registry, &img.tag);
+            let out = t.run(&Cmd::argv(argv::pull(&remote)), em)?;
+            if !out.success() {
+                return Err(remote_fail(t, &format!("docker pull {remote}"), &out));
+            }
+            let out = t.run(&Cmd::argv(argv::tag(&remote, &img.tag)), em)?;
+            if !out.success() {
+                return Err(remote_fail(t, "docker tag", &out));
+            }
+            match remote_image_id(t, &img.tag, em)? {
+                Some(id) if id == img.id => images.push((img.tag.clone(), id)),
+                other => {
+                    return Err(DockerError::Failed(format!(
+                        "{}: pulled {} has ID {}, expected {}",
+                        t.name(),
+                        img.tag,
+                        other.as_deref().map(short_id).unwrap_or("none"),
+                        short_id(&img.id)
+                    )))
+                }
+            }
+        }
+        Ok(PushReport {
+            server: t.name().to_string(),
+            bytes_sent: 0,
+            bytes_missing_estimate: 0,
+            already_present: vec![],
+            images,
+            elapsed_ms: start.elapsed().as_millis() as u64,
+        })
+    })();
+    em.step_finished("pull", res.is_ok(), res.as_ref().err().map(|e| e.to_string()));
+    res
+}
+
+/// `1536` -> `1.5 KiB`.
+pub fn human_bytes(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_sizes() {
+        assert_eq!(
+            registry_reference("reg.example.com/team/", "web:abc"),
+            "reg.example.com/team/web:abc"
+        );
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
+    }
+}
