@@ -116,6 +116,21 @@ pub enum Command {
     Config(ConfigCmd),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Git filter plumbing for encrypted env files (run by git, not by people).
+    #[command(subcommand, hide = true)]
+    Filter(FilterCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FilterCmd {
+    /// git's long-running filter protocol (filter.arcane.process).
+    Process,
+    /// One-shot clean (stdin plaintext, stdout ciphertext).
+    Clean { path: String },
+    /// One-shot smudge (stdin ciphertext, stdout plaintext).
+    Smudge { path: String },
+    /// diff.arcane.textconv: the file with values masked.
+    Textconv { file: PathBuf },
 }
 
 #[derive(Debug, Args)]

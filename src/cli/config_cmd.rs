@@ -32,10 +32,9 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<i32> {
         ),
     };
     let report = scaffold::scaffold(&dir, &name)?;
-    // Seam for the secrets engine: key material under .arcane/ and the git
-    // filters for config/envs/*.env are set up right here, after the files
-    // exist, with one call such as:
-    //     crate::secrets::init_project(&dir, &ctx.emitter)?;
+    // Key material under .arcane/ and the git filters for config/envs/*.env,
+    // now that the files exist.
+    super::secrets_cmd::init_secrets(ctx, &dir)?;
     for (action, paths) in [
         ("created", &report.created),
         ("updated", &report.updated),

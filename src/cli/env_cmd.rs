@@ -14,8 +14,11 @@ const MASK: &str = "********";
 /// How env files are read. Plaintext for now; the secrets engine swaps in its
 /// decrypting reader here (one line), and every caller of `merged` in the CLI
 /// goes through this function.
-fn env_reader(_ctx: &Ctx) -> Box<dyn Fn(&Path) -> Result<String, ConfigError>> {
-    Box::new(config::read_plain)
+fn env_reader(ctx: &Ctx) -> Box<dyn Fn(&Path) -> Result<String, ConfigError>> {
+    match ctx.project_root() {
+        Ok(root) => crate::secrets::boxed_reader(&root, ctx.global.identity.as_deref()),
+        Err(_) => Box::new(config::read_plain),
+    }
 }
 
 pub fn show(ctx: &Ctx, env: &str, server: Option<&str>, reveal: bool) -> Result<i32> {

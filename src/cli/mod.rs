@@ -98,6 +98,7 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {
         }) => env_cmd::show(ctx, &env, server.as_deref(), reveal),
         Env(c) => secrets_cmd::env(ctx, c),
         Completions(a) => config_cmd::completions(a),
+        Filter(c) => secrets_cmd::filter(ctx, c),
         Identity(c) => secrets_cmd::identity(ctx, c),
         Team(c) => secrets_cmd::team(ctx, c),
         Run(a) => secrets_cmd::run(ctx, a),
