@@ -109,6 +109,10 @@ pub struct DeployConfig {
     pub timeout: u64,
     pub keep_releases: usize,
     pub on_failure: OnFailure,
+    /// Host port, or `ip:port`, the app container is published on when there
+    /// is no `[proxy]` (default: the app port on all interfaces). Two apps
+    /// (or two envs of one app) on one server need different values.
+    pub publish: Option<String>,
 }
 
 impl Default for DeployConfig {
@@ -118,6 +122,7 @@ impl Default for DeployConfig {
             timeout: 600,
             keep_releases: 5,
             on_failure: OnFailure::Stop,
+            publish: None,
         }
     }
 }

@@ -1,0 +1,294 @@
+//! Releases on a server: the layout under `~/.arcane/<app>/<env>/`, the
+//! `release.json` record and the per-key env digests.
+//!
+//! ```text
+//! ~/.arcane/<app>/<env>/
+//!   current                 the live release name
+//!   lock/holder.json        the deploy lock (see lock.rs)
+//!   releases/<release>/
+//!     .env                  0600, the merged env (the only place values live)
+//!     release.json          0600, what was deployed, by whom; digests, never values
+//!     compose.yml, arcane.override.yml   (compose mode)
+//! ```
+//!
+//! A release is named after the version (git SHA). Redeploying the same
+//! version with a different env or image makes `<version>-r2`, `-r3`..., so a
+//! release directory is never rewritten and rollback always has its files.
+
+use super::argv::{ComposeCli, RunSpec};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::collections::BTreeMap;
+
+/// Where one app+env lives on a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// `<home>/.arcane/<app>/<env>`
+    pub root: String,
+}
+
+impl Layout {
+    pub fn new(home: &str, app: &str, env: &str) -> Layout {
+        Layout {
+            root: format!("{}/.arcane/{app}/{env}", home.trim_end_matches('/')),
+        }
+    }
+    pub fn current(&self) -> String {
+        format!("{}/current", self.root)
+    }
+    pub fn releases(&self) -> String {
+        format!("{}/releases", self.root)
+    }
+    pub fn release_dir(&self, release: &str) -> String {
+        format!("{}/releases/{release}", self.root)
+    }
+    pub fn env_file(&self, release: &str) -> String {
+        format!("{}/.env", self.release_dir(release))
+    }
+    pub fn release_json(&self, release: &str) -> String {
+        format!("{}/release.json", self.release_dir(release))
+    }
+    pub fn lock_dir(&self) -> String {
+        format!("{}/lock", self.root)
+    }
+    pub fn accessory_env(&self, name: &str) -> String {
+        format!("{}/accessories/{name}.env", self.root)
+    }
+}
+
+/// How the release runs: one container per service from an image, or compose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Runtime {
+    Image {
+        spec: RunSpec,
+        /// Container port the health check probes.
+        port: u16,
+    },
+    Compose {
+        cli: ComposeCli,
+        project: String,
+        /// Absolute compose files on the server, in `-f` order.
+        files: Vec<String>,
+        /// The service the `[health]` probe targets.
+        health_service: Option<String>,
+        port: u16,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Written, not yet serving.
+    #[default]
+    Pending,
+    /// Serving (or was, until a later release replaced it).
+    Live,
+    /// Failed its deploy and was rolled back.
+    Failed,
+}
+
+/// `release.json`: everything about a release except env values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Release {
+    pub app: String,
+    pub env: String,
+    /// Directory name; equals `version` unless the same version was redeployed.
+    pub release: String,
+    pub version: String,
+    pub git_sha: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// Unix seconds, for ordering.
+    pub created_unix: i64,
+    /// `user@host` of whoever ran the deploy.
+    pub deployed_by: String,
+    /// Service -> image reference.
+    pub images: BTreeMap<String, String>,
+    /// Service -> image ID (`sha256:...`).
+    pub image_ids: BTreeMap<String, String>,
+    /// Digest over all env keys and values (see [`EnvDigest`]).
+    pub env_digest: String,
+    /// Key name -> HMAC of its value. Names are not secret; values never stored.
+    pub env_keys: BTreeMap<String, String>,
+    pub runtime: Runtime,
+    #[serde(default)]
+    pub status: Status,
+}
+
+impl Release {
+    /// Whether `other` would run exactly this (same images and env).
+    pub fn same_content(&self, images: &BTreeMap<String, String>, env_digest: &str) -> bool {
+        &self.image_ids == images && self.env_digest == env_digest
+    }
+}
+
+/// Per-key digests of an env, so a dry run can say which keys changed and a
+/// release can prove what it ran, without storing a single value.
+///
+/// HMAC-SHA256 keyed by app, env and key name: equal values under different
+/// keys give different digests, so the file does not reveal which keys share
+/// a value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnvDigest {
+    pub keys: BTreeMap<String, String>,
+    pub all: String,
+}
+
+impl EnvDigest {
+    pub fn of(app: &str, env: &str, vars: &BTreeMap<String, String>) -> EnvDigest {
+        let mut keys = BTreeMap::new();
+        let mut all = <Hmac<Sha256> as Mac>::new_from_slice(b"arcane env digest v1")
+            .expect("hmac takes any key length");
+        for (k, v) in vars {
+            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(
+                format!("arcane/{app}/{env}/{k}").as_bytes(),
+            )
+            .expect("hmac takes any key length");
+            m.update(v.as_bytes());
+            let d = hex::encode(m.finalize().into_bytes());
+            all.update(k.as_bytes());
+            all.update(b"\0");
+            all.update(d.as_bytes());
+            all.update(b"\n");
+            keys.insert(k.clone(), d);
+        }
+        EnvDigest {
+            keys,
+            all: hex::encode(all.finalize().into_bytes())[..32].to_string(),
+        }
+    }
+}
+
+/// Env keys added, changed and removed, by name only.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct EnvDiff {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl EnvDiff {
+    pub fn between(live: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> EnvDiff {
+        let mut d = EnvDiff::default();
+        for (k, v) in new {
+            match live.get(k) {
+                None => d.added.push(k.clone()),
+                Some(old) if old != v => d.changed.push(k.clone()),
+                _ => {}
+            }
+        }
+        for k in live.keys() {
+            if !new.contains_key(k) {
+                d.removed.push(k.clone());
+            }
+        }
+        d
+    }
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// The env file as written to the server: `KEY=value` lines for
+/// `docker run --env-file`. Docker reads values literally (no quotes, no
+/// escapes), so a value with a newline cannot be represented and is refused.
+pub fn env_file_bytes(vars: &BTreeMap<String, String>) -> Result<Vec<u8>, String> {
+    let mut out = String::new();
+    for (k, v) in vars {
+        if v.contains('\n') || v.contains('\r') {
+            return Err(format!(
+                "env key {k} has a multi-line value, which docker --env-file cannot carry; store it base64-encoded"
+            ));
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+        out.push('\n');
+    }
+    Ok(out.into_bytes())
+}
+
+/// Pick a fresh release name for `version` given the names already on the server.
+pub fn next_release_name(version: &str, existing: &[String]) -> String {
+    if !existing.iter().any(|e| e == version) {
+        return version.to_string();
+    }
+    (2..)
+        .map(|n| format!("{version}-r{n}"))
+        .find(|c| !existing.contains(c))
+        .expect("unbounded")
+}
+
+/// Releases to delete: the oldest beyond `keep`, never the live one.
+pub fn to_prune(mut all: Vec<Release>, keep: usize, live: Option<&str>) -> Vec<Release> {
+    all.sort_by_key(|r| std::cmp::Reverse(r.created_unix));
+    let mut kept = 0;
+    let mut out = vec![];
+    for r in all {
+        if Some(r.release.as_str()) == live || kept < keep {
+            kept += 1;
+            continue;
+        }
+        out.push(r);
+    }
+    out
+}
+
+/// Releases newest first.
+pub fn sort_newest_first(v: &mut [Release]) {
+    v.sort_by(|a, b| {
+        b.created_unix
+            .cmp(&a.created_unix)
+            .then(b.release.cmp(&a.release))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn digests_change_per_key_and_never_contain_values() {
+        let a = EnvDigest::of("app", "staging", &vars(&[("A", "secret-1"), ("B", "x")]));
+        let b = EnvDigest::of("app", "staging", &vars(&[("A", "secret-2"), ("C", "y")]));
+        let d = EnvDiff::between(&a.keys, &b.keys);
+        assert_eq!(d.added, ["C"]);
+        assert_eq!(d.changed, ["A"]);
+        assert_eq!(d.removed, ["B"]);
+        assert_ne!(a.all, b.all);
+        let json = serde_json::to_string(&a.keys).unwrap();
+        assert!(!json.contains("secret-1"));
+        // Same value under two names: different digests.
+        let c = EnvDigest::of("app", "staging", &vars(&[("A", "same"), ("B", "same")]));
+        assert_ne!(c.keys["A"], c.keys["B"]);
+    }
+
+    #[test]
+    fn env_file_is_plain_lines_and_refuses_newlines() {
+        assert_eq!(
+            env_file_bytes(&vars(&[("B", "2 3"), ("A", "x=y")])).unwrap(),
+            b"A=x=y\nB=2 3\n"
+        );
+        assert!(env_file_bytes(&vars(&[("K", "a\nb")])).is_err());
+    }
+
+    #[test]
+    fn release_names_and_layout() {
+        assert_eq!(next_release_name("abc", &[]), "abc");
+        assert_eq!(
+            next_release_name("abc", &["abc".into(), "abc-r2".into()]),
+            "abc-r3"
+        );
+        let l = Layout::new("/home/deploy/", "hello", "staging");
+        assert_eq!(l.env_file("abc"), "/home/deploy/.arcane/hello/staging/releases/abc/.env");
+        assert_eq!(l.lock_dir(), "/home/deploy/.arcane/hello/staging/lock");
+    }
+}

@@ -1,0 +1,1508 @@
+//! One server's deploy, as plain sequential steps: connect, lock, ship,
+//! release-dir, pre-deploy, start, health, cutover, post-deploy, record,
+//! prune, unlock. Any failure after the new version started undoes exactly
+//! what was done (see [`Stage`]) and leaves the previous release serving.
+
+use super::argv::{self, ComposeCli, Labels, RunSpec};
+use super::compose;
+use super::deps;
+use super::health::{self, Probe};
+use super::lock::Lock;
+use super::release::{self, EnvDigest, Layout, Release, Runtime, Status};
+use super::{Cancel, DeployError, ServerOutcome};
+use crate::config::{BuildMode, Hook, Project, Server, Strategy};
+use crate::event::{Emitter, Stream};
+use crate::remote::{shell_quote, Cmd, Transport};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What every server's deploy shares.
+pub(crate) struct Shared<'a> {
+    pub project: &'a Project,
+    pub app: String,
+    pub env: String,
+    pub art: Artifact,
+    pub deadline: Instant,
+    pub cancel: Cancel,
+    pub lock_wait: Duration,
+}
+
+/// Deploy the freshly built artifact, or activate a release already on the
+/// server (rollback; `None` = the one before the live one).
+pub(crate) enum Target {
+    New,
+    Existing(Option<String>),
+}
+
+/// What the group needs to undo a server that succeeded (rollback-all).
+pub(crate) struct Undo {
+    server: Server,
+    previous: Option<String>,
+    new_release: String,
+}
+
+/// The built app: version and images.
+pub(crate) struct Artifact {
+    pub version: String,
+    pub git_sha: String,
+    kind: ArtKind,
+}
+
+enum ArtKind {
+    /// Rollback: nothing new.
+    None,
+    Image {
+        service: String,
+        image: String,
+        image_id: Option<String>,
+    },
+    Compose {
+        bytes: Vec<u8>,
+        services: Vec<compose::Service>,
+        /// Service -> (image ref, image ID) for every image arcane ships.
+        images: BTreeMap<String, (String, String)>,
+        health_service: Option<String>,
+    },
+}
+
+/// The service name of a single-image app.
+pub const IMAGE_SERVICE: &str = "web";
+
+impl Artifact {
+    pub fn none() -> Artifact {
+        Artifact {
+            version: "rollback".into(),
+            git_sha: String::new(),
+            kind: ArtKind::None,
+        }
+    }
+
+    /// Version, mode and image names without building (dry run).
+    pub fn describe(project: &Project, em: &Emitter) -> Result<Artifact, DeployError> {
+        Self::make(project, false, true, em)
+    }
+
+    /// Build (or reuse the image built for this clean commit).
+    pub fn build(project: &Project, skip_build: bool, em: &Emitter) -> Result<Artifact, DeployError> {
+        Self::make(project, skip_build, false, em)
+    }
+
+    fn make(
+        project: &Project,
+        skip_build: bool,
+        describe_only: bool,
+        em: &Emitter,
+    ) -> Result<Artifact, DeployError> {
+        let (version, git_sha) = deps::version(&project.root)?;
+        let app = project.app_name();
+        let clean = !version.ends_with("-dirty");
+        let mode = project.build_mode();
+        if let Some((path, what)) = mode.missing() {
+            return Err(DeployError::input(format!(
+                "{}: {what}; set [build] in arcane.toml",
+                path.display()
+            )));
+        }
+        let labels = vec![
+            ("arcane.app".to_string(), app.to_string()),
+            ("arcane.version".to_string(), version.clone()),
+        ];
+        let kind = match mode {
+            BuildMode::Dockerfile {
+                dockerfile,
+                context,
+            } => {
+                let image = format!("{app}:{version}");
+                if !describe_only {
+                    if skip_build {
+                        if deps::local_image_id(&image, em)?.is_none() {
+                            return Err(DeployError::input(format!(
+                                "--skip-build: no image {image} for this commit; run `arcane build` first or drop --skip-build"
+                            )));
+                        }
+                    } else {
+                        deps::build_image(&dockerfile, &context, &image, &labels, clean, em)?;
+                    }
+                }
+                let image_id = deps::local_image_id(&image, em)?;
+                ArtKind::Image {
+                    service: IMAGE_SERVICE.into(),
+                    image,
+                    image_id,
+                }
+            }
+            BuildMode::Compose { file } => {
+                let bytes = std::fs::read(&file).map_err(|e| {
+                    DeployError::input(format!("{}: cannot read: {e}", file.display()))
+                })?;
+                let services = local_compose_services(&file, em)?;
+                let mut images = BTreeMap::new();
+                for s in &services {
+                    if let Some(ctx) = &s.context {
+                        let tag = format!("{app}-{}:{version}", s.name);
+                        let ctxp = std::path::PathBuf::from(ctx);
+                        let df = ctxp.join(s.dockerfile.as_deref().unwrap_or("Dockerfile"));
+                        if !describe_only && !skip_build {
+                            deps::build_image(&df, &ctxp, &tag, &labels, clean, em)?;
+                        }
+                        match deps::local_image_id(&tag, em)? {
+                            Some(id) => {
+                                // Content-addressed tag: unchanged services keep
+                                // their reference and compose leaves them running.
+                                let short = id.trim_start_matches("sha256:");
+                                let ref_ = format!("{app}-{}:img-{}", s.name, &short[..12.min(short.len())]);
+                                if !describe_only {
+                                    let out = crate::remote::LocalTransport::new("local")
+                                        .run(&Cmd::argv(["docker", "tag", &tag, &ref_]), em)
+                                        .map_err(DeployError::remote)?;
+                                    if !out.success() {
+                                        return Err(DeployError::failed(format!(
+                                            "docker tag {tag}: {}",
+                                            out.stderr_str().trim()
+                                        )));
+                                    }
+                                }
+                                images.insert(s.name.clone(), (ref_, id));
+                            }
+                            None if describe_only => {}
+                            None => {
+                                return Err(DeployError::input(format!(
+                                    "--skip-build: no image {tag} for this commit; run `arcane build` first"
+                                )))
+                            }
+                        }
+                    } else if let Some(img) = &s.image {
+                        if let Some(id) = deps::local_image_id(img, em)? {
+                            images.insert(s.name.clone(), (img.clone(), id));
+                        }
+                    }
+                }
+                let health_service = services
+                    .iter()
+                    .find(|s| s.name == IMAGE_SERVICE)
+                    .or_else(|| services.iter().find(|s| s.context.is_some()))
+                    .or(services.first())
+                    .map(|s| s.name.clone());
+                ArtKind::Compose {
+                    bytes,
+                    services,
+                    images,
+                    health_service,
+                }
+            }
+        };
+        Ok(Artifact {
+            version,
+            git_sha,
+            kind,
+        })
+    }
+
+    pub fn is_compose(&self) -> bool {
+        matches!(self.kind, ArtKind::Compose { .. })
+    }
+
+    pub fn image_refs(&self) -> Vec<String> {
+        match &self.kind {
+            ArtKind::None => vec![],
+            ArtKind::Image { image, .. } => vec![image.clone()],
+            ArtKind::Compose { images, .. } => images.values().map(|(r, _)| r.clone()).collect(),
+        }
+    }
+
+    pub fn services(&self) -> Vec<String> {
+        match &self.kind {
+            ArtKind::None => vec![],
+            ArtKind::Image { service, .. } => vec![service.clone()],
+            ArtKind::Compose { services, .. } => services.iter().map(|s| s.name.clone()).collect(),
+        }
+    }
+
+    pub fn image_ids_known(&self) -> bool {
+        match &self.kind {
+            ArtKind::Image { image_id, .. } => image_id.is_some(),
+            _ => true,
+        }
+    }
+
+    /// Service -> image ID.
+    pub fn image_ids(&self) -> BTreeMap<String, String> {
+        match &self.kind {
+            ArtKind::None => BTreeMap::new(),
+            ArtKind::Image {
+                service, image_id, ..
+            } => image_id
+                .iter()
+                .map(|id| (service.clone(), id.clone()))
+                .collect(),
+            ArtKind::Compose { images, .. } => images
+                .iter()
+                .map(|(s, (_, id))| (s.clone(), id.clone()))
+                .collect(),
+        }
+    }
+
+    fn ship_list(&self) -> Vec<(String, String)> {
+        match &self.kind {
+            ArtKind::None => vec![],
+            ArtKind::Image {
+                image, image_id, ..
+            } => image_id
+                .iter()
+                .map(|id| (image.clone(), id.clone()))
+                .collect(),
+            ArtKind::Compose { images, .. } => images.values().cloned().collect(),
+        }
+    }
+}
+
+/// `<compose> -f FILE config` on this machine, parsed.
+fn local_compose_services(
+    file: &std::path::Path,
+    em: &Emitter,
+) -> Result<Vec<compose::Service>, DeployError> {
+    let t = crate::remote::LocalTransport::new("local");
+    let cli = detect_compose(&t, em)?.ok_or_else(|| {
+        DeployError::input(
+            "compose mode needs `docker compose` (v2) or `docker-compose` (v1) on this machine",
+        )
+    })?;
+    let mut a = cli.prefix();
+    a.extend(["-f".into(), file.display().to_string(), "config".into()]);
+    let out = t.run(&Cmd::argv(a), em).map_err(DeployError::remote)?;
+    if !out.success() {
+        return Err(DeployError::input(format!(
+            "{}: {}",
+            file.display(),
+            out.stderr_str().trim()
+        )));
+    }
+    let services = compose::parse_config(&out.stdout_str());
+    if services.is_empty() {
+        return Err(DeployError::input(format!(
+            "{}: no services found",
+            file.display()
+        )));
+    }
+    Ok(services)
+}
+
+fn detect_compose(t: &dyn Transport, em: &Emitter) -> Result<Option<ComposeCli>, DeployError> {
+    let out = t
+        .run(&Cmd::shell(COMPOSE_DETECT), em)
+        .map_err(DeployError::remote)?;
+    Ok(parse_compose_detect(out.stdout_str().trim()))
+}
+
+const COMPOSE_DETECT: &str = "if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi";
+
+fn parse_compose_detect(s: &str) -> Option<ComposeCli> {
+    match s {
+        "v2" => Some(ComposeCli::V2),
+        "v1" => Some(ComposeCli::V1),
+        _ => None,
+    }
+}
+
+/// One container of the app (from `docker ps -a`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PsRow {
+    pub name: String,
+    pub state: String,
+    pub service: String,
+    pub release: String,
+    pub accessory: String,
+}
+
+/// What is on the server for this app+env, read in one round trip.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Facts {
+    pub home: String,
+    pub current: Option<String>,
+    pub releases: Vec<Release>,
+    pub containers: Vec<PsRow>,
+    pub compose: Option<ComposeCli>,
+}
+
+fn facts_script(app: &str, env: &str, want_compose: bool) -> String {
+    let ps = argv::sh(&argv::ps_app(app, env));
+    let mut s = format!(
+        "echo \"HOME=$HOME\"; d=\"$HOME/.arcane\"/{a}/{e}; echo \"CURRENT=$(cat \"$d/current\" 2>/dev/null)\"; \
+         for f in \"$d\"/releases/*/release.json; do [ -f \"$f\" ] && {{ echo '--RELEASE--'; cat \"$f\"; echo; }}; done; \
+         echo '--PS--'; {ps} 2>/dev/null",
+        a = shell_quote(app),
+        e = shell_quote(env),
+    );
+    if want_compose {
+        s.push_str("; echo '--COMPOSE--'; ");
+        s.push_str(COMPOSE_DETECT);
+    }
+    s
+}
+
+fn parse_facts(out: &str) -> Facts {
+    let mut f = Facts::default();
+    let mut section = "";
+    let mut buf = String::new();
+    let flush = |buf: &mut String, f: &mut Facts| {
+        if let Ok(r) = serde_json::from_str::<Release>(buf.trim()) {
+            f.releases.push(r);
+        }
+        buf.clear();
+    };
+    for line in out.lines() {
+        match line {
+            "--RELEASE--" => {
+                flush(&mut buf, &mut f);
+                section = "release";
+                continue;
+            }
+            "--PS--" => {
+                flush(&mut buf, &mut f);
+                section = "ps";
+                continue;
+            }
+            "--COMPOSE--" => {
+                section = "compose";
+                continue;
+            }
+            _ => {}
+        }
+        match section {
+            "" => {
+                if let Some(h) = line.strip_prefix("HOME=") {
+                    f.home = h.to_string();
+                } else if let Some(c) = line.strip_prefix("CURRENT=") {
+                    f.current = Some(c.trim().to_string()).filter(|c| !c.is_empty());
+                }
+            }
+            "release" => {
+                buf.push_str(line);
+                buf.push('\n');
+            }
+            "ps" => {
+                let p: Vec<&str> = line.split('|').collect();
+                if p.len() >= 5 {
+                    f.containers.push(PsRow {
+                        name: p[0].into(),
+                        state: p[1].into(),
+                        service: p[2].into(),
+                        release: p[3].into(),
+                        accessory: p[4].into(),
+                    });
+                }
+            }
+            "compose" => f.compose = parse_compose_detect(line.trim()),
+            _ => {}
+        }
+    }
+    flush(&mut buf, &mut f);
+    f
+}
+
+/// A connected server with what is deployed on it.
+pub(crate) struct Session {
+    pub server: Server,
+    pub t: Arc<dyn Transport>,
+    pub layout: Layout,
+    pub facts: Facts,
+    app: String,
+    env: String,
+    want_compose: bool,
+}
+
+impl Session {
+    pub fn open(
+        server: &Server,
+        app: &str,
+        env: &str,
+        want_compose: bool,
+        em: &Emitter,
+    ) -> Result<Session, DeployError> {
+        let t = deps::connect(server, em)?;
+        let mut s = Session {
+            server: server.clone(),
+            t,
+            layout: Layout::new("/", app, env),
+            facts: Facts::default(),
+            app: app.into(),
+            env: env.into(),
+            want_compose,
+        };
+        s.refresh(em)?;
+        Ok(s)
+    }
+
+    pub fn refresh(&mut self, em: &Emitter) -> Result<(), DeployError> {
+        let out = self
+            .t
+            .run(
+                &Cmd::shell(facts_script(&self.app, &self.env, self.want_compose))
+                    .with_timeout(Duration::from_secs(60)),
+                em,
+            )
+            .map_err(DeployError::remote)?;
+        let facts = parse_facts(&out.stdout_str());
+        if facts.home.is_empty() {
+            return Err(DeployError::failed(format!(
+                "{}: could not read the server's home directory: {}",
+                self.server.name,
+                out.stderr_str().trim()
+            )));
+        }
+        self.layout = Layout::new(&facts.home, &self.app, &self.env);
+        self.facts = facts;
+        Ok(())
+    }
+
+    pub fn live_release(&self) -> Option<&Release> {
+        let cur = self.facts.current.as_deref()?;
+        self.facts.releases.iter().find(|r| r.release == cur)
+    }
+
+    /// App containers (not accessories, not hook runs) of other releases
+    /// that are up: the ones serving now.
+    fn serving_except(&self, release: &str) -> Vec<String> {
+        self.facts
+            .containers
+            .iter()
+            .filter(|c| {
+                !c.service.is_empty()
+                    && c.accessory.is_empty()
+                    && c.release != release
+                    && !c.name.ends_with("-check")
+                    && matches!(c.state.as_str(), "running" | "restarting")
+            })
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
+    fn run_ok(&self, argv: Vec<String>, sh: &Shared, em: &Emitter) -> Result<String, DeployError> {
+        self.run_cmd(Cmd::argv(argv), sh, em)
+    }
+
+    /// Run with the time left in the deploy as timeout; non-zero exit is an error.
+    fn run_cmd(&self, cmd: Cmd, sh: &Shared, em: &Emitter) -> Result<String, DeployError> {
+        let left = remaining(sh)?;
+        let cmd = cmd.with_timeout(left);
+        let out = self.t.run(&cmd, em).map_err(DeployError::remote)?;
+        if !out.success() {
+            let err = out.stderr_str();
+            let err = err.trim();
+            return Err(DeployError::failed(format!(
+                "`{}` failed (exit {}): {}",
+                short(&cmd.to_shell()),
+                out.status,
+                if err.is_empty() { out.stdout_str() } else { err.to_string() }.trim()
+            )));
+        }
+        Ok(out.stdout_str())
+    }
+}
+
+fn short(s: &str) -> String {
+    if s.chars().count() > 120 {
+        format!("{}...", s.chars().take(117).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+fn remaining(sh: &Shared) -> Result<Duration, DeployError> {
+    if sh.cancel.is_cancelled() {
+        return Err(DeployError::Cancelled);
+    }
+    let now = Instant::now();
+    if now >= sh.deadline {
+        return Err(DeployError::failed(format!(
+            "deploy timed out ([deploy] timeout = {}s)",
+            sh.project.config.deploy.timeout
+        )));
+    }
+    Ok(sh.deadline - now)
+}
+
+/// Run `f` as a named step with start/finish events.
+fn step<T>(
+    em: &Emitter,
+    name: &str,
+    f: impl FnOnce() -> Result<(T, String), DeployError>,
+) -> Result<T, DeployError> {
+    em.step_started(name);
+    match f() {
+        Ok((v, detail)) => {
+            em.step_finished(name, true, (!detail.is_empty()).then_some(detail));
+            Ok(v)
+        }
+        Err(e) => {
+            em.step_finished(name, false, Some(e.to_string()));
+            Err(e)
+        }
+    }
+}
+
+/// How far an activation got, i.e. what an undo must reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    /// Nothing started yet.
+    None,
+    /// New containers run beside the old ones, which still serve.
+    Started,
+    /// The old containers were stopped (cutover or recreate), or compose converged.
+    Replaced,
+}
+
+/// Deploy to (or roll back) one server. Never panics on a server problem:
+/// the outcome says what happened.
+pub(crate) fn run(
+    sh: &Shared,
+    server: &Server,
+    vars: &BTreeMap<String, String>,
+    target: &Target,
+    em: &Emitter,
+) -> (ServerOutcome, Option<Undo>) {
+    let mut out = ServerOutcome {
+        server: server.name.clone(),
+        ok: false,
+        version: None,
+        detail: String::new(),
+        rolled_back: false,
+        changed: false,
+    };
+    let want_compose = match target {
+        Target::New => sh.art.is_compose(),
+        Target::Existing(_) => true,
+    };
+    let sess = step(em, "connect", || {
+        let s = Session::open(server, &sh.app, &sh.env, want_compose, em)?;
+        let d = match &s.facts.current {
+            Some(c) => format!("{}; live release {c}", server.config.host),
+            None => format!("{}; nothing deployed yet", server.config.host),
+        };
+        Ok((s, d))
+    });
+    let mut sess = match sess {
+        Ok(s) => s,
+        Err(e) => {
+            out.detail = e.to_string();
+            return (out, None);
+        }
+    };
+    out.version = sess.facts.current.clone();
+    let lock = step(em, "lock", || {
+        let l = Lock::acquire(
+            sess.t.clone(),
+            &sess.layout.lock_dir(),
+            &sh.art.version,
+            sh.lock_wait,
+            em,
+        )?;
+        Ok((l, String::new()))
+    });
+    let lock = match lock {
+        Ok(l) => l,
+        Err(e) => {
+            out.detail = e.to_string();
+            return (out, None);
+        }
+    };
+    // Re-read under the lock: a deploy that held it may have changed things.
+    let res = sess.refresh(em).map_err(Failure::from).and_then(|_| match target {
+        Target::New => deploy_new(sh, &sess, vars, em),
+        Target::Existing(to) => rollback_to(sh, &sess, to.as_deref(), em),
+    });
+    let unlock = step(em, "unlock", || lock.release(em).map(|_| ((), String::new())));
+    match res {
+        Ok(done) => {
+            out.ok = unlock.is_ok();
+            out.changed = done.changed;
+            out.version = Some(done.release.clone());
+            out.detail = match (&unlock, done.changed) {
+                (Err(e), _) => format!("{} is live, but unlocking failed: {e}", done.release),
+                (Ok(_), true) => format!("{} is live", done.release),
+                (Ok(_), false) => format!("{} already live, unchanged", done.release),
+            };
+            let undo = done.changed.then(|| Undo {
+                server: server.clone(),
+                previous: done.previous,
+                new_release: done.release,
+            });
+            (out, undo)
+        }
+        Err(f) => {
+            out.rolled_back = f.rolled_back;
+            out.version = f.live.clone();
+            out.detail = if f.rolled_back {
+                format!(
+                    "{}; rolled back, {} is live",
+                    f.error,
+                    f.live.as_deref().unwrap_or("nothing")
+                )
+            } else {
+                f.error.to_string()
+            };
+            (out, None)
+        }
+    }
+}
+
+struct Done {
+    release: String,
+    previous: Option<String>,
+    changed: bool,
+}
+
+struct Failure {
+    error: DeployError,
+    rolled_back: bool,
+    /// The release serving after the failure.
+    live: Option<String>,
+}
+
+impl From<DeployError> for Failure {
+    fn from(error: DeployError) -> Self {
+        Failure {
+            error,
+            rolled_back: false,
+            live: None,
+        }
+    }
+}
+
+fn deploy_new(
+    sh: &Shared,
+    sess: &Session,
+    vars: &BTreeMap<String, String>,
+    em: &Emitter,
+) -> Result<Done, Failure> {
+    let art = &sh.art;
+    let digest = EnvDigest::of(&sh.app, &sh.env, vars);
+    let image_ids = art.image_ids();
+    let live = sess.live_release().cloned();
+    let noop = live
+        .as_ref()
+        .filter(|r| {
+            r.version == art.version
+                && r.same_content(&image_ids, &digest.all)
+                && release_running(sess, r)
+        })
+        .cloned();
+
+    step(em, "ship", || {
+        if noop.is_some() {
+            return Ok(((), "images already on the server".into()));
+        }
+        let n = deps::ship(&*sess.t, &art.ship_list(), em)?;
+        Ok(((), match n {
+            0 => "images already on the server".to_string(),
+            n => format!("sent {n} image(s)"),
+        }))
+    })?;
+
+    let is_noop = noop.is_some();
+    let rel = match noop {
+        Some(r) => {
+            step(em, "release-dir", || {
+                Ok(((), format!("unchanged: {} is live with this image and env", r.release)))
+            })?;
+            r
+        }
+        None => {
+            let names: Vec<String> = sess.facts.releases.iter().map(|r| r.release.clone()).collect();
+            let name = release::next_release_name(&art.version, &names);
+            let rel = new_release(sh, sess, &name, &digest, &image_ids)?;
+            step(em, "release-dir", || {
+                write_release_dir(sh, sess, &rel, vars, em)?;
+                Ok(((), sess.layout.release_dir(&name)))
+            })?;
+            rel
+        }
+    };
+    activate(sh, sess, rel, live, is_noop, true, em)
+}
+
+fn release_running(sess: &Session, r: &Release) -> bool {
+    match &r.runtime {
+        Runtime::Image { spec, .. } => sess
+            .facts
+            .containers
+            .iter()
+            .any(|c| c.name == spec.name && c.state == "running"),
+        Runtime::Compose { .. } => sess
+            .facts
+            .containers
+            .iter()
+            .any(|c| c.state == "running" && c.accessory.is_empty()),
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+        .collect()
+}
+
+fn new_release(
+    sh: &Shared,
+    sess: &Session,
+    name: &str,
+    digest: &EnvDigest,
+    image_ids: &BTreeMap<String, String>,
+) -> Result<Release, DeployError> {
+    let cfg = &sh.project.config;
+    let port = cfg.app_port();
+    let env_file = sess.layout.env_file(name);
+    let (runtime, images) = match &sh.art.kind {
+        ArtKind::None => return Err(DeployError::failed("internal: no artifact to deploy")),
+        ArtKind::Image { service, image, .. } => {
+            let spec = RunSpec {
+                name: format!("{}-{}-{}-{}", sh.app, sh.env, service, sanitize(name)),
+                image: image.clone(),
+                env_file,
+                network: network_name(sh),
+                publish: if cfg.proxy.is_some() {
+                    None
+                } else {
+                    Some(publish_value(sh))
+                },
+                labels: Labels {
+                    app: sh.app.clone(),
+                    env: sh.env.clone(),
+                    service: service.clone(),
+                    version: sh.art.version.clone(),
+                    release: name.to_string(),
+                },
+            };
+            let images = [(service.clone(), image.clone())].into_iter().collect();
+            (Runtime::Image { spec, port }, images)
+        }
+        ArtKind::Compose {
+            images,
+            health_service,
+            ..
+        } => {
+            let cli = sess.facts.compose.ok_or_else(|| {
+                DeployError::failed(format!(
+                    "{}: neither `docker compose` nor `docker-compose` is installed on the server",
+                    sess.server.name
+                ))
+            })?;
+            let dir = sess.layout.release_dir(name);
+            (
+                Runtime::Compose {
+                    cli,
+                    project: format!("{}-{}", sh.app, sh.env),
+                    files: vec![
+                        format!("{dir}/compose.yml"),
+                        format!("{dir}/arcane.override.yml"),
+                    ],
+                    health_service: health_service.clone(),
+                    port,
+                },
+                images.iter().map(|(s, (r, _))| (s.clone(), r.clone())).collect(),
+            )
+        }
+    };
+    let now = time::OffsetDateTime::now_utc();
+    Ok(Release {
+        app: sh.app.clone(),
+        env: sh.env.clone(),
+        release: name.to_string(),
+        version: sh.art.version.clone(),
+        git_sha: sh.art.git_sha.clone(),
+        created_at: super::now_rfc3339(),
+        created_unix: now.unix_timestamp(),
+        deployed_by: super::whoami(),
+        images,
+        image_ids: image_ids.clone(),
+        env_digest: digest.all.clone(),
+        env_keys: digest.keys.clone(),
+        runtime,
+        status: Status::Pending,
+    })
+}
+
+/// Docker network of the app: the proxy's shared network behind a proxy,
+/// else one per app+env so apps on one server cannot reach each other.
+fn network_name(sh: &Shared) -> String {
+    if sh.project.config.proxy.is_some() {
+        deps::PROXY_NETWORK.to_string()
+    } else {
+        format!("{}-{}", sh.app, sh.env)
+    }
+}
+
+/// `-p` value without a proxy: `[deploy] publish` or the app port on all interfaces.
+fn publish_value(sh: &Shared) -> String {
+    let port = sh.project.config.app_port();
+    match deps::publish_setting(sh.project) {
+        Some(p) if p.contains(':') => format!("{p}:{port}"),
+        Some(p) => format!("{p}:{port}"),
+        None => format!("{port}:{port}"),
+    }
+}
+
+fn write_release_dir(
+    sh: &Shared,
+    sess: &Session,
+    rel: &Release,
+    vars: &BTreeMap<String, String>,
+    em: &Emitter,
+) -> Result<(), DeployError> {
+    let dir = sess.layout.release_dir(&rel.release);
+    sess.run_cmd(
+        Cmd::shell(format!("mkdir -p -m 700 {}", shell_quote(&dir))),
+        sh,
+        em,
+    )?;
+    let envb = release::env_file_bytes(vars).map_err(DeployError::input)?;
+    let t = &*sess.t;
+    t.upload(&sess.layout.env_file(&rel.release), &envb, 0o600, em)
+        .map_err(DeployError::remote)?;
+    if let ArtKind::Compose {
+        bytes, services, ..
+    } = &sh.art.kind
+    {
+        t.upload(&format!("{dir}/compose.yml"), bytes, 0o644, em)
+            .map_err(DeployError::remote)?;
+        let ovs: Vec<compose::OverrideService> = services
+            .iter()
+            .map(|s| compose::OverrideService {
+                name: s.name.clone(),
+                image: s
+                    .context
+                    .as_ref()
+                    .and_then(|_| rel.images.get(&s.name).cloned()),
+                built: s.context.is_some(),
+            })
+            .collect();
+        let y = compose::override_yaml(
+            &sh.app,
+            &sh.env,
+            &sess.layout.env_file(&rel.release),
+            &ovs,
+            sh.project.config.proxy.as_ref().map(|_| deps::PROXY_NETWORK),
+        );
+        t.upload(&format!("{dir}/arcane.override.yml"), y.as_bytes(), 0o644, em)
+            .map_err(DeployError::remote)?;
+    }
+    save_release(sess, rel, em)
+}
+
+fn save_release(sess: &Session, rel: &Release, em: &Emitter) -> Result<(), DeployError> {
+    let json = serde_json::to_vec_pretty(rel).expect("release serializes");
+    sess.t
+        .upload(&sess.layout.release_json(&rel.release), &json, 0o600, em)
+        .map_err(DeployError::remote)
+}
+
+fn rollback_to(
+    sh: &Shared,
+    sess: &Session,
+    to: Option<&str>,
+    em: &Emitter,
+) -> Result<Done, Failure> {
+    let live = sess.live_release().cloned();
+    let mut rels = sess.facts.releases.clone();
+    release::sort_newest_first(&mut rels);
+    let target = match to {
+        Some(v) => rels
+            .iter()
+            .find(|r| r.release == v)
+            .or_else(|| rels.iter().find(|r| r.version == v && r.status != Status::Failed))
+            .cloned()
+            .ok_or_else(|| {
+                DeployError::input(format!(
+                    "{}: no release {v:?}; `arcane releases` lists them",
+                    sess.server.name
+                ))
+            })?,
+        None => {
+            let live_created = live.as_ref().map(|l| l.created_unix).unwrap_or(i64::MAX);
+            rels.iter()
+                .find(|r| {
+                    Some(&r.release) != live.as_ref().map(|l| &l.release)
+                        && r.status != Status::Failed
+                        && r.created_unix <= live_created
+                })
+                .cloned()
+                .ok_or_else(|| {
+                    DeployError::input(format!(
+                        "{}: no earlier release to roll back to",
+                        sess.server.name
+                    ))
+                })?
+        }
+    };
+    let noop = live.as_ref().is_some_and(|l| l.release == target.release) && release_running(sess, &target);
+    step(em, "ship", || {
+        // Rollback ships nothing: the release's images must still be there.
+        for (svc, img) in &target.images {
+            let out = sess
+                .t
+                .run(&Cmd::argv(argv::image_id(img)), em)
+                .map_err(DeployError::remote)?;
+            if !out.success() {
+                return Err(DeployError::failed(format!(
+                    "image {img} of service {svc} is no longer on the server; deploy that commit again instead"
+                )));
+            }
+        }
+        Ok(((), "release images present".to_string()))
+    })?;
+    step(em, "release-dir", || {
+        Ok(((), sess.layout.release_dir(&target.release)))
+    })?;
+    activate(sh, sess, target, live, noop, false, em)
+}
+
+/// Bring `rel` up, health-check it, cut over, record it; undo on failure.
+fn activate(
+    sh: &Shared,
+    sess: &Session,
+    rel: Release,
+    live: Option<Release>,
+    noop: bool,
+    hooks: bool,
+    em: &Emitter,
+) -> Result<Done, Failure> {
+    let mut stage = Stage::None;
+    let old = sess.serving_except(&rel.release);
+    let res = activate_steps(sh, sess, &rel, &old, noop, hooks, &mut stage, em);
+    match res {
+        Ok(()) => {
+            if !noop {
+                let _ = step(em, "prune", || prune(sh, sess, &rel, em).map(|d| ((), d)));
+            }
+            Ok(Done {
+                release: rel.release.clone(),
+                previous: live.map(|l| l.release),
+                changed: !noop,
+            })
+        }
+        Err(error) => {
+            let prev = live.as_ref().map(|l| l.release.clone());
+            if stage == Stage::None {
+                if !noop {
+                    mark_failed(sess, &rel, em);
+                }
+                return Err(Failure {
+                    error,
+                    rolled_back: false,
+                    live: prev,
+                });
+            }
+            let r = step(em, "rollback", || {
+                undo(sh, sess, &rel, live.as_ref(), &old, stage, em)?;
+                Ok(((), format!("back on {}", prev.as_deref().unwrap_or("nothing (first deploy)"))))
+            });
+            if !noop {
+                mark_failed(sess, &rel, em);
+            }
+            Err(Failure {
+                error: match r {
+                    Ok(()) => error,
+                    Err(e) => DeployError::failed(format!("{error}; ROLLBACK ALSO FAILED: {e}")),
+                },
+                rolled_back: true,
+                live: prev,
+            })
+        }
+    }
+}
+
+fn mark_failed(sess: &Session, rel: &Release, em: &Emitter) {
+    let mut r = rel.clone();
+    r.status = Status::Failed;
+    let _ = save_release(sess, &r, em);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn activate_steps(
+    sh: &Shared,
+    sess: &Session,
+    rel: &Release,
+    old: &[String],
+    noop: bool,
+    hooks: bool,
+    stage: &mut Stage,
+    em: &Emitter,
+) -> Result<(), DeployError> {
+    let cfg = &sh.project.config;
+    let proxy = cfg.proxy.is_some();
+    let recreate = cfg.deploy.strategy == Strategy::Recreate;
+    let env_file = sess.layout.env_file(&rel.release);
+
+    if hooks && !noop {
+        step(em, "pre-deploy", || {
+            run_hooks(sh, sess, rel, &cfg.hooks.pre_deploy, &env_file, em).map(|d| ((), d))
+        })?;
+    }
+
+    match &rel.runtime {
+        Runtime::Image { spec, port } => {
+            let check = format!("{}-check", spec.name);
+            let probe_name = if !noop && !proxy && !recreate {
+                check.clone()
+            } else {
+                spec.name.clone()
+            };
+            step(em, "start", || {
+                if noop {
+                    return Ok(((), format!("{} already running", spec.name)));
+                }
+                ensure_network(sh, sess, &spec.network, em)?;
+                sess.run_cmd(
+                    Cmd::shell(format!(
+                        "{} >/dev/null 2>&1; true",
+                        argv::sh(&argv::rm_force(&[check.clone(), spec.name.clone()]))
+                    )),
+                    sh,
+                    em,
+                )?;
+                if recreate && !old.is_empty() {
+                    *stage = Stage::Replaced;
+                    sess.run_ok(argv::stop(old, 10), sh, em)?;
+                }
+                let (name, publish) = if probe_name == check {
+                    (check.as_str(), None)
+                } else {
+                    (spec.name.as_str(), spec.publish.as_deref())
+                };
+                if *stage == Stage::None {
+                    *stage = Stage::Started;
+                }
+                sess.run_ok(argv::container("run", spec, name, publish), sh, em)?;
+                Ok(((), format!("started {name}")))
+            })?;
+            step(em, "health", || {
+                let d = wait(sh, sess, &probe_name, *port, em)?;
+                Ok(((), d))
+            })?;
+            step(em, "cutover", || {
+                if noop {
+                    return Ok(((), "nothing to switch".into()));
+                }
+                if proxy {
+                    deps::proxy_switch(sh.project, &*sess.t, em, &sh.app, &sh.env, &[format!("{}:{port}", spec.name)])?;
+                    *stage = Stage::Replaced;
+                    if !old.is_empty() && !recreate {
+                        sess.run_ok(argv::stop(old, 10), sh, em)?;
+                    }
+                    return Ok(((), format!("proxy now routes to {}", spec.name)));
+                }
+                if recreate {
+                    return Ok(((), "recreate: the old container was stopped before the start".into()));
+                }
+                // No proxy: one published host port, which two containers
+                // cannot share. The checked candidate proved the release
+                // works; now create the real container (port published, not
+                // yet bound), then stop the old and start the new in one
+                // command: the gap is docker stop + docker start.
+                sess.run_ok(argv::container("create", spec, &spec.name, spec.publish.as_deref()), sh, em)?;
+                *stage = Stage::Replaced;
+                let mut script = String::new();
+                if !old.is_empty() {
+                    script.push_str(&argv::sh(&argv::stop(old, 10)));
+                    script.push_str(" >/dev/null && ");
+                }
+                script.push_str(&argv::sh(&argv::start(std::slice::from_ref(&spec.name))));
+                script.push_str(" >/dev/null");
+                let t0 = Instant::now();
+                sess.run_cmd(Cmd::shell(script), sh, em)?;
+                let gap = t0.elapsed();
+                let _ = sess.run_cmd(
+                    Cmd::shell(format!("{} >/dev/null 2>&1; true", argv::sh(&argv::rm_force(std::slice::from_ref(&check))))),
+                    sh,
+                    em,
+                );
+                let d = wait(sh, sess, &spec.name, *port, em)?;
+                Ok(((), format!("{} took over port {} (stop+start {:.1}s); {d}", spec.name, spec.publish.as_deref().unwrap_or("-"), gap.as_secs_f64())))
+            })?;
+        }
+        Runtime::Compose {
+            cli,
+            project,
+            files,
+            health_service,
+            port,
+        } => {
+            step(em, "start", || {
+                if noop {
+                    return Ok(((), "services already running".into()));
+                }
+                *stage = Stage::Replaced;
+                let out = sess.run_ok(argv::compose_up(*cli, project, files), sh, em)?;
+                for l in out.lines() {
+                    em.log(Stream::Stdout, l);
+                }
+                Ok(((), format!("{} converged", project)))
+            })?;
+            step(em, "health", || {
+                let rows = compose_containers(sh, sess, project, em)?;
+                let mut details = vec![];
+                for (svc, id) in &rows {
+                    if Some(svc) == health_service.as_ref() {
+                        details.push(format!("{svc}: {}", wait(sh, sess, id, *port, em)?));
+                    }
+                }
+                let st = health::inspect(&*sess.t, &rows.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(), em)?;
+                if let Some(bad) = st.iter().find(|c| c.status != "running" || c.health == "unhealthy") {
+                    return Err(DeployError::failed(format!(
+                        "container {} is {} {}",
+                        bad.name, bad.status, bad.health
+                    )));
+                }
+                Ok(((), details.join("; ")))
+            })?;
+            step(em, "cutover", || {
+                if proxy && !noop {
+                    let svc = health_service.clone().unwrap_or_default();
+                    let rows = compose_containers(sh, sess, project, em)?;
+                    let names: Vec<String> = rows
+                        .iter()
+                        .filter(|(s, _)| *s == svc)
+                        .map(|(_, id)| id.clone())
+                        .collect();
+                    let st = health::inspect(&*sess.t, &names, em)?;
+                    let ups: Vec<String> = st.iter().map(|c| format!("{}:{port}", c.name)).collect();
+                    deps::proxy_switch(sh.project, &*sess.t, em, &sh.app, &sh.env, &ups)?;
+                    return Ok(((), format!("proxy now routes to {}", ups.join(", "))));
+                }
+                Ok(((), "compose converged in place".into()))
+            })?;
+        }
+    }
+
+    if hooks && !noop {
+        step(em, "post-deploy", || {
+            run_hooks(sh, sess, rel, &cfg.hooks.post_deploy, &env_file, em).map(|d| ((), d))
+        })?;
+    }
+    step(em, "record", || {
+        if noop {
+            return Ok(((), format!("{} stays live", rel.release)));
+        }
+        let mut r = rel.clone();
+        r.status = Status::Live;
+        save_release(sess, &r, em)?;
+        sess.t
+            .upload(&sess.layout.current(), format!("{}\n", r.release).as_bytes(), 0o644, em)
+            .map_err(DeployError::remote)?;
+        Ok(((), format!("{} is live", r.release)))
+    })?;
+    Ok(())
+}
+
+fn wait(sh: &Shared, sess: &Session, container: &str, port: u16, em: &Emitter) -> Result<String, DeployError> {
+    let cancel = sh.cancel.clone();
+    health::wait_healthy(
+        &*sess.t,
+        &Probe {
+            container,
+            port,
+            cfg: &sh.project.config.health,
+            deadline: sh.deadline,
+        },
+        em,
+        &move || cancel.is_cancelled(),
+    )
+}
+
+/// (service, container id) of a compose project's containers.
+fn compose_containers(
+    sh: &Shared,
+    sess: &Session,
+    project: &str,
+    em: &Emitter,
+) -> Result<Vec<(String, String)>, DeployError> {
+    let out = sess.run_ok(
+        vec![
+            "docker".into(),
+            "ps".into(),
+            "-a".into(),
+            "--filter".into(),
+            format!("label=com.docker.compose.project={project}"),
+            "--format".into(),
+            "{{.Label \"com.docker.compose.service\"}}|{{.Names}}".into(),
+        ],
+        sh,
+        em,
+    )?;
+    Ok(out
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect())
+}
+
+fn ensure_network(sh: &Shared, sess: &Session, name: &str, em: &Emitter) -> Result<(), DeployError> {
+    if name == deps::PROXY_NETWORK {
+        return deps::proxy_ensure(sh.project, &*sess.t, em);
+    }
+    sess.run_cmd(
+        Cmd::shell(format!(
+            "{} >/dev/null 2>&1 || {} >/dev/null",
+            argv::sh(&argv::network_inspect(name)),
+            argv::sh(&argv::network_create(name, &sh.app, &sh.env))
+        )),
+        sh,
+        em,
+    )?;
+    Ok(())
+}
+
+fn run_hooks(
+    sh: &Shared,
+    sess: &Session,
+    rel: &Release,
+    hooks: &[Hook],
+    env_file: &str,
+    em: &Emitter,
+) -> Result<String, DeployError> {
+    if hooks.is_empty() {
+        return Ok("none".into());
+    }
+    let (network, default_svc) = match &rel.runtime {
+        Runtime::Image { spec, .. } => (spec.network.clone(), spec.labels.service.clone()),
+        Runtime::Compose {
+            project,
+            health_service,
+            ..
+        } => {
+            let net = format!("{project}_default");
+            let exists = sess
+                .t
+                .run(&Cmd::argv(argv::network_inspect(&net)), em)
+                .map(|o| o.success())
+                .unwrap_or(false);
+            (
+                if exists { net } else { "bridge".into() },
+                health_service.clone().unwrap_or_default(),
+            )
+        }
+    };
+    if network != "bridge" {
+        ensure_network(sh, sess, &network, em)?;
+    }
+    let mut ran = 0;
+    for (i, h) in hooks.iter().enumerate() {
+        let svc = h.service.clone().unwrap_or_else(|| default_svc.clone());
+        let image = rel.images.get(&svc).cloned().ok_or_else(|| {
+            DeployError::input(format!(
+                "hook `{}`: service {svc:?} has no image arcane built; set `service` to a built service",
+                h.command
+            ))
+        })?;
+        let labels = Labels {
+            app: sh.app.clone(),
+            env: sh.env.clone(),
+            service: String::new(),
+            version: rel.version.clone(),
+            release: rel.release.clone(),
+        };
+        let name = format!("{}-{}-hook-{}-{i}", sh.app, sh.env, std::process::id());
+        let left = remaining(sh)?;
+        let cmd = Cmd::argv(argv::hook_run(&image, env_file, &network, &name, &labels, &h.command))
+            .with_timeout(left.min(Duration::from_secs(h.timeout)));
+        let cancel = sh.cancel.clone();
+        let status = sess
+            .t
+            .stream(&cmd, em, &move || cancel.is_cancelled())
+            .map_err(DeployError::remote)?;
+        if status != 0 {
+            // A timed-out hook leaves its container; remove it.
+            let _ = sess.t.run(&Cmd::shell(format!("docker rm -f {} >/dev/null 2>&1; true", shell_quote(&name))), em);
+            let msg = format!("hook `{}` exited with {status}", h.command);
+            if h.continue_on_error {
+                em.warn(format!("{msg} (continue_on_error)"));
+            } else {
+                return Err(DeployError::failed(msg));
+            }
+        }
+        ran += 1;
+    }
+    Ok(format!("{ran} hook(s) ran"))
+}
+
+/// Reverse an activation that got to `stage`.
+fn undo(
+    sh: &Shared,
+    sess: &Session,
+    rel: &Release,
+    prev: Option<&Release>,
+    old: &[String],
+    stage: Stage,
+    em: &Emitter,
+) -> Result<(), DeployError> {
+    // Undo must run even when the deploy was cancelled or timed out.
+    let t = &*sess.t;
+    let run = |cmd: Cmd| -> Result<String, DeployError> {
+        let cmd = cmd.with_timeout(Duration::from_secs(120));
+        let out = t
+            .run(&cmd, em)
+            .map_err(DeployError::remote)?;
+        if !out.success() {
+            return Err(DeployError::failed(format!(
+                "`{}`: {}",
+                short(&cmd.to_shell()),
+                out.stderr_str().trim()
+            )));
+        }
+        Ok(out.stdout_str())
+    };
+    match &rel.runtime {
+        Runtime::Image { spec, .. } => {
+            let check = format!("{}-check", spec.name);
+            run(Cmd::shell(format!(
+                "{} >/dev/null 2>&1; true",
+                argv::sh(&argv::rm_force(&[check, spec.name.clone()]))
+            )))?;
+            if stage == Stage::Replaced && !old.is_empty() {
+                run(Cmd::argv(argv::start(old)))?;
+                if sh.project.config.proxy.is_some() {
+                    if let Some(Runtime::Image { spec: ps, port }) = prev.map(|p| &p.runtime) {
+                        deps::proxy_switch(sh.project, t, em, &sh.app, &sh.env, &[format!("{}:{port}", ps.name)])?;
+                    }
+                }
+            }
+        }
+        Runtime::Compose { cli, project, .. } => match prev.map(|p| &p.runtime) {
+            Some(Runtime::Compose {
+                cli: pcli, files, ..
+            }) => {
+                run(Cmd::argv(argv::compose_up(*pcli, project, files)))?;
+            }
+            _ => {
+                run(Cmd::argv(argv::compose(*cli, project, &[], &["stop"])))?;
+            }
+        },
+    }
+    Ok(())
+}
+
+/// Delete releases beyond `keep_releases` (never the live one), their
+/// stopped containers, and their images unless a kept release uses them.
+fn prune(sh: &Shared, sess: &Session, live: &Release, em: &Emitter) -> Result<String, DeployError> {
+    let mut all = sess.facts.releases.clone();
+    if !all.iter().any(|r| r.release == live.release) {
+        all.push(live.clone());
+    }
+    let keep = sh.project.config.deploy.keep_releases.max(1);
+    let gone = release::to_prune(all.clone(), keep, Some(&live.release));
+    if gone.is_empty() {
+        return Ok(format!("{} release(s) kept", all.len()));
+    }
+    let gone_names: Vec<&str> = gone.iter().map(|r| r.release.as_str()).collect();
+    let kept_images: Vec<&String> = all
+        .iter()
+        .filter(|r| !gone_names.contains(&r.release.as_str()))
+        .flat_map(|r| r.images.values())
+        .collect();
+    let containers: Vec<String> = sess
+        .facts
+        .containers
+        .iter()
+        .filter(|c| gone_names.contains(&c.release.as_str()) && c.accessory.is_empty())
+        .map(|c| c.name.clone())
+        .collect();
+    let mut images: Vec<String> = gone
+        .iter()
+        .flat_map(|r| r.images.values())
+        .filter(|i| !kept_images.contains(i))
+        .cloned()
+        .collect();
+    images.sort();
+    images.dedup();
+    let mut script = String::new();
+    if !containers.is_empty() {
+        script.push_str(&format!("{} >/dev/null 2>&1; ", argv::sh(&argv::rm_force(&containers))));
+    }
+    if !images.is_empty() {
+        script.push_str(&format!("{} >/dev/null 2>&1; ", argv::sh(&argv::rmi(&images))));
+    }
+    for r in &gone {
+        script.push_str(&format!("rm -rf {}; ", shell_quote(&sess.layout.release_dir(&r.release))));
+    }
+    script.push_str("true");
+    sess.run_cmd(Cmd::shell(script), sh, em)?;
+    Ok(format!("removed {}", gone_names.join(", ")))
+}
+
+/// Roll a server that succeeded back to its previous release (rollback-all).
+pub(crate) fn undo_success(sh: &Shared, u: &Undo, em: &Emitter) -> Result<Option<String>, DeployError> {
+    let rb = Shared {
+        project: sh.project,
+        app: sh.app.clone(),
+        env: sh.env.clone(),
+        art: Artifact::none(),
+        deadline: Instant::now() + Duration::from_secs(sh.project.config.deploy.timeout),
+        cancel: Cancel::default(),
+        lock_wait: Duration::from_secs(30),
+    };
+    match &u.previous {
+        Some(p) => {
+            let (o, _) = run(&rb, &u.server, &BTreeMap::new(), &Target::Existing(Some(p.clone())), em);
+            if o.ok {
+                Ok(Some(p.clone()))
+            } else {
+                Err(DeployError::failed(o.detail))
+            }
+        }
+        None => {
+            // First deploy: nothing to go back to; stop the new release.
+            let sess = Session::open(&u.server, &sh.app, &sh.env, true, em)?;
+            let names: Vec<String> = sess
+                .facts
+                .containers
+                .iter()
+                .filter(|c| c.release == u.new_release && c.state == "running")
+                .map(|c| c.name.clone())
+                .collect();
+            if !names.is_empty() {
+                sess.run_ok(argv::stop(&names, 10), &rb, em)?;
+            }
+            sess.run_cmd(Cmd::shell(format!("rm -f {}", shell_quote(&sess.layout.current()))), &rb, em)?;
+            Ok(None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_parse_releases_ps_and_compose() {
+        let r = serde_json::json!({
+            "app":"a","env":"staging","release":"abc","version":"abc","git_sha":"abcdef",
+            "created_at":"2026-01-01T00:00:00Z","created_unix":1,"deployed_by":"me@x",
+            "images":{"web":"a:abc"},"image_ids":{"web":"sha256:1"},"env_digest":"d","env_keys":{},
+            "runtime":{"mode":"image","spec":{"name":"a-staging-web-abc","image":"a:abc","env_file":"/h/.env","network":"a-staging","publish":"8080:8080","labels":{"app":"a","env":"staging","service":"web","version":"abc","release":"abc"}},"port":8080},
+            "status":"live"
+        });
+        let out = format!(
+            "HOME=/root\nCURRENT=abc\n--RELEASE--\n{}\n\n--PS--\na-staging-web-abc|running|web|abc|\na-staging-db|running|||db\n--COMPOSE--\nv1\n",
+            serde_json::to_string_pretty(&r).unwrap()
+        );
+        let f = parse_facts(&out);
+        assert_eq!(f.home, "/root");
+        assert_eq!(f.current.as_deref(), Some("abc"));
+        assert_eq!(f.releases.len(), 1);
+        assert_eq!(f.containers.len(), 2);
+        assert_eq!(f.containers[1].accessory, "db");
+        assert_eq!(f.compose, Some(ComposeCli::V1));
+        let f = parse_facts("HOME=/home/x\nCURRENT=\n--PS--\n");
+        assert_eq!(f.current, None);
+        assert!(f.releases.is_empty());
+    }
+
+    #[test]
+    fn facts_script_quotes_and_detects_compose_only_when_asked() {
+        let s = facts_script("hello", "staging", false);
+        assert!(s.contains("\"$HOME/.arcane\"/hello/staging"));
+        assert!(!s.contains("--COMPOSE--"));
+        assert!(facts_script("hello", "staging", true).contains("docker compose version"));
+    }
+}

@@ -1,0 +1,191 @@
+//! Docker argv for the proxy container, built by pure functions so tests can
+//! assert exactly what runs on a server.
+
+use super::{CONTAINER, NETWORK};
+
+/// Named volumes: certificates and ACME state (`/data`) and Caddy's autosaved
+/// config (`/config`). Both outlive the container, so a reboot or an image
+/// upgrade keeps every app's routes and certificates.
+pub const DATA_VOLUME: &str = "arcane-proxy-data";
+pub const CONFIG_VOLUME: &str = "arcane-proxy-config";
+/// Label that marks arcane's proxy container.
+pub const LABEL: &str = "arcane.proxy=caddy";
+
+fn v(words: &[&str]) -> Vec<String> {
+    words.iter().map(|s| s.to_string()).collect()
+}
+
+/// `docker network inspect arcane` (exit 0 when it exists).
+pub fn network_inspect() -> Vec<String> {
+    v(&[
+        "docker",
+        "network",
+        "inspect",
+        "--format",
+        "{{.Name}}",
+        NETWORK,
+    ])
+}
+
+/// `docker network create arcane`.
+pub fn network_create() -> Vec<String> {
+    v(&[
+        "docker",
+        "network",
+        "create",
+        "--label",
+        "arcane.network=1",
+        NETWORK,
+    ])
+}
+
+/// State and image of the proxy container, one line: `running caddy:2`.
+pub fn inspect() -> Vec<String> {
+    v(&[
+        "docker",
+        "container",
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.Config.Image}}",
+        CONTAINER,
+    ])
+}
+
+/// Run the proxy.
+///
+/// * The admin API is *not* published. Caddy keeps its default admin listener,
+///   `localhost:2019` inside the container's own network namespace: app
+///   containers on the `arcane` network cannot reach it (a compromised app
+///   could otherwise re-route every other app), nor can other users of the
+///   server. arcane reaches it with `docker exec` (see `admin.rs`).
+/// * `--resume` loads the autosaved config from the config volume, so the
+///   routes survive a restart, a reboot of the server and a new container.
+/// * `--restart unless-stopped` brings the proxy back after a dockerd restart.
+pub fn run(image: &str) -> Vec<String> {
+    let mut a = v(&[
+        "docker",
+        "run",
+        "--detach",
+        "--name",
+        CONTAINER,
+        "--label",
+        LABEL,
+        "--restart",
+        "unless-stopped",
+        "--network",
+        NETWORK,
+        "--publish",
+        "80:80",
+        "--publish",
+        "443:443",
+        "--publish",
+        "443:443/udp",
+    ]);
+    a.extend(v(&[
+        "--volume",
+        &format!("{DATA_VOLUME}:/data"),
+        "--volume",
+        &format!("{CONFIG_VOLUME}:/config"),
+        // The official image sets these; a custom image might not.
+        "--env",
+        "XDG_DATA_HOME=/data",
+        "--env",
+        "XDG_CONFIG_HOME=/config",
+        // Long-lived keep-alive connections from many clients.
+        "--ulimit",
+        "nofile=65536:65536",
+        image,
+        "caddy",
+        "run",
+        "--resume",
+    ]));
+    a
+}
+
+/// `docker start arcane-proxy` (a stopped proxy keeps its config).
+pub fn start() -> Vec<String> {
+    v(&["docker", "start", CONTAINER])
+}
+
+/// Stop gracefully: Caddy finishes in-flight requests within its grace period.
+pub fn stop(timeout_secs: u64) -> Vec<String> {
+    v(&[
+        "docker",
+        "stop",
+        "--time",
+        &timeout_secs.to_string(),
+        CONTAINER,
+    ])
+}
+
+/// Remove the (stopped) container; the volumes stay.
+pub fn rm() -> Vec<String> {
+    v(&["docker", "rm", "--force", CONTAINER])
+}
+
+pub fn logs(tail: usize) -> Vec<String> {
+    v(&["docker", "logs", "--tail", &tail.to_string(), CONTAINER])
+}
+
+/// Pipe one HTTP request into the admin listener inside the container.
+pub fn admin_pipe(port: u16) -> Vec<String> {
+    v(&[
+        "docker",
+        "exec",
+        "--interactive",
+        CONTAINER,
+        "nc",
+        "127.0.0.1",
+        &port.to_string(),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_container_argv() {
+        assert_eq!(
+            run("caddy:2").join(" "),
+            "docker run --detach --name arcane-proxy --label arcane.proxy=caddy \
+             --restart unless-stopped --network arcane --publish 80:80 --publish 443:443 \
+             --publish 443:443/udp --volume arcane-proxy-data:/data \
+             --volume arcane-proxy-config:/config --env XDG_DATA_HOME=/data \
+             --env XDG_CONFIG_HOME=/config --ulimit nofile=65536:65536 caddy:2 caddy run --resume"
+        );
+        // Nothing publishes the admin port.
+        assert!(!run("caddy:2").iter().any(|w| w.contains("2019")));
+        assert_eq!(
+            admin_pipe(2019),
+            v(&[
+                "docker",
+                "exec",
+                "--interactive",
+                "arcane-proxy",
+                "nc",
+                "127.0.0.1",
+                "2019"
+            ])
+        );
+        assert_eq!(
+            stop(30),
+            v(&["docker", "stop", "--time", "30", "arcane-proxy"])
+        );
+        assert_eq!(
+            network_create(),
+            v(&[
+                "docker",
+                "network",
+                "create",
+                "--label",
+                "arcane.network=1",
+                "arcane"
+            ])
+        );
+        assert_eq!(
+            logs(50),
+            v(&["docker", "logs", "--tail", "50", "arcane-proxy"])
+        );
+    }
+}
