@@ -205,7 +205,11 @@ fn blank_key_at(work: &str, offset: usize) -> Option<String> {
             }
         }
     }
-    String::from_utf8(bytes).ok()
+    let out = String::from_utf8(bytes).ok()?;
+    // Blanking inside an inline table or a dotted key can break the syntax;
+    // then stop rather than report an error the user did not write.
+    ImDocument::parse(out.as_str()).ok()?;
+    Some(out)
 }
 
 fn collect_headers(item: &Item, out: &mut Vec<usize>) {
@@ -254,22 +258,15 @@ fn find_entry(
             if key.span().is_some_and(|s| s.contains(&offset)) {
                 return match v {
                     Item::Value(val) => Some(vec![key.span()?.start..val.span()?.end]),
-                    Item::Table(tt) => Some(vec![section(tt.span()?.start)]),
-                    Item::ArrayOfTables(a) => a
-                        .iter()
-                        .map(|tt| tt.span().map(|s| section(s.start)))
-                        .collect(),
+                    // A table's content is its own section plus the sections
+                    // of every table under it (`[bulid]`, `[bulid.args]`...).
+                    Item::Table(_) | Item::ArrayOfTables(_) => {
+                        let mut own = vec![];
+                        collect_headers(v, &mut own);
+                        (!own.is_empty()).then(|| own.into_iter().map(section).collect())
+                    }
                     Item::None => None,
                 };
-            }
-            // A header key's span lies inside the header, e.g. `[bulid]`.
-            if let Item::Table(tt) = v {
-                if tt.span().is_some_and(|s| s.contains(&offset)) && !tt.is_dotted() {
-                    if let Some(r) = find_entry(v, offset, headers, len) {
-                        return Some(r);
-                    }
-                    return Some(vec![section(tt.span()?.start)]);
-                }
             }
             if let Some(r) = find_entry(v, offset, headers, len) {
                 return Some(r);
@@ -277,4 +274,129 @@ fn find_entry(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ProjectConfig, ServersFile};
+    use Seg::{Index, Key};
+
+    const TEXT: &str = r#"[app]
+name = "x"
+
+[envs.staging]
+[envs.production]
+protected = true
+
+[[hooks.pre_deploy]]
+command = "a"
+
+[[hooks.pre_deploy]]
+command = ""
+
+[accessories.db]
+image = "postgres"
+env = ["A", "B-"]
+inline = { k = 1 }
+"#;
+
+    fn at(src: &TomlSource, path: &[Seg]) -> Option<(usize, usize)> {
+        src.span(path).map(|s| line_col(&src.text, s.start))
+    }
+
+    #[test]
+    fn finds_keys_headers_elements_and_array_tables() {
+        let src = TomlSource::new("a.toml", TEXT);
+        assert_eq!(at(&src, &[Key("app"), Key("name")]), Some((2, 1)));
+        assert_eq!(at(&src, &[Key("envs"), Key("production")]), Some((5, 7)));
+        assert_eq!(
+            at(&src, &[Key("envs"), Key("production"), Key("protected")]),
+            Some((6, 1))
+        );
+        assert_eq!(
+            at(
+                &src,
+                &[Key("hooks"), Key("pre_deploy"), Index(1), Key("command")]
+            ),
+            Some((12, 1))
+        );
+        assert_eq!(
+            at(&src, &[Key("accessories"), Key("db"), Key("env"), Index(1)]),
+            Some((16, 13))
+        );
+        assert_eq!(
+            at(
+                &src,
+                &[Key("accessories"), Key("db"), Key("inline"), Key("k")]
+            ),
+            Some((17, 12))
+        );
+        // Missing leaf: the deepest parent found.
+        assert_eq!(at(&src, &[Key("app"), Key("nope")]), Some((1, 2)));
+        assert_eq!(at(&src, &[Key("nope")]), None);
+        let e = src.error(&[Key("app"), Key("name")], "bad");
+        assert_eq!((e.line, e.column), (Some(2), Some(1)));
+    }
+
+    #[test]
+    fn reports_every_unknown_key_with_did_you_mean() {
+        let text = "[app]\nnaem = 1\nname = \"x\"\n\n[[hooks.pre_deplyo]]\ncommand = \"a\"\n\n[[hooks.pre_deplyo]]\ncommand = \"b\"\n\n[helth]\npath = \"/\"\n[helth.sub]\nx = 1\n\n[deploy]\nstrategy = \"recreate\"\ntimeoutt = 3\n";
+        let errs = parse_all::<ProjectConfig>(text, Path::new("a.toml")).unwrap_err();
+        let got: Vec<(Option<usize>, String, Option<String>)> = errs
+            .into_iter()
+            .map(|e| {
+                (
+                    e.line,
+                    e.message.split(',').next().unwrap().to_string(),
+                    e.help,
+                )
+            })
+            .collect();
+        let want = vec![
+            (
+                Some(2),
+                "unknown field `naem`",
+                Some("did you mean `name`?"),
+            ),
+            (
+                Some(5),
+                "unknown field `pre_deplyo`",
+                Some("did you mean `pre_deploy`?"),
+            ),
+            (
+                Some(11),
+                "unknown field `helth`",
+                Some("did you mean `health`?"),
+            ),
+            (
+                Some(18),
+                "unknown field `timeoutt`",
+                Some("did you mean `timeout`?"),
+            ),
+        ];
+        let want: Vec<(Option<usize>, String, Option<String>)> = want
+            .into_iter()
+            .map(|(l, m, h)| (l, m.to_string(), h.map(str::to_string)))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn stops_at_type_errors_and_inline_tables() {
+        let errs = parse_all::<ServersFile>(
+            "[servers.a]\nhost = 1\nenv = \"staging\"\nbogus = 2\n",
+            Path::new("s.toml"),
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].line, Some(2));
+        let errs = parse_all::<ServersFile>(
+            "servers = { a = { host = \"h\", env = \"staging\", hots = 1 } }\n",
+            Path::new("s.toml"),
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].help.as_deref(), Some("did you mean `host`?"));
+    }
 }
