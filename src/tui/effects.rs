@@ -8,11 +8,12 @@
 use super::dialog::{PreConfirmed, TuiInteract};
 use super::model::*;
 use super::update::{Command, Msg, SecretString};
-use crate::config::{Project, Server};
+use crate::config::{Project, Selection, Server};
+use crate::deploy::{self, Cancel, DeployReport, DeployRequest};
 use crate::event::{Emitter, Event, Sink};
-use crate::remote::{Cmd, LocalTransport, RemoteError, Transport};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
+use crate::remote::{self, shell_quote, Cmd, ConnectOptions, RemoteError, Transport};
+use crate::secrets::{self, recipients::Kind, Keyring};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,7 +31,7 @@ pub struct Effects {
     tx: UnboundedSender<Msg>,
     emitter: Emitter,
     interact: TuiInteract,
-    cancel: Arc<Mutex<Option<Arc<AtomicBool>>>>,
+    cancel: Arc<Mutex<Option<Cancel>>>,
     logs_stop: Arc<Mutex<Option<Arc<AtomicBool>>>>,
 }
 
@@ -79,42 +80,82 @@ impl Effects {
     pub fn run(&self, cmd: Command) {
         let p = self.project.clone();
         let em = self.emitter.clone();
+        let identity = self.identity_path();
         match cmd {
             Command::RefreshStatus { servers } => self.refresh_status(servers),
             Command::LoadEnv { env } => self.spawn("env", move || Msg::EnvLoaded {
                 result: load_env(&p, &env),
                 env,
             }),
-            Command::RevealKey { env, key } => {
-                let identity = self.identity_path();
-                self.spawn("reveal", move || Msg::Revealed {
-                    result: reveal(&p, identity, &env, &key),
-                    key,
-                })
-            }
-            Command::SetKey { layer, key, .. } => self.spawn("env-set", move || Msg::OpDone {
-                what: format!("set {key} in {layer}"),
-                result: Err(needs("secrets", "editing env files (re-encryption)")),
+            Command::RevealKey { env, key } => self.spawn("reveal", move || Msg::Revealed {
+                result: reveal(&p, identity, &env, &key),
+                key,
             }),
-            Command::UnsetKey { layer, key } => self.spawn("env-unset", move || Msg::OpDone {
-                what: format!("delete {key} from {layer}"),
-                result: Err(needs("secrets", "editing env files (re-encryption)")),
+            Command::SetKey { layer, key, value } => self.spawn("env-set", move || {
+                let what = format!("set {key} in {layer}.env");
+                let result = usable_identity(identity.as_deref())
+                    .and_then(|_| {
+                        let keys = Keyring::new(&p.root, identity.as_deref());
+                        secrets::project::set_value(&p.root, &layer, &key, &value.0, &keys)
+                            .map_err(|e| e.to_string())
+                    })
+                    .map(|path| format!("{what}; re-encrypted {}", rel(&p.root, &path)));
+                Msg::OpDone { what, result }
+            }),
+            Command::UnsetKey { layer, key } => self.spawn("env-unset", move || {
+                let what = format!("delete {key} from {layer}.env");
+                let result = usable_identity(identity.as_deref()).and_then(|_| {
+                    let keys = Keyring::new(&p.root, identity.as_deref());
+                    match secrets::project::unset_value(&p.root, &layer, &key, &keys) {
+                        Ok(true) => Ok(format!("deleted {key} from {layer}.env (re-encrypted)")),
+                        Ok(false) => Err(format!("{key} is not set in {layer}.env")),
+                        Err(e) => Err(e.to_string()),
+                    }
+                });
+                Msg::OpDone { what, result }
             }),
             Command::LoadKeys => {
-                let identity = self.identity_path();
-                self.spawn("keys", move || Msg::KeysLoaded(Ok(load_keys(identity))))
+                self.spawn("keys", move || Msg::KeysLoaded(Ok(load_keys(&p, identity))))
             }
-            Command::TeamAdd { name, .. } => self.spawn("team-add", move || Msg::OpDone {
+            Command::TeamAdd {
+                name,
+                pubkey,
+                scopes,
+            } => self.spawn("team-add", move || Msg::OpDone {
                 what: format!("add teammate {name}"),
-                result: Err(needs("secrets", "team add")),
+                result: add_recipient(&p, identity, name.clone(), pubkey, scopes, Kind::Person),
             }),
-            Command::MachineAllow { name, .. } => self.spawn("allow", move || Msg::OpDone {
+            Command::MachineAllow {
+                name,
+                pubkey,
+                scopes,
+            } => self.spawn("allow", move || Msg::OpDone {
                 what: format!("allow machine {name}"),
-                result: Err(needs("secrets", "deploy allow")),
+                result: add_recipient(&p, identity, name.clone(), pubkey, scopes, Kind::Machine),
             }),
-            Command::Revoke { name, .. } => self.spawn("revoke", move || Msg::OpDone {
-                what: format!("revoke {name}"),
-                result: Err(needs("secrets", "revoke and rotate")),
+            Command::Revoke { name, kind } => self.spawn("revoke", move || {
+                let kind = if kind == "machine" {
+                    Kind::Machine
+                } else {
+                    Kind::Person
+                };
+                let result = usable_identity(identity.as_deref()).and_then(|_| {
+                    let keys = Keyring::new(&p.root, identity.as_deref());
+                    secrets::project::remove_recipient(&p.root, &name, kind, &keys)
+                        .map(|rep| {
+                            format!(
+                                "removed {}; rotated {}. Treat what they could read as leaked: rotate those credentials at their source{}",
+                                rep.removed,
+                                rep.scopes.join(", "),
+                                if rep.staged { "; changes are staged, commit them" } else { "" }
+                            )
+                        })
+                        .map_err(|e| e.to_string())
+                });
+                Msg::OpDone {
+                    what: format!("revoke {name}"),
+                    result,
+                }
             }),
             Command::GenKey => self.spawn("gen-key", || {
                 use age::secrecy::ExposeSecret;
@@ -125,14 +166,50 @@ impl Effects {
                 )))
             }),
             Command::LoadReleases { env } => self.spawn("releases", move || Msg::ReleasesLoaded {
+                result: load_releases(&p, &env, &em),
                 env,
-                result: Err(needs("deploy", "release history")),
             }),
-            Command::Rollback { env, .. } => self.spawn("rollback", move || Msg::ReleasesLoaded {
-                env,
-                result: Err(needs("deploy", "rollback")),
+            Command::Rollback { env, server, to } => {
+                let cancel = self.new_cancel();
+                let interact = self.interact.clone();
+                self.spawn("rollback", move || {
+                    let sel = Selection {
+                        env: Some(env.clone()),
+                        servers: server.into_iter().collect(),
+                        ..Default::default()
+                    };
+                    // The TUI asked for the typed env name before sending this.
+                    let pre = PreConfirmed {
+                        typed_word: p.config.is_protected(&env).then(|| env.clone()),
+                        inner: &interact,
+                    };
+                    let quiet = engine_project(&p);
+                    let result = deploy::rollback(&quiet, &sel, Some(&to), &pre, &em, &cancel)
+                        .map(|r| report_summary(&r))
+                        .map_err(|e| e.to_string());
+                    Msg::OpDone {
+                        what: format!("roll back {env} to {to}"),
+                        result,
+                    }
+                })
+            }
+            Command::LoadGit => self.spawn("git", move || {
+                Msg::GitLoaded(
+                    crate::git::log(&p.root, 300)
+                        .map(|cs| {
+                            cs.into_iter()
+                                .map(|c| Commit {
+                                    id: c.sha,
+                                    parents: c.parents,
+                                    summary: c.summary,
+                                    author: c.author,
+                                    time: c.time,
+                                })
+                                .collect()
+                        })
+                        .map_err(|e| e.to_string()),
+                )
             }),
-            Command::LoadGit => self.spawn("git", move || Msg::GitLoaded(load_git(&p))),
             Command::LoadLogChoices => {
                 self.spawn("log-choices", move || Msg::LogChoices(log_choices(&p, &em)))
             }
@@ -142,28 +219,34 @@ impl Effects {
                     stop.store(true, Ordering::Relaxed);
                 }
             }
-            Command::Plan { target } => {
-                let _ = (&p, &target);
-                self.spawn("plan", || {
-                    Msg::PlanReady(Err(needs("deploy", "deploy plans")))
-                })
-            }
+            Command::Plan { target } => self.spawn("plan", move || {
+                let req = request(&target, true);
+                Msg::PlanReady(
+                    deploy::plan(&p, &req, &em)
+                        .map(|plan| plan.to_string())
+                        .map_err(|e| e.to_string()),
+                )
+            }),
             Command::Deploy { target, typed } => {
-                let cancel = Arc::new(AtomicBool::new(false));
-                *self.cancel.lock().unwrap() = Some(cancel.clone());
+                let cancel = self.new_cancel();
                 let interact = self.interact.clone();
                 self.spawn("deploy", move || {
-                    let _pre = PreConfirmed {
+                    let pre = PreConfirmed {
                         typed_word: typed.then(|| target.env().to_string()),
                         inner: &interact,
                     };
-                    let _ = (&p, &em, &cancel);
-                    Msg::DeployDone(Err(needs("deploy", "deploying")))
+                    let req = request(&target, false);
+                    let quiet = engine_project(&p);
+                    Msg::DeployDone(
+                        deploy::deploy(&quiet, &req, &pre, &em, &cancel)
+                            .map(|r| report_summary(&r))
+                            .map_err(|e| e.to_string()),
+                    )
                 })
             }
             Command::CancelDeploy => {
                 if let Some(c) = self.cancel.lock().unwrap().as_ref() {
-                    c.store(true, Ordering::Relaxed);
+                    c.cancel();
                 }
             }
             Command::AnswerConfirm { id, yes } => self.interact.answer(id, yes),
@@ -171,6 +254,12 @@ impl Effects {
                 super::notify::send(&title, &body);
             }
         }
+    }
+
+    fn new_cancel(&self) -> Cancel {
+        let c = Cancel::default();
+        *self.cancel.lock().unwrap() = Some(c.clone());
+        c
     }
 
     fn identity_path(&self) -> Option<PathBuf> {
@@ -229,7 +318,7 @@ impl Effects {
         self.spawn("logs", move || {
             let res = (|| -> Result<(), String> {
                 let s = server_by_name(&p, &server)?;
-                let t = connect(&s, &em)?;
+                let t = connect(&p, &s, &em).map_err(|e| short_remote_error(&e))?;
                 let names = t
                     .run(
                         &Cmd::argv(crate_docker_ps(
@@ -258,10 +347,6 @@ impl Effects {
     }
 }
 
-fn needs(branch: &str, what: &str) -> String {
-    format!("{what} is not in this build yet: it needs the {branch} engine")
-}
-
 fn server_by_name(p: &Project, name: &str) -> Result<Server, String> {
     p.servers
         .servers
@@ -273,13 +358,54 @@ fn server_by_name(p: &Project, name: &str) -> Result<Server, String> {
         .ok_or_else(|| format!("unknown server {name:?}"))
 }
 
-/// A transport to `s`. Only `host = "local"` until the SSH transport lands.
-fn connect(s: &Server, _em: &Emitter) -> Result<Box<dyn Transport>, String> {
-    if s.is_local() {
-        Ok(Box::new(LocalTransport::new(&s.name)))
-    } else {
-        Err(needs("remote", "SSH access"))
+/// SSH options for the dashboard: relative key paths in servers.toml are
+/// relative to the project, and a dead server costs at most a few seconds.
+fn connect_options(p: &Project) -> ConnectOptions {
+    ConnectOptions {
+        timeout: CONNECT_TIMEOUT,
+        base_dir: Some(p.root.clone()),
+        ..Default::default()
     }
+}
+
+fn connect(p: &Project, s: &Server, em: &Emitter) -> Result<Arc<dyn Transport>, RemoteError> {
+    remote::connect(s, em, &connect_options(p))
+}
+
+/// The project as the engines see it from the TUI: desktop notifications are
+/// the dashboard's job (its Settings tab can turn them off), so the engine
+/// does not send its own as well.
+fn engine_project(p: &Project) -> Project {
+    let mut q = p.clone();
+    q.config.notifications.desktop = false;
+    q
+}
+
+fn request(target: &Target, dry_run: bool) -> DeployRequest {
+    DeployRequest {
+        selection: target.selection(),
+        env: target.env().to_string(),
+        parallel: None,
+        dry_run,
+        skip_build: false,
+        lock_wait: Duration::ZERO,
+    }
+}
+
+fn report_summary(r: &DeployReport) -> String {
+    let ok = r.servers.iter().filter(|s| s.ok).count();
+    let changed = r.servers.iter().filter(|s| s.changed).count();
+    format!(
+        "{} {} live on {ok}/{} server(s) of {} ({changed} changed)",
+        r.app,
+        r.version,
+        r.servers.len(),
+        r.env
+    )
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).display().to_string()
 }
 
 /// `docker ps` argv listing this app's containers in `env` (optionally one service).
@@ -313,35 +439,34 @@ pub fn security_alert(e: &RemoteError) -> Option<String> {
 
 /// One server's status: reachability, docker version, live release, health, lock.
 fn probe(p: &Project, s: &Server, em: &Emitter) -> ServerStatus {
-    if !s.is_local() {
-        // Until the SSH transport lands: a TCP connect to the SSH port tells
-        // reachable from not, and nothing more.
-        let port = s.config.port.unwrap_or(22);
-        let reachable = (s.config.host.as_str(), port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .is_some_and(|addr| TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).is_ok());
-        return ServerStatus {
-            reachable,
-            error: Some(if reachable {
-                needs("remote", "docker/release status")
-            } else {
-                format!("cannot reach {}:{port}", s.config.host)
-            }),
+    match connect(p, s, em) {
+        Ok(t) => probe_via(t.as_ref(), p.app_name(), &s.config.env, em),
+        Err(e) => ServerStatus {
+            // Auth failures and host key refusals mean the host answered.
+            reachable: !matches!(
+                e,
+                RemoteError::Unreachable { .. } | RemoteError::Timeout { .. }
+            ),
+            security_alert: security_alert(&e),
+            error: Some(short_remote_error(&e)),
             ..Default::default()
-        };
+        },
     }
-    let t = match connect(s, em) {
-        Ok(t) => t,
-        Err(e) => {
-            return ServerStatus {
-                error: Some(e),
-                ..Default::default()
-            }
+}
+
+/// The one-line version of a connect error for the Overview row.
+fn short_remote_error(e: &RemoteError) -> String {
+    match e {
+        RemoteError::Unreachable { reason, .. } => format!("unreachable: {reason}"),
+        RemoteError::Auth { user, .. } => format!("auth failed as {user}"),
+        RemoteError::UnknownHostKey { fingerprint, .. } => {
+            format!("unknown host key {fingerprint}: run `arcane server trust`")
         }
-    };
-    probe_via(t.as_ref(), p.app_name(), &s.config.env, em)
+        RemoteError::HostKeyChanged { fingerprint, .. } => {
+            format!("HOST KEY CHANGED ({fingerprint}): refusing to connect")
+        }
+        other => other.to_string(),
+    }
 }
 
 /// The status queries, over any transport (the command log shows each one).
@@ -360,16 +485,17 @@ fn probe_via(t: &dyn Transport, app: &str, env: &str, em: &Emitter) -> ServerSta
         Ok(o) if o.success() => st.docker = Some(o.stdout_str().trim().to_string()),
         Ok(o) => st.error = Some(format!("docker: {}", first_line(&o.stderr_str()))),
         Err(e) => {
-            st.security_alert = security_alert(&e);
-            st.reachable = matches!(e, RemoteError::Timeout { .. } | RemoteError::Io { .. });
-            st.error = Some(e.to_string());
+            st.error = Some(short_remote_error(&e));
             return st;
         }
     }
-    let dir = format!("$HOME/.arcane/{app}/{env}");
-    let script = format!(
-        "cat \"{dir}/current\" 2>/dev/null; echo; cat \"{dir}/lock/holder.json\" 2>/dev/null"
+    let dir = format!(
+        "\"$HOME/.arcane\"/{}/{}",
+        shell_quote(app),
+        shell_quote(env)
     );
+    let script =
+        format!("cat {dir}/current 2>/dev/null; echo; cat {dir}/lock/holder.json 2>/dev/null");
     if let Ok(o) = t.run(
         &Cmd::shell(script).with_timeout(Duration::from_secs(10)),
         em,
@@ -384,14 +510,9 @@ fn probe_via(t: &dyn Transport, app: &str, env: &str, em: &Emitter) -> ServerSta
         let holder: String = lines.collect::<Vec<_>>().join("");
         if !holder.trim().is_empty() {
             st.lock = Some(
-                serde_json::from_str::<serde_json::Value>(&holder)
-                    .ok()
-                    .and_then(|v| {
-                        v.get("holder")
-                            .or_else(|| v.get("user"))
-                            .and_then(|h| h.as_str().map(String::from))
-                    })
-                    .unwrap_or_else(|| "held".into()),
+                serde_json::from_str::<deploy::lock::Holder>(&holder)
+                    .map(|h| h.who)
+                    .unwrap_or_else(|_| "held".into()),
             );
         }
     }
@@ -414,31 +535,58 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("").trim()
 }
 
-/// `$XDG_CONFIG_HOME/arcane/identity.txt`.
+/// The identity file: `--identity`/ARCANE_IDENTITY, else the XDG default.
 pub fn default_identity_path() -> Option<PathBuf> {
-    directories::BaseDirs::new().map(|d| d.config_dir().join("arcane").join("identity.txt"))
+    secrets::identity::default_path()
 }
 
-/// Keys of the env's layers, read as stored: base, then the env. A key set in
-/// both comes from the env layer and overrides base.
+/// An identity the dashboard can use without a terminal prompt. A
+/// passphrase-protected identity would ask on the TTY, which the dashboard
+/// owns, so such work is left to the CLI.
+fn usable_identity(path: Option<&Path>) -> Result<(), String> {
+    if std::env::var_os("ARCANE_MACHINE_KEY").is_some_and(|v| !v.is_empty()) {
+        return Ok(());
+    }
+    let Some(path) = path.filter(|p| p.is_file()) else {
+        return Err(
+            "no identity: run `arcane identity new` (or `arcane identity import`) first".into(),
+        );
+    };
+    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if String::from_utf8_lossy(&text).contains("BEGIN AGE ENCRYPTED FILE") {
+        return Err(format!(
+            "{} is passphrase-protected; use the CLI (`arcane env show --reveal`, `arcane env set`) for this",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Keys of the env's layers (base, then the env), read without decrypting:
+/// key names are not secret. A key set in both layers comes from the env
+/// layer and overrides base.
 fn load_env(p: &Project, env: &str) -> Result<Vec<EnvKey>, String> {
     let mut out: Vec<EnvKey> = vec![];
-    for layer in ["base", env] {
-        let path = p.envs_dir().join(format!("{layer}.env"));
-        let text = match std::fs::read_to_string(&path) {
+    for layer in crate::config::layers::layer_files(&p.envs_dir(), env, None) {
+        let name = layer.name.trim_end_matches(".env").to_string();
+        let text = match std::fs::read_to_string(&layer.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(e) => return Err(format!("{}: {e}", layer.path.display())),
         };
-        for key in parse_env_keys(&text) {
-            match out.iter_mut().find(|k| k.key == key) {
+        let entries =
+            crate::config::envfile::parse(&text, &layer.path).map_err(|e| e.to_string())?;
+        for e in entries {
+            match out.iter_mut().find(|k| k.key == e.key) {
                 Some(k) => {
-                    let old = std::mem::replace(&mut k.layer, layer.to_string());
-                    k.overrides.push(old);
+                    let old = std::mem::replace(&mut k.layer, name.clone());
+                    if !k.overrides.contains(&old) {
+                        k.overrides.push(old);
+                    }
                 }
                 None => out.push(EnvKey {
-                    key,
-                    layer: layer.to_string(),
+                    key: e.key,
+                    layer: name.clone(),
                     overrides: vec![],
                 }),
             }
@@ -448,78 +596,143 @@ fn load_env(p: &Project, env: &str) -> Result<Vec<EnvKey>, String> {
     Ok(out)
 }
 
-/// The key names of an env file (`KEY=...` lines; comments and blanks skipped).
-pub fn parse_env_keys(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let l = l.strip_prefix("export ").unwrap_or(l);
-            l.split_once('=').map(|(k, _)| k.trim().to_string())
-        })
-        .filter(|k| !k.is_empty())
-        .collect()
-}
-
+/// One decrypted value, through the secrets engine's reader.
 fn reveal(
     p: &Project,
     identity: Option<PathBuf>,
     env: &str,
     key: &str,
 ) -> Result<SecretString, String> {
-    if !identity.as_ref().is_some_and(|i| i.is_file()) {
-        return Err(
-            "no identity: run `arcane identity new` (or import one) to reveal values".into(),
-        );
-    }
-    let _ = (p, env, key);
-    Err(needs("secrets", "decrypting values"))
+    usable_identity(identity.as_deref())?;
+    let keys = Keyring::new(&p.root, identity.as_deref());
+    let read = secrets::reader(&keys);
+    let merged = crate::config::merged(p, env, None, &read).map_err(|e| e.to_string())?;
+    merged
+        .get(key)
+        .map(|v| SecretString(v.to_string()))
+        .ok_or_else(|| format!("{key} is not set for {env}"))
 }
 
-fn load_keys(identity: Option<PathBuf>) -> KeysState {
+fn load_keys(p: &Project, identity: Option<PathBuf>) -> KeysState {
     let mut k = KeysState {
         identity_path: identity.as_ref().map(|p| p.display().to_string()),
         ..Default::default()
     };
-    if let Some(path) = identity {
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            k.public_key = text
-                .lines()
-                .map(str::trim)
-                .find(|l| l.starts_with("AGE-SECRET-KEY-"))
-                .and_then(|l| l.parse::<age::x25519::Identity>().ok())
-                .map(|id| id.to_public().to_string())
-                .or_else(|| {
-                    text.contains("BEGIN AGE ENCRYPTED FILE")
-                        .then(|| "(passphrase-protected identity)".to_string())
-                });
+    if let Some(path) = &identity {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            k.public_key = if text.contains("BEGIN AGE ENCRYPTED FILE") {
+                Some("(passphrase-protected; `arcane identity show` prints the key)".into())
+            } else {
+                secrets::identity::parse_identity_text(&text, &path.display().to_string())
+                    .ok()
+                    .and_then(|ids| ids.first().map(|l| l.public.clone()))
+            };
         }
     }
-    k.error = Some(needs("secrets", "recipients and scopes"));
+    match secrets::recipients::Recipients::load(&p.root) {
+        Ok(r) => {
+            k.recipients = r
+                .recipients
+                .iter()
+                .map(|r| Recipient {
+                    name: r.name.clone(),
+                    kind: r.kind.to_string(),
+                    public_key: r.key.clone(),
+                    scopes: r.scopes.clone(),
+                })
+                .collect()
+        }
+        Err(e) => k.error = Some(e.to_string()),
+    }
     k
 }
 
-fn load_git(p: &Project) -> Result<Vec<Commit>, String> {
-    let repo = git2::Repository::discover(&p.root)
-        .map_err(|e| format!("not a git repository: {}", e.message()))?;
-    let mut walk = repo.revwalk().map_err(|e| e.message().to_string())?;
-    walk.push_head()
-        .map_err(|e| format!("no commits yet: {}", e.message()))?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
-        .map_err(|e| e.message().to_string())?;
-    let mut out = vec![];
-    for oid in walk.take(300) {
-        let oid = oid.map_err(|e| e.message().to_string())?;
-        let c = repo.find_commit(oid).map_err(|e| e.message().to_string())?;
-        out.push(Commit {
-            id: oid.to_string(),
-            parents: c.parent_ids().map(|p| p.to_string()).collect(),
-            summary: c.summary().unwrap_or("").to_string(),
-            author: c.author().name().unwrap_or("").to_string(),
-            time: c.time().seconds(),
-        });
+/// `team add` / `deploy allow`, with the CLI's defaults for scopes.
+fn add_recipient(
+    p: &Project,
+    identity: Option<PathBuf>,
+    name: String,
+    pubkey: String,
+    scopes: Vec<String>,
+    kind: Kind,
+) -> Result<String, String> {
+    use secrets::recipients::{normalize_key, parse_recipient, valid_recipient_name, Recipients};
+    if !valid_recipient_name(&name) {
+        return Err(format!(
+            "{name:?} is not a valid name (letters, digits, - _ . @)"
+        ));
     }
-    Ok(out)
+    parse_recipient(&pubkey).map_err(|e| format!("{pubkey:?}: {e}"))?;
+    usable_identity(identity.as_deref())?;
+    let scopes = if !scopes.is_empty() {
+        scopes
+    } else if kind == Kind::Person {
+        let r = Recipients::load(&p.root).map_err(|e| e.to_string())?;
+        ["base", "staging"]
+            .iter()
+            .filter(|s| r.scopes.iter().any(|x| x == *s))
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        match p.servers.servers.get(&name) {
+            Some(s) => vec!["base".into(), s.env.clone()],
+            None => {
+                return Err(format!(
+                "{name} is not a server in config/servers.toml; give scopes (e.g. base,production)"
+            ))
+            }
+        }
+    };
+    let keys = Keyring::new(&p.root, identity.as_deref());
+    let rec = secrets::recipients::Recipient {
+        name: name.clone(),
+        kind,
+        key: normalize_key(&pubkey),
+        scopes: scopes.clone(),
+    };
+    secrets::project::add_recipient(&p.root, rec, &keys).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{name} ({kind}) can now decrypt {}; commit .arcane/ so their clone can read them",
+        scopes.join(", ")
+    ))
+}
+
+/// Release history per server, with the live one marked.
+fn load_releases(
+    p: &Project,
+    env: &str,
+    em: &Emitter,
+) -> Result<Vec<(String, Vec<ReleaseRow>)>, String> {
+    let sel = Selection {
+        env: Some(env.to_string()),
+        ..Default::default()
+    };
+    if p.select(&sel).is_err() {
+        return Ok(vec![]);
+    }
+    let history = deploy::releases(p, &sel, em).map_err(|e| e.to_string())?;
+    let live: Vec<(String, Option<String>)> =
+        deploy::live_releases(p, &sel, em).map_err(|e| e.to_string())?;
+    Ok(history
+        .into_iter()
+        .map(|(server, rels)| {
+            let current = live
+                .iter()
+                .find(|(s, _)| *s == server)
+                .and_then(|(_, c)| c.clone());
+            let rows = rels
+                .into_iter()
+                .map(|r| ReleaseRow {
+                    live: current.as_deref() == Some(r.release.as_str()),
+                    created: u64::try_from(r.created_unix).ok(),
+                    git_sha: Some(r.git_sha.chars().take(7).collect()),
+                    status: format!("{:?} by {}", r.status, r.deployed_by).to_lowercase(),
+                    version: r.release,
+                })
+                .collect();
+            (server, rows)
+        })
+        .collect())
 }
 
 fn log_choices(p: &Project, em: &Emitter) -> Result<Vec<(String, String)>, String> {
@@ -531,10 +744,10 @@ fn log_choices(p: &Project, em: &Emitter) -> Result<Vec<(String, String)>, Strin
             config: c.clone(),
         };
         let em = em.for_server(name);
-        let t = match connect(&s, &em) {
+        let t = match connect(p, &s, &em) {
             Ok(t) => t,
             Err(e) => {
-                errors.push(format!("{name}: {e}"));
+                errors.push(format!("{name}: {}", short_remote_error(&e)));
                 continue;
             }
         };
@@ -554,7 +767,7 @@ fn log_choices(p: &Project, em: &Emitter) -> Result<Vec<(String, String)>, Strin
                 }
             }
             Ok(o) => errors.push(format!("{name}: {}", first_line(&o.stderr_str()))),
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.push(short_remote_error(&e)),
         }
     }
     if out.is_empty() && !errors.is_empty() {
@@ -566,12 +779,6 @@ fn log_choices(p: &Project, em: &Emitter) -> Result<Vec<(String, String)>, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn env_keys_skip_comments_and_exports() {
-        let text = "# c\nA=1\n\nexport B=two\n C = x\nnot a line\n";
-        assert_eq!(parse_env_keys(text), vec!["A", "B", "C"]);
-    }
 
     #[test]
     fn docker_ps_argv_filters_by_labels() {

@@ -565,7 +565,7 @@ impl Model {
                     }
                 }
             }
-            out.sort_by(|a, b| b.1.created.cmp(&a.1.created));
+            out.sort_by_key(|r| std::cmp::Reverse(r.1.created));
             out
         }
     }

@@ -77,7 +77,7 @@ fn deploy_done_with_summary() {
         Msg::Engine(Event::Data {
             kind: "deploy_summary".into(),
             server: None,
-            value: serde_json::json!({"rows": [
+            value: serde_json::json!({"servers": [
                 {"server": "web-1", "ok": true, "version": "a1b2c3d", "detail": "healthy"},
                 {"server": "web-2", "ok": true, "version": "a1b2c3d", "detail": "healthy"}
             ]}),

@@ -329,9 +329,20 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
             });
         }
         Msg::OpDone { what, result } => {
+            let rollback = what.starts_with("roll back");
+            if rollback {
+                let (title, body) = match &result {
+                    Ok(s) => (format!("arcane: {what} done"), s.clone()),
+                    Err(e) => (format!("arcane: {what} FAILED"), e.clone()),
+                };
+                cmds.extend(notify(m, &title, &body));
+            }
             match result {
                 Ok(s) => m.status = Some((false, if s.is_empty() { what } else { s })),
                 Err(e) => m.status = Some((true, format!("{what}: {e}"))),
+            }
+            if rollback && m.tab != Tab::Overview {
+                cmds.extend(refresh_status(m));
             }
             cmds.extend(load_tab(m));
         }
@@ -1046,6 +1057,10 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Command> {
                 m.commands.pop_front();
             }
         }
+        // Step events outside a deploy (a status probe's connect) are not
+        // deploy progress.
+        Event::StepStarted { .. } | Event::StepFinished { .. } | Event::Progress { .. }
+            if !m.deploy_running() => {}
         Event::StepStarted { server, step } => {
             let p = m
                 .deploy
@@ -1116,7 +1131,8 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Command> {
         Event::Data { kind, value, .. } => {
             if kind == "deploy_summary" {
                 let rows = value
-                    .get("rows")
+                    .get("servers")
+                    .or_else(|| value.get("rows"))
                     .and_then(|r| r.as_array())
                     .cloned()
                     .or_else(|| value.as_array().cloned())
