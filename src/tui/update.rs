@@ -290,11 +290,8 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
                 Ok(s) => (true, s),
                 Err(e) => (false, e),
             };
-            // Finished{} may have set the summary already; the result wins if it says more.
-            let summary = match &m.deploy.phase {
-                DeployPhase::Done { summary: s, .. } if !s.is_empty() && ok => s.clone(),
-                _ => summary,
-            };
+            // The engine's result replaces whatever `Finished` said: it is
+            // built from the report (names and versions, never values).
             let target = m
                 .deploy
                 .active

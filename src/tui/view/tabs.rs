@@ -63,6 +63,19 @@ fn overview(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
     let name_w = if wide { 16 } else { 12 };
     // Rows grouped by env: a header line per env, then its servers.
     let mut lines: Vec<Line> = vec![];
+    if wide {
+        lines.push(Line::styled(
+            format!(
+                "{} {} {} {} {} LOCK",
+                fit("NAME", name_w),
+                "UP",
+                fit("DOCKER", 10),
+                fit("RELEASE", 12),
+                fit("HEALTH", 12)
+            ),
+            t.dim(),
+        ));
+    }
     let mut sel_line = None;
     let mut last_env: Option<&str> = None;
     for (i, s) in m.servers.iter().enumerate() {
@@ -87,10 +100,11 @@ fn overview(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
         if let Some(st) = st {
             if st.reachable {
                 if wide {
-                    spans.push(Span::raw(fit(
-                        &format!("docker {}", st.docker.as_deref().unwrap_or("-")),
-                        16,
-                    )));
+                    // "20.10.24+dfsg1" -> "20.10.24": the distro suffix says little.
+                    let docker = st.docker.as_deref().unwrap_or("-");
+                    let docker = docker.split('+').next().unwrap_or(docker);
+                    spans.push(Span::raw(fit(docker, 10)));
+                    spans.push(Span::raw(" "));
                 }
                 spans.push(Span::raw(fit(
                     st.release.as_deref().unwrap_or("no release"),
@@ -236,8 +250,9 @@ fn deploy(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
             };
             lines.push(head);
             for (server, p) in &d.servers {
+                // Steps with no server (the build) run on this machine.
                 let mut spans = vec![Span::styled(
-                    format!("{} ", if server.is_empty() { "local" } else { server }),
+                    format!("{} ", if server.is_empty() { "(here)" } else { server }),
                     t.title(),
                 )];
                 for (step, st, _) in &p.steps {
@@ -289,7 +304,7 @@ fn deploy(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
             }
         }
     }
-    f.render_widget(Paragraph::new(lines), main);
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), main);
 }
 
 fn env_switcher(m: &Model, idx: usize, t: &Theme) -> Vec<Span<'static>> {
