@@ -162,7 +162,7 @@ impl Effects {
                 let id = age::x25519::Identity::generate();
                 Msg::GeneratedKey(Ok((
                     id.to_public().to_string(),
-                    id.to_string().expose_secret().to_string(),
+                    SecretString(id.to_string().expose_secret().to_string()),
                 )))
             }),
             Command::LoadReleases { env } => self.spawn("releases", move || Msg::ReleasesLoaded {

@@ -627,6 +627,18 @@ fn keys_tab_actions() {
         }]
     );
     assert_eq!(update(&mut m, key('n')), vec![Command::GenKey]);
+    update(
+        &mut m,
+        Msg::GeneratedKey(Ok((
+            "age1pub".into(),
+            SecretString("AGE-SECRET-KEY-1X".into()),
+        ))),
+    );
+    assert!(screen(&m, 100, 24).contains("AGE-SECRET-KEY-1X"));
+    update(&mut m, key('1'));
+    update(&mut m, key('4'));
+    update(&mut m, Msg::KeysLoaded(Ok(KeysState::default())));
+    assert!(!screen(&m, 100, 24).contains("AGE-SECRET-KEY-1X"));
 }
 
 #[test]

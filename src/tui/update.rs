@@ -45,7 +45,8 @@ pub enum Msg {
         result: Result<SecretString, String>,
     },
     KeysLoaded(Result<KeysState, String>),
-    GeneratedKey(Result<(String, String), String>),
+    /// A new machine keypair: (public, secret).
+    GeneratedKey(Result<(String, SecretString), String>),
     ReleasesLoaded {
         env: String,
         result: Result<Vec<(String, Vec<ReleaseRow>)>, String>,
@@ -221,7 +222,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
             }
         },
         Msg::GeneratedKey(r) => match r {
-            Ok(pair) => m.keys.generated = Some(pair),
+            Ok((public, secret)) => m.keys.generated = Some((public, secret.0)),
             Err(e) => m.status = Some((true, e)),
         },
         Msg::ReleasesLoaded { env, result } => {
@@ -411,6 +412,11 @@ pub fn load_tab(m: &mut Model) -> Vec<Command> {
 fn switch_tab(m: &mut Model, tab: Tab) -> Vec<Command> {
     if m.tab == tab {
         return vec![];
+    }
+    // Secrets on screen (a revealed value, a new machine key) go away when
+    // their tab is left.
+    if m.tab == Tab::Keys {
+        m.keys.generated = None;
     }
     m.tab = tab;
     m.env.revealed = None;
