@@ -226,21 +226,19 @@ fn cut_makes_a_server_unreachable_and_restore_brings_it_back() {
     assert_eq!(ssh_ok(&tb, "srv2", "hostname"), "srv2");
 }
 
-/// Seconds to push `bytes` to `name` over ssh, less the cost of an empty
-/// ssh session (handshake), so what is left is the transfer.
-fn push_secs(tb: &Testbed, name: &str, bytes: usize) -> f64 {
-    let t = Instant::now();
-    ssh_ok(tb, name, "true");
-    let handshake = t.elapsed().as_secs_f64();
-    let t = Instant::now();
+/// Mbit/s of pushing `bytes` to `name` over ssh, timed by the server from
+/// the first line it receives to EOF (so the ssh handshake does not count).
+fn push_mbit(tb: &Testbed, name: &str, bytes: usize) -> f64 {
     let mut child = tb
         .ssh_command(name)
-        .arg("cat > /dev/null")
+        .arg("read -r _; s=$(date +%s%N); cat >/dev/null; e=$(date +%s%N); echo $((e - s))")
         .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let chunk = vec![0x5au8; 1 << 20];
     let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    let chunk = vec![0x5au8; 1 << 20];
     let mut left = bytes;
     while left > 0 {
         let n = left.min(chunk.len());
@@ -248,19 +246,36 @@ fn push_secs(tb: &Testbed, name: &str, bytes: usize) -> f64 {
         left -= n;
     }
     drop(stdin);
-    assert!(child.wait().unwrap().success());
-    (t.elapsed().as_secs_f64() - handshake).max(0.001)
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let ns: f64 = text(&out).parse().unwrap();
+    (bytes * 8) as f64 / (ns / 1e9) / 1e6
 }
 
-fn pull_secs(tb: &Testbed, name: &str, bytes: usize) -> f64 {
+/// Mbit/s of pulling `bytes` from `name` over ssh, timed from the first
+/// byte received to EOF.
+fn pull_mbit(tb: &Testbed, name: &str, bytes: usize) -> f64 {
+    let mut child = tb
+        .ssh_command(name)
+        .arg(format!("head -c {bytes} /dev/zero"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let first = stdout.read(&mut buf).unwrap();
     let t = Instant::now();
-    ssh_ok(tb, name, "true");
-    let handshake = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let out = tb.ssh(name, &format!("head -c {bytes} /dev/zero"));
-    assert!(out.status.success());
-    assert_eq!(out.stdout.len(), bytes);
-    (t.elapsed().as_secs_f64() - handshake).max(0.001)
+    let mut rest = 0;
+    loop {
+        match stdout.read(&mut buf).unwrap() {
+            0 => break,
+            n => rest += n,
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(first + rest, bytes);
+    (rest * 8) as f64 / secs / 1e6
 }
 
 #[test]
@@ -272,8 +287,8 @@ fn shape_caps_throughput_both_ways() {
     tb.shape("srv1", "50mbit", None);
     assert!(tb.status().contains("50Mbit"), "{}", tb.status());
 
-    let up = (30 * MB * 8) as f64 / push_secs(&tb, "srv1", 30 * MB) / 1e6;
-    let down = (10 * MB * 8) as f64 / pull_secs(&tb, "srv1", 10 * MB) / 1e6;
+    let up = push_mbit(&tb, "srv1", 30 * MB);
+    let down = pull_mbit(&tb, "srv1", 15 * MB);
     eprintln!("shaped to 50mbit: host->srv1 {up:.1} Mbit/s, srv1->host {down:.1} Mbit/s");
     assert!((40.0..=60.0).contains(&up), "host->srv1 at {up:.1} Mbit/s");
     assert!(
@@ -282,7 +297,7 @@ fn shape_caps_throughput_both_ways() {
     );
 
     tb.unshape("srv1");
-    let free = (10 * MB * 8) as f64 / push_secs(&tb, "srv1", 10 * MB) / 1e6;
+    let free = push_mbit(&tb, "srv1", 10 * MB);
     eprintln!("unshaped: host->srv1 {free:.1} Mbit/s");
     assert!(free > 80.0, "unshape left the link slow: {free:.1} Mbit/s");
 }
