@@ -303,7 +303,12 @@ mod tests {
 
     #[test]
     fn parses_the_compose_env_file_syntax() {
-        let cases: &[(&str, &str, &[(&str, &str)])] = &[
+        type Case = (
+            &'static str,
+            &'static str,
+            &'static [(&'static str, &'static str)],
+        );
+        let cases: &[Case] = &[
             ("plain", "A=1\nB=two\n", &[("A", "1"), ("B", "two")]),
             ("export prefix", "export A=1\n", &[("A", "1")]),
             ("export with tabs", "export\tA=1", &[("A", "1")]),

@@ -17,6 +17,10 @@ use super::servers::did_you_mean;
 use super::{ConfigError, Project, PROJECT_FILE, SERVERS_FILE};
 use std::path::{Path, PathBuf};
 
+/// How env files are read: plaintext ([`read_plain`]) or decrypting (the
+/// secrets engine's reader).
+pub type ReadFn = dyn Fn(&Path) -> Result<String, ConfigError>;
+
 /// Which kind of layer a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LayerKind {

@@ -153,6 +153,15 @@ fn help_for(msg: &str) -> Option<String> {
             None => format!("valid here: {}", valid.join(", ")),
         });
     }
+    if let Some(rest) = msg.strip_prefix("missing field") {
+        let field = backticked(rest).first().copied().unwrap_or("it");
+        return Some(format!(
+            "add `{field} = ...` to this table (every key is described in docs/configuration.md)"
+        ));
+    }
+    if msg.contains("expected a sequence") {
+        return Some("write a list, e.g. [\"a\", \"b\"]".into());
+    }
     if msg.contains("expected u16") {
         return Some("a port is a whole number from 1 to 65535".into());
     }
@@ -257,7 +266,10 @@ fn find_entry(
             let key = t.key(k)?;
             if key.span().is_some_and(|s| s.contains(&offset)) {
                 return match v {
-                    Item::Value(val) => Some(vec![key.span()?.start..val.span()?.end]),
+                    Item::Value(val) => {
+                        let whole = key.span()?.start..val.span()?.end;
+                        Some(vec![whole])
+                    }
                     // A table's content is its own section plus the sections
                     // of every table under it (`[bulid]`, `[bulid.args]`...).
                     Item::Table(_) | Item::ArrayOfTables(_) => {

@@ -16,7 +16,7 @@ pub mod servers;
 
 pub use envfile::{EnvEntry, ENCRYPTED_PREFIX};
 pub use error::{ConfigError, ConfigErrors};
-pub use layers::{merged, read_plain, MergedEntry, MergedEnv};
+pub use layers::{merged, read_plain, MergedEntry, MergedEnv, ReadFn};
 pub use locate::TomlSource;
 pub use project::*;
 pub use servers::*;
@@ -177,5 +177,208 @@ fn read_source(path: &Path, errs: &mut Vec<ConfigError>) -> Option<TomlSource> {
             errs.push(ConfigError::new(path, msg).with_help("run `arcane init` to create it"));
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(dir: &Path, arcane: &str, servers: &str) -> Result<Project, ConfigErrors> {
+        std::fs::create_dir_all(dir.join("config")).unwrap();
+        std::fs::write(dir.join(PROJECT_FILE), arcane).unwrap();
+        std::fs::write(dir.join(SERVERS_FILE), servers).unwrap();
+        Project::load(dir)
+    }
+
+    const SERVERS: &str = "[servers.a]\nhost = \"local\"\nenv = \"staging\"\n[servers.b]\nhost = \"h\"\nenv = \"staging\"\n[servers.p]\nhost = \"h\"\nenv = \"production\"\n[groups.g]\nservers = [\"a\", \"p\"]\n";
+
+    #[test]
+    fn selection_rules_and_empty_selection() {
+        let t = tempfile::tempdir().unwrap();
+        let p = project(t.path(), "[app]\nname = \"x\"\n", SERVERS).unwrap();
+        let names = |sel: Selection| -> Vec<String> {
+            p.select(&sel)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.name)
+                .collect()
+        };
+        assert_eq!(names(Selection::default()), ["a", "b"]);
+        let env = |e: &str| Some(e.to_string());
+        assert_eq!(
+            names(Selection {
+                env: env("production"),
+                ..Default::default()
+            }),
+            ["p"]
+        );
+        assert_eq!(
+            names(Selection {
+                group: Some("g".into()),
+                ..Default::default()
+            }),
+            ["a", "p"]
+        );
+        assert_eq!(
+            names(Selection {
+                group: Some("g".into()),
+                env: env("staging"),
+                ..Default::default()
+            }),
+            ["a"]
+        );
+        assert_eq!(
+            names(Selection {
+                servers: vec!["b".into()],
+                ..Default::default()
+            }),
+            ["b"]
+        );
+        let e = p
+            .select(&Selection {
+                servers: vec!["p".into()],
+                env: env("staging"),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(
+            e.message
+                .contains("no servers match --env staging --server p"),
+            "{e}"
+        );
+        let e = p
+            .select(&Selection {
+                env: env("prodution"),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(e.help.unwrap().contains("did you mean \"production\""));
+        let e = p
+            .select(&Selection {
+                group: Some("gg".into()),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(e.help.as_deref(), Some("did you mean \"g\"?"));
+        // An env declared but without servers selects nothing: an error.
+        let t2 = tempfile::tempdir().unwrap();
+        let p2 = project(
+            t2.path(),
+            "[app]\nname = \"x\"\n[envs.staging]\n[envs.qa]\n",
+            "[servers.a]\nhost = \"local\"\nenv = \"staging\"\n",
+        )
+        .unwrap();
+        let e = p2
+            .select(&Selection {
+                env: env("qa"),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(e.message.contains("no servers match --env qa"), "{e}");
+    }
+
+    #[test]
+    fn load_reports_problems_of_both_files() {
+        let t = tempfile::tempdir().unwrap();
+        let errs = project(
+            t.path(),
+            "[app]\nname = \"x\"\nbogus = 1\n",
+            "[servers.a]\nhost = \"local\"\nenv = \"staging\"\nprot = 22\n",
+        )
+        .unwrap_err();
+        let lines: Vec<(String, Option<usize>)> = errs
+            .0
+            .iter()
+            .map(|e| {
+                (
+                    e.file.file_name().unwrap().to_string_lossy().into_owned(),
+                    e.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("arcane.toml".to_string(), Some(3)),
+                ("servers.toml".to_string(), Some(4))
+            ]
+        );
+        assert_eq!(errs.0[1].help.as_deref(), Some("did you mean `port`?"));
+    }
+
+    #[test]
+    fn build_mode_explicit_and_detected() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        let cfg = |s: &str| -> ProjectConfig {
+            toml::from_str(&format!("[app]\nname = \"x\"\n{s}")).unwrap()
+        };
+        assert_eq!(
+            cfg("").build_mode(root),
+            BuildMode::Dockerfile {
+                dockerfile: root.join("Dockerfile"),
+                context: root.to_path_buf()
+            }
+        );
+        assert_eq!(
+            cfg("[build]\ncontext = \"app\"\n").build_mode(root),
+            BuildMode::Dockerfile {
+                dockerfile: root.join("app/Dockerfile"),
+                context: root.join("app")
+            }
+        );
+        assert_eq!(
+            cfg("[build]\ndockerfile = \"ops/Dockerfile\"\n").build_mode(root),
+            BuildMode::Dockerfile {
+                dockerfile: root.join("ops/Dockerfile"),
+                context: root.to_path_buf()
+            }
+        );
+        std::fs::write(root.join("docker-compose.yml"), "services: {}\n").unwrap();
+        assert_eq!(
+            cfg("").build_mode(root),
+            BuildMode::Compose {
+                file: root.join("docker-compose.yml")
+            }
+        );
+        std::fs::write(root.join("compose.yaml"), "services: {}\n").unwrap();
+        assert_eq!(
+            cfg("").build_mode(root),
+            BuildMode::Compose {
+                file: root.join("compose.yaml")
+            }
+        );
+        // Explicit Dockerfile keys win over a compose file on disk.
+        assert!(matches!(
+            cfg("[build]\ncontext = \".\"\n").build_mode(root),
+            BuildMode::Dockerfile { .. }
+        ));
+        assert_eq!(
+            cfg("[build]\ncompose = \"ops/c.yml\"\n").build_mode(root),
+            BuildMode::Compose {
+                file: root.join("ops/c.yml")
+            }
+        );
+        // Integers are accepted where seconds are floats.
+        assert_eq!(cfg("[health]\ninterval = 2\n").health.interval, 2.0);
+    }
+
+    #[test]
+    fn user_paths_expand_home_and_root() {
+        let root = Path::new("/proj");
+        let home = std::env::var("HOME").unwrap();
+        assert_eq!(
+            resolve_user_path(root, Path::new("~/.ssh/id")),
+            Path::new(&home).join(".ssh/id")
+        );
+        assert_eq!(
+            resolve_user_path(root, Path::new("config/kh")),
+            Path::new("/proj/config/kh")
+        );
+        assert_eq!(
+            resolve_user_path(root, Path::new("/abs")),
+            Path::new("/abs")
+        );
     }
 }

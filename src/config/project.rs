@@ -486,7 +486,10 @@ impl ProjectConfig {
                 return BuildMode::Compose { file: f };
             }
         }
-        let context = root.join(b.context.as_deref().unwrap_or("."));
+        let context = match b.context.as_deref() {
+            None | Some(".") | Some("./") | Some("") => root.to_path_buf(),
+            Some(c) => root.join(c),
+        };
         let dockerfile = match &b.dockerfile {
             Some(d) => root.join(d),
             None => context.join("Dockerfile"),

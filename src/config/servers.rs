@@ -52,6 +52,38 @@ impl Server {
     }
 }
 
+impl ServerConfig {
+    /// `identity_file` as a usable path (see [`resolve_user_path`]).
+    pub fn identity_path(&self, root: &Path) -> Option<PathBuf> {
+        self.identity_file
+            .as_deref()
+            .map(|p| resolve_user_path(root, p))
+    }
+
+    /// `known_hosts` as a usable path (see [`resolve_user_path`]).
+    pub fn known_hosts_path(&self, root: &Path) -> Option<PathBuf> {
+        self.known_hosts
+            .as_deref()
+            .map(|p| resolve_user_path(root, p))
+    }
+}
+
+/// Paths in servers.toml: a leading `~/` is the user's home, a relative path
+/// is relative to the project root (so a committed `config/known_hosts`
+/// works from any subdirectory), an absolute path is used as is.
+pub fn resolve_user_path(root: &Path, p: &Path) -> PathBuf {
+    if let Ok(rest) = p.strip_prefix("~") {
+        if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            return PathBuf::from(home).join(rest);
+        }
+    }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        root.join(p)
+    }
+}
+
 /// What the user asked for with `--env`, `--group`, `--server`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Selection {
