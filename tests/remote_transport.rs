@@ -449,3 +449,74 @@ fn ssh_config_aliases_are_honoured() {
     let out = t.run(&Cmd::argv(["whoami"]), &Emitter::null()).unwrap();
     assert_eq!(out.stdout_str(), "root\n");
 }
+
+#[test]
+fn many_concurrent_channels_on_one_session_stay_correct() {
+    let sshd = Sshd::start();
+    let t = sshd.connect();
+    std::thread::scope(|s| {
+        for i in 0..12 {
+            let t = t.clone();
+            s.spawn(move || {
+                for j in 0..10 {
+                    // stdin in, transformed output out, on stdout and stderr.
+                    let input = format!("{i}-{j}-").repeat(2000);
+                    let out = t
+                        .run(
+                            &Cmd::shell("tee /dev/stderr | wc -c").with_stdin(input.clone()),
+                            &Emitter::null(),
+                        )
+                        .unwrap();
+                    assert_eq!(out.stdout_str().trim(), input.len().to_string());
+                    // (login scripts on this host may print to stderr first)
+                    assert!(out.stderr_str().ends_with(&input));
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn proxy_jump_tunnels_the_session_through_another() {
+    let sshd = Sshd::start();
+    let opts = sshd.opts();
+    let home = opts.home.clone().unwrap();
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    // The jump host is the same sshd: arcane connects to it, opens a
+    // direct-tcpip channel to itself and runs a second session inside.
+    std::fs::write(
+        home.join(".ssh/config"),
+        format!(
+            "Host target\n  HostName 127.0.0.1\n  Port {p}\n  User root\n  ProxyJump jumpbox\n\
+             Host jumpbox\n  HostName 127.0.0.1\n  Port {p}\n  User root\n\
+             Host *\n  IdentityFile {k}\n",
+            p = sshd.port,
+            k = sshd.path("id_ed25519").display()
+        ),
+    )
+    .unwrap();
+    std::fs::copy(sshd.path("known_hosts"), home.join(".ssh/known_hosts")).unwrap();
+    let s = Server {
+        name: "behind".into(),
+        config: ServerConfig {
+            host: "target".into(),
+            user: None,
+            port: None,
+            identity_file: None,
+            known_hosts: None,
+            env: "staging".into(),
+            roles: vec![],
+        },
+    };
+    let t = remote::connect(&s, &Emitter::null(), &opts).unwrap();
+    let out = t
+        .run(&Cmd::shell("echo $SSH_CONNECTION"), &Emitter::null())
+        .unwrap();
+    // The inner session arrives from the jump host's own loopback.
+    assert!(out.stdout_str().starts_with("127.0.0.1 "), "{out:?}");
+    let big = vec![b'z'; 1_000_000];
+    let out = t
+        .run(&Cmd::argv(["wc", "-c"]).with_stdin(big), &Emitter::null())
+        .unwrap();
+    assert_eq!(out.stdout_str().trim(), "1000000");
+}

@@ -8,9 +8,11 @@
 //! are multiplexed over a single session (see `session.rs`), so a forward and
 //! a command run concurrently.
 
+pub mod engine;
 mod forward;
 pub mod hostkey;
 pub mod local;
+pub mod ops;
 mod session;
 pub mod ssh;
 pub mod ssh_config;

@@ -20,7 +20,7 @@ use super::transport::RemoteError;
 use ssh2::{BlockDirections, Channel, ErrorCode, Session};
 use std::io;
 use std::os::unix::io::RawFd;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 const EAGAIN: i32 = -37; // LIBSSH2_ERROR_EAGAIN
@@ -31,6 +31,36 @@ pub(crate) struct Core {
     pub fd: RawFd,
     io: Mutex<()>,
     open: Mutex<()>,
+    /// Open session channels (commands). OpenSSH refuses more than
+    /// `MaxSessions` (default 10) per connection, so commands beyond
+    /// [`MAX_SESSIONS`] wait for a free slot instead of failing.
+    sessions: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// Session channels used for commands; two more stay free for the short
+/// `kill` commands that stop abandoned ones (see [`Core::session_slot`]).
+pub const MAX_SESSIONS: usize = 8;
+
+/// A session channel slot, released on drop.
+pub(crate) struct Slot<'a>(&'a Core);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut n = self.0.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        *n -= 1;
+        self.0.freed.notify_all();
+    }
+}
+
+impl Drop for Core {
+    /// libssh2 frees a non-blocking session only if nothing would block; in
+    /// blocking mode with a short timeout it always finishes, so the last
+    /// owner's drop switches modes first.
+    fn drop(&mut self) {
+        self.sess.set_timeout(1000);
+        self.sess.set_blocking(true);
+    }
 }
 
 /// Something that can be retried: libssh2 errors and io errors both carry
@@ -77,6 +107,42 @@ impl Core {
             fd,
             io: Mutex::new(()),
             open: Mutex::new(()),
+            sessions: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Wait for a session channel slot. `limit` is [`MAX_SESSIONS`] for
+    /// commands and `MAX_SESSIONS + 2` for kills, so stopping eight streams
+    /// at once never deadlocks waiting for a slot one of them holds.
+    pub fn session_slot(&self, limit: usize) -> Slot<'_> {
+        let mut n = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        while *n >= limit {
+            n = self.freed.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
+        *n += 1;
+        Slot(self)
+    }
+
+    /// Open a session channel; if the server refuses (a `MaxSessions` lower
+    /// than ours) while other channels of ours are open, wait for one of
+    /// them to finish and try again.
+    pub fn open_session(&self) -> Result<Channel, RemoteError> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            match self.open("open channel", || self.sess.channel_session()) {
+                Ok(ch) => return Ok(ch),
+                Err(e) => {
+                    let n = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+                    if *n <= 1 || Instant::now() >= deadline {
+                        return Err(e);
+                    }
+                    let _ = self
+                        .freed
+                        .wait_timeout(n, Duration::from_millis(500))
+                        .unwrap_or_else(|p| p.into_inner());
+                }
+            }
         }
     }
 
@@ -139,8 +205,11 @@ impl Core {
         }
     }
 
-    /// Open a channel. Opens are serialised: libssh2 keeps their state in the
-    /// session, not the channel.
+    /// Open a channel, or make any request that waits for a reply (exec,
+    /// tcpip-forward). These are serialised: libssh2 keeps a channel open's
+    /// state in the session, and its reply wait treats a reply of the same
+    /// type for *another* channel as a failure ("Failed waiting for channel
+    /// success"), so two such requests must never be in flight at once.
     pub fn open<T>(
         &self,
         what: &str,

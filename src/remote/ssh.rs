@@ -416,7 +416,8 @@ impl SshTransport {
         sink: &mut dyn FnMut(Stream, &[u8]),
     ) -> Result<ExecEnd, RemoteError> {
         let core = &self.core;
-        let mut ch = core.open("open channel", || core.sess.channel_session())?;
+        let _slot = core.session_slot(super::session::MAX_SESSIONS);
+        let mut ch = core.open_session()?;
         // The login shell is the session leader (sshd calls setsid), so its
         // pid names the process group to kill when the command is abandoned.
         let wrapped = format!("echo arcane-pid:$$ >&2; {script}");
@@ -451,11 +452,7 @@ impl SshTransport {
         sink: &mut dyn FnMut(Stream, &[u8]),
     ) -> Result<ExecEnd, RemoteError> {
         let core = &self.core;
-        core.block(
-            "exec",
-            Some(Instant::now() + Duration::from_secs(30)),
-            || ch.exec(script),
-        )?;
+        core.open("exec", || ch.exec(script))?;
         let start = Instant::now();
         let input = stdin.unwrap_or(&[]);
         let mut pos = 0;
@@ -495,19 +492,23 @@ impl SshTransport {
                         Ok(Some(n)) => {
                             progress = true;
                             if stream == Stream::Stderr && head.is_some() {
+                                // Login scripts may print before our pid
+                                // line: pass their lines on, drop ours.
                                 let h = head.as_mut().unwrap();
                                 h.extend_from_slice(&buf[..n]);
-                                if let Some(i) = h.iter().position(|&c| c == b'\n') {
-                                    let line = String::from_utf8_lossy(&h[..i]).to_string();
-                                    let rest = h[i + 1..].to_vec();
-                                    head = None;
-                                    match line.strip_prefix("arcane-pid:") {
-                                        Some(p) => pid = p.trim().parse().ok(),
-                                        None => sink(Stream::Stderr, &h_join(&line, &rest)),
+                                while let Some(i) = h.iter().position(|&c| c == b'\n') {
+                                    let line: Vec<u8> = h.drain(..=i).collect();
+                                    let text = String::from_utf8_lossy(&line);
+                                    if let Some(p) = text.trim_end().strip_prefix("arcane-pid:") {
+                                        pid = p.trim().parse().ok();
+                                        let rest = std::mem::take(h);
+                                        head = None;
+                                        if !rest.is_empty() {
+                                            sink(Stream::Stderr, &rest);
+                                        }
+                                        break;
                                     }
-                                    if !rest.is_empty() && pid.is_some() {
-                                        sink(Stream::Stderr, &rest);
-                                    }
+                                    sink(Stream::Stderr, &line);
                                 }
                             } else {
                                 sink(stream, &buf[..n]);
@@ -564,9 +565,10 @@ impl SshTransport {
         stop: &(dyn Fn() -> bool + Sync),
     ) -> Result<(), RemoteError> {
         let core = &self.core;
-        let mut ch = core.open("open channel", || core.sess.channel_session())?;
+        let _slot = core.session_slot(super::session::MAX_SESSIONS + 2);
+        let mut ch = core.open_session()?;
         let start = Instant::now();
-        let r = core.block("exec", timeout.map(|t| start + t), || ch.exec(script));
+        let r = core.open("exec", || ch.exec(script));
         let mut b = Backoff::new();
         let mut buf = [0u8; 1024];
         while r.is_ok() && !stop() && timeout.is_none_or(|t| start.elapsed() < t) {
@@ -585,13 +587,6 @@ impl SshTransport {
         core.dispose(ch, Duration::from_secs(2));
         r
     }
-}
-
-fn h_join(line: &str, rest: &[u8]) -> Vec<u8> {
-    let mut v = line.as_bytes().to_vec();
-    v.push(b'\n');
-    v.extend_from_slice(rest);
-    v
 }
 
 enum ExecEnd {

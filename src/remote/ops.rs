@@ -1,0 +1,369 @@
+//! Docker argv and shell scripts for the remote commands (`server check`,
+//! `status`, `ps`, `logs`, `exec`, `halt`), and parsers for what they print.
+//! Pure functions, so the exact command lines are unit-tested.
+//!
+//! Containers are found by the labels the deploy engine sets
+//! (`arcane.app`, `arcane.env`, `arcane.service`, `arcane.version`), never by
+//! name, so renamed or replica containers are still found.
+
+use super::transport::{shell_quote, Cmd};
+use serde::Serialize;
+
+pub const LABEL_APP: &str = "arcane.app";
+pub const LABEL_ENV: &str = "arcane.env";
+pub const LABEL_SERVICE: &str = "arcane.service";
+pub const LABEL_VERSION: &str = "arcane.version";
+
+/// Fields of `docker ps` we read, tab-separated (labels never hold tabs).
+const PS_FORMAT: &str = "{{.ID}}\t{{.Names}}\t{{.Image}}\t{{.State}}\t{{.Status}}\t\
+{{.Label \"arcane.service\"}}\t{{.Label \"arcane.version\"}}";
+
+/// `docker ps` of the app's containers in `env` (stopped ones too, unless
+/// `running_only`), optionally one service.
+pub fn ps_argv(app: &str, env: &str, service: Option<&str>, running_only: bool) -> Vec<String> {
+    let mut a: Vec<String> = vec!["docker".into(), "ps".into()];
+    if !running_only {
+        a.push("-a".into());
+    }
+    a.push("--no-trunc".into());
+    for (k, v) in [
+        (LABEL_APP, Some(app)),
+        (LABEL_ENV, Some(env)),
+        (LABEL_SERVICE, service),
+    ] {
+        if let Some(v) = v {
+            a.push("--filter".into());
+            a.push(format!("label={k}={v}"));
+        }
+    }
+    a.push("--format".into());
+    a.push(PS_FORMAT.into());
+    a
+}
+
+/// One container as `docker ps` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// running, exited, created, restarting, paused, dead.
+    pub state: String,
+    /// Docker's human status ("Up 3 minutes (healthy)").
+    pub status: String,
+    pub service: String,
+    pub version: String,
+    /// healthy, unhealthy, starting, or none (no healthcheck).
+    pub health: String,
+}
+
+impl Container {
+    pub fn running(&self) -> bool {
+        self.state == "running"
+    }
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(12)]
+    }
+}
+
+pub fn parse_ps(out: &str) -> Vec<Container> {
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            if f.len() < 7 {
+                return None;
+            }
+            Some(Container {
+                id: f[0].into(),
+                name: f[1].into(),
+                image: f[2].into(),
+                state: f[3].into(),
+                status: f[4].into(),
+                service: f[5].into(),
+                version: f[6].into(),
+                health: health_of(f[4]).into(),
+            })
+        })
+        .collect()
+}
+
+/// Docker shows health only inside the status text.
+pub fn health_of(status: &str) -> &'static str {
+    if status.contains("(healthy)") {
+        "healthy"
+    } else if status.contains("(unhealthy)") {
+        "unhealthy"
+    } else if status.contains("(health: starting)") {
+        "starting"
+    } else {
+        "none"
+    }
+}
+
+/// `docker logs` of one container.
+pub fn logs_argv(container: &str, lines: usize, follow: bool) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "docker".into(),
+        "logs".into(),
+        "--tail".into(),
+        lines.to_string(),
+    ];
+    if follow {
+        a.push("--follow".into());
+    }
+    a.push(container.into());
+    a
+}
+
+/// `docker exec` into a container (no TTY: output and exit code come back).
+pub fn exec_argv(container: &str, cmd: &[String]) -> Vec<String> {
+    let mut a: Vec<String> = vec!["docker".into(), "exec".into(), container.into()];
+    a.extend(cmd.iter().cloned());
+    a
+}
+
+/// `docker stop` of the given containers.
+pub fn stop_argv(containers: &[String]) -> Vec<String> {
+    let mut a: Vec<String> = vec!["docker".into(), "stop".into()];
+    a.extend(containers.iter().cloned());
+    a
+}
+
+/// Where the deploy engine records the live version of app+env.
+pub fn release_dir(app: &str, env: &str) -> String {
+    format!("~/.arcane/{app}/{env}")
+}
+
+/// Print the live version and its release.json, tolerating their absence.
+pub fn release_script(app: &str, env: &str) -> Cmd {
+    let dir = format!(
+        "\"$HOME\"/.arcane/{}/{}",
+        shell_quote(app),
+        shell_quote(env)
+    );
+    Cmd::shell(format!(
+        "v=$(cat {dir}/current 2>/dev/null) || exit 0; printf '%s\\n' \"$v\"; \
+         cat {dir}/releases/\"$v\"/release.json 2>/dev/null || true"
+    ))
+}
+
+/// The live release, if any: the first line is the version, the rest the
+/// release's JSON record (whatever the deploy engine wrote).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Release {
+    pub version: String,
+    pub record: Option<serde_json::Value>,
+}
+
+pub fn parse_release(out: &str) -> Option<Release> {
+    let mut parts = out.splitn(2, '\n');
+    let version = parts.next()?.trim().to_string();
+    if version.is_empty() {
+        return None;
+    }
+    let record = parts
+        .next()
+        .and_then(|r| serde_json::from_str(r.trim()).ok());
+    Some(Release { version, record })
+}
+
+/// One round trip that gathers everything `server check` reports, as
+/// `key<TAB>value` lines. Each probe reports its own failure, so one missing
+/// tool does not hide the others.
+pub fn check_script() -> Cmd {
+    Cmd::shell(
+        r#"printf 'arch\t%s\n' "$(uname -m)"
+if v=$(docker version --format '{{.Server.Version}}' 2>&1); then printf 'docker\t%s\n' "$v"; else printf 'docker_error\t%s\n' "$(printf '%s' "$v" | tail -n 1)"; fi
+if v=$(docker compose version --short 2>/dev/null); then printf 'compose_v2\t%s\n' "$v"; fi
+if v=$(docker-compose version --short 2>/dev/null); then printf 'compose_v1\t%s\n' "$v"; fi
+root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null); [ -d "$root" ] || root=/
+printf 'disk_path\t%s\n' "$root"
+printf 'disk_free_kb\t%s\n' "$(df -Pk "$root" | awk 'NR==2 {print $4}')""#,
+    )
+}
+
+/// What `server check` found on one server.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct CheckReport {
+    pub arch: Option<String>,
+    pub docker: Option<String>,
+    pub docker_error: Option<String>,
+    pub compose_v2: Option<String>,
+    pub compose_v1: Option<String>,
+    pub disk_path: Option<String>,
+    pub disk_free_bytes: Option<u64>,
+}
+
+impl CheckReport {
+    /// Docker answering and some compose available is what deploys need.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = vec![];
+        if self.docker.is_none() {
+            p.push(format!(
+                "docker is not usable: {}",
+                self.docker_error.as_deref().unwrap_or("no answer")
+            ));
+        }
+        if self.compose_v2.is_none() && self.compose_v1.is_none() {
+            p.push("neither `docker compose` (v2) nor `docker-compose` (v1) is installed".into());
+        }
+        p
+    }
+
+    pub fn compose(&self) -> String {
+        match (&self.compose_v2, &self.compose_v1) {
+            (Some(v), _) => format!("v2 {v}"),
+            (None, Some(v)) => format!("v1 {v}"),
+            _ => "missing".into(),
+        }
+    }
+}
+
+pub fn parse_check(out: &str) -> CheckReport {
+    let mut r = CheckReport::default();
+    for l in out.lines() {
+        let Some((k, v)) = l.split_once('\t') else {
+            continue;
+        };
+        let v = v.trim().to_string();
+        let v = (!v.is_empty()).then_some(v);
+        match k {
+            "arch" => r.arch = v,
+            "docker" => r.docker = v,
+            "docker_error" => r.docker_error = v,
+            "compose_v2" => r.compose_v2 = v,
+            "compose_v1" => r.compose_v1 = v,
+            "disk_path" => r.disk_path = v,
+            "disk_free_kb" => {
+                r.disk_free_bytes = v.and_then(|s| s.parse::<u64>().ok()).map(|k| k * 1024)
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+/// 1.5 GiB, 300 MiB...
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ps_argv_filters_by_labels() {
+        assert_eq!(
+            ps_argv("web", "staging", Some("api"), false),
+            vec![
+                "docker",
+                "ps",
+                "-a",
+                "--no-trunc",
+                "--filter",
+                "label=arcane.app=web",
+                "--filter",
+                "label=arcane.env=staging",
+                "--filter",
+                "label=arcane.service=api",
+                "--format",
+                PS_FORMAT,
+            ]
+        );
+        assert_eq!(
+            Cmd::argv(ps_argv("web", "production", None, true)).to_shell(),
+            "docker ps --no-trunc --filter label=arcane.app=web --filter label=arcane.env=production \
+             --format '{{.ID}}\t{{.Names}}\t{{.Image}}\t{{.State}}\t{{.Status}}\t\
+             {{.Label \"arcane.service\"}}\t{{.Label \"arcane.version\"}}'"
+        );
+    }
+
+    #[test]
+    fn ps_output_parses_with_health() {
+        let out = "abc123\tweb-staging-api-1a2b\tweb:1a2b\trunning\tUp 3 minutes (healthy)\tapi\t1a2b\n\
+                   def456\tweb-staging-worker-1a2b\tweb:1a2b\texited\tExited (1) 2 hours ago\tworker\t1a2b\n\
+                   garbage line\n";
+        let c = parse_ps(out);
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            (c[0].service.as_str(), c[0].health.as_str(), c[0].running()),
+            ("api", "healthy", true)
+        );
+        assert_eq!((c[1].health.as_str(), c[1].running()), ("none", false));
+        assert_eq!(health_of("Up 1 second (health: starting)"), "starting");
+        assert_eq!(health_of("Up 1 minute (unhealthy)"), "unhealthy");
+    }
+
+    #[test]
+    fn logs_exec_stop_argv() {
+        assert_eq!(
+            logs_argv("c1", 50, true),
+            vec!["docker", "logs", "--tail", "50", "--follow", "c1"]
+        );
+        assert_eq!(
+            logs_argv("c1", 10, false),
+            vec!["docker", "logs", "--tail", "10", "c1"]
+        );
+        assert_eq!(
+            Cmd::argv(exec_argv(
+                "c1",
+                &["sh".into(), "-c".into(), "echo $HOME".into()]
+            ))
+            .to_shell(),
+            "docker exec c1 sh -c 'echo $HOME'"
+        );
+        assert_eq!(
+            stop_argv(&["a".into(), "b".into()]),
+            vec!["docker", "stop", "a", "b"]
+        );
+    }
+
+    #[test]
+    fn release_reading_tolerates_absence() {
+        assert_eq!(
+            release_script("web", "staging").to_shell(),
+            "v=$(cat \"$HOME\"/.arcane/web/staging/current 2>/dev/null) || exit 0; \
+             printf '%s\\n' \"$v\"; cat \"$HOME\"/.arcane/web/staging/releases/\"$v\"/release.json \
+             2>/dev/null || true"
+        );
+        assert_eq!(parse_release(""), None);
+        assert_eq!(
+            parse_release("1a2b3c\n"),
+            Some(Release {
+                version: "1a2b3c".into(),
+                record: None
+            })
+        );
+        let r = parse_release("v2\n{\"deployed_at\":\"now\"}\n").unwrap();
+        assert_eq!(r.record.unwrap()["deployed_at"], "now");
+    }
+
+    #[test]
+    fn check_output_parses() {
+        let r = parse_check(
+            "arch\tx86_64\ndocker\t20.10.24\ncompose_v1\t1.29.2\ndisk_path\t/var/lib/docker\ndisk_free_kb\t2048\n",
+        );
+        assert_eq!(r.arch.as_deref(), Some("x86_64"));
+        assert_eq!(r.compose(), "v1 1.29.2");
+        assert_eq!(r.disk_free_bytes, Some(2 * 1024 * 1024));
+        assert!(r.problems().is_empty());
+        let bad = parse_check("arch\taarch64\ndocker_error\tCannot connect to the Docker daemon\n");
+        assert_eq!(bad.problems().len(), 2);
+        assert!(bad.problems()[0].contains("Cannot connect"));
+        assert_eq!(human_bytes(2 * 1024 * 1024), "2.0 MiB");
+        assert_eq!(human_bytes(10), "10 B");
+    }
+}
