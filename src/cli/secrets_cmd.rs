@@ -7,7 +7,9 @@ use super::Ctx;
 use crate::error::InputError;
 use crate::secrets::filter::{textconv, Filter};
 use crate::secrets::identity::{self, Identities, KEY_VARS};
-use crate::secrets::recipients::{normalize_key, parse_recipient, valid_recipient_name, Kind, Recipient, Recipients};
+use crate::secrets::recipients::{
+    normalize_key, parse_recipient, valid_recipient_name, Kind, Recipient, Recipients,
+};
 use crate::secrets::{gitcfg, project, scan, Keyring, SecretsError};
 use age::secrecy::ExposeSecret;
 use anyhow::{Context, Result};
@@ -62,15 +64,18 @@ pub fn identity(ctx: &Ctx, c: IdentityCmd) -> Result<i32> {
             }
             for l in &ids.list {
                 if ctx.json() {
-                    ctx.emitter
-                        .data("public_key", json!({ "public_key": l.public, "source": l.source.to_string() }));
+                    ctx.emitter.data(
+                        "public_key",
+                        json!({ "public_key": l.public, "source": l.source.to_string() }),
+                    );
                 } else {
                     ctx.emitter.data("public_key", json!(l.public));
                 }
             }
         }
         IdentityCmd::Import { file, force } => {
-            let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let data =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             // Validate before storing: load it exactly the way we will later.
             let tmp = tempfile::tempdir()?;
             let probe = tmp.path().join("identity.txt");
@@ -85,8 +90,14 @@ pub fn identity(ctx: &Ctx, c: IdentityCmd) -> Result<i32> {
             for l in &loaded.list {
                 ctx.emitter.data("public_key", json!(l.public));
             }
-            ctx.emitter
-                .finished(true, format!("imported {} into {} (mode 0600)", file.display(), path.display()));
+            ctx.emitter.finished(
+                true,
+                format!(
+                    "imported {} into {} (mode 0600)",
+                    file.display(),
+                    path.display()
+                ),
+            );
         }
     }
     Ok(0)
@@ -111,7 +122,12 @@ fn list_recipients(ctx: &Ctx, root: &Path) -> Result<i32> {
                 } else {
                     x.key.clone()
                 };
-                vec![x.name.clone(), x.kind.to_string(), x.scopes.join(","), short]
+                vec![
+                    x.name.clone(),
+                    x.kind.to_string(),
+                    x.scopes.join(","),
+                    short,
+                ]
             })
             .collect();
         ctx.emitter
@@ -123,7 +139,10 @@ fn list_recipients(ctx: &Ctx, root: &Path) -> Result<i32> {
 fn add(ctx: &Ctx, name: String, pubkey: String, scopes: Vec<String>, kind: Kind) -> Result<i32> {
     let root = ctx.project_root()?;
     if !valid_recipient_name(&name) {
-        return Err(InputError::new(format!("{name:?} is not a valid name (letters, digits, - _ . @)")).into());
+        return Err(InputError::new(format!(
+            "{name:?} is not a valid name (letters, digits, - _ . @)"
+        ))
+        .into());
     }
     parse_recipient(&pubkey).map_err(|e| InputError::new(format!("{pubkey:?}: {e}")))?;
     let keys = keyring(ctx, &root);
@@ -149,8 +168,10 @@ fn remove(ctx: &Ctx, name: &str, kind: Kind) -> Result<i32> {
     let keys = keyring(ctx, &root);
     let rep = project::remove_recipient(&root, name, kind, &keys).map_err(se)?;
     for f in &rep.files {
-        ctx.emitter
-            .info(format!("re-encrypted {}", f.strip_prefix(&root).unwrap_or(f).display()));
+        ctx.emitter.info(format!(
+            "re-encrypted {}",
+            f.strip_prefix(&root).unwrap_or(f).display()
+        ));
     }
     ctx.emitter.warn(format!(
         "{} can no longer decrypt what is committed from now on, but git history stays readable to them: \
@@ -177,7 +198,11 @@ fn remove(ctx: &Ctx, name: &str, kind: Kind) -> Result<i32> {
 
 pub fn team(ctx: &Ctx, c: TeamCmd) -> Result<i32> {
     match c {
-        TeamCmd::Add { name, pubkey, scopes } => {
+        TeamCmd::Add {
+            name,
+            pubkey,
+            scopes,
+        } => {
             let scopes = if scopes.is_empty() {
                 let root = ctx.project_root()?;
                 let r = Recipients::load(&root).map_err(se)?;
@@ -203,12 +228,17 @@ pub fn deploy_keys(ctx: &Ctx, c: DeployKeyCmd) -> Result<i32> {
             let public = id.to_public().to_string();
             let secret = id.to_string();
             if ctx.json() {
-                ctx.emitter
-                    .data("keypair", json!({ "public_key": public, "secret_key": secret.expose_secret() }));
+                ctx.emitter.data(
+                    "keypair",
+                    json!({ "public_key": public, "secret_key": secret.expose_secret() }),
+                );
             } else {
                 ctx.emitter.data(
                     "keypair",
-                    json!(format!("# public key: {public}\n{}", secret.expose_secret())),
+                    json!(format!(
+                        "# public key: {public}\n{}",
+                        secret.expose_secret()
+                    )),
                 );
                 ctx.emitter.info(
                     "stored nothing. Put the secret key in the machine's ARCANE_MACHINE_KEY (a CI secret), \
@@ -217,7 +247,11 @@ pub fn deploy_keys(ctx: &Ctx, c: DeployKeyCmd) -> Result<i32> {
             }
             Ok(0)
         }
-        DeployKeyCmd::Allow { pubkey, name, scopes } => {
+        DeployKeyCmd::Allow {
+            pubkey,
+            name,
+            scopes,
+        } => {
             let scopes = if scopes.is_empty() {
                 // Default: a server of that name → base + its env.
                 let env = ctx
@@ -248,7 +282,9 @@ pub fn deploy_keys(ctx: &Ctx, c: DeployKeyCmd) -> Result<i32> {
 
 fn read_stdin_value() -> Result<String> {
     let mut v = String::new();
-    std::io::stdin().read_to_string(&mut v).context("reading the value from stdin")?;
+    std::io::stdin()
+        .read_to_string(&mut v)
+        .context("reading the value from stdin")?;
     if v.ends_with('\n') {
         v.pop();
         if v.ends_with('\r') {
@@ -267,7 +303,11 @@ pub fn env(ctx: &Ctx, c: EnvCmd) -> Result<i32> {
     let keys = keyring(ctx, &root);
     match c {
         EnvCmd::Set { key, value, env } => {
-            let mut value = if value == "-" { read_stdin_value()? } else { value };
+            let mut value = if value == "-" {
+                read_stdin_value()?
+            } else {
+                value
+            };
             let path = project::set_value(&root, &env, &key, &value, &keys).map_err(se)?;
             zeroize::Zeroize::zeroize(&mut value);
             ctx.emitter
@@ -285,9 +325,11 @@ pub fn env(ctx: &Ctx, c: EnvCmd) -> Result<i32> {
             }
         }
         EnvCmd::Edit { env } => return edit(ctx, &root, &env, &keys),
-        EnvCmd::Show { env, server, reveal } => {
-            return super::env_cmd::show(ctx, &env, server.as_deref(), reveal)
-        }
+        EnvCmd::Show {
+            env,
+            server,
+            reveal,
+        } => return super::env_cmd::show(ctx, &env, server.as_deref(), reveal),
     }
     Ok(0)
 }
@@ -332,13 +374,22 @@ fn edit(ctx: &Ctx, root: &Path, env: &str, keys: &Keyring) -> Result<i32> {
     let mut edited = std::fs::read_to_string(tmp.path())?;
     drop(tmp);
     if edited == plain {
-        ctx.emitter
-            .finished(true, format!("no changes; {} left unchanged", rel(root, &path)));
+        ctx.emitter.finished(
+            true,
+            format!("no changes; {} left unchanged", rel(root, &path)),
+        );
         return Ok(0);
     }
     if env != "base" && !path.exists() {
-        project::ensure_scope(root, crate::secrets::FileId::from_path(&path).map_err(se)?.scope.as_str(), keys)
-            .map_err(se)?;
+        project::ensure_scope(
+            root,
+            crate::secrets::FileId::from_path(&path)
+                .map_err(se)?
+                .scope
+                .as_str(),
+            keys,
+        )
+        .map_err(se)?;
     }
     let res = project::write_env_file(root, &path, &edited, existing.as_deref(), keys);
     zeroize::Zeroize::zeroize(&mut edited);
@@ -348,7 +399,8 @@ fn edit(ctx: &Ctx, root: &Path, env: &str, keys: &Keyring) -> Result<i32> {
             rel(root, &path)
         )))
     })?;
-    ctx.emitter.finished(true, format!("saved {}", rel(root, &path)));
+    ctx.emitter
+        .finished(true, format!("saved {}", rel(root, &path)));
     Ok(0)
 }
 
@@ -393,7 +445,10 @@ fn report_findings(ctx: &Ctx, findings: &[scan::Finding]) {
         } else {
             ctx.emitter.data(
                 "scan_finding",
-                json!(format!("{}:{}:{}: {} (fp {})", f.file, f.line, f.rule, f.redacted, f.fingerprint)),
+                json!(format!(
+                    "{}:{}:{}: {} (fp {})",
+                    f.file, f.line, f.rule, f.redacted, f.fingerprint
+                )),
             );
         }
     }
@@ -407,7 +462,11 @@ pub fn scan(ctx: &Ctx, a: ScanArgs) -> Result<i32> {
         scan::scan_staged(&top, &allow).map_err(se)?
     } else {
         let paths: Vec<PathBuf> = a.paths.iter().map(|p| ctx.cwd.join(p)).collect();
-        let base = if paths.is_empty() { root.clone() } else { ctx.cwd.clone() };
+        let base = if paths.is_empty() {
+            root.clone()
+        } else {
+            ctx.cwd.clone()
+        };
         let files = scan::files_for(&root, &paths);
         scan::scan_files(&base, &files, &allow)
     };
@@ -466,7 +525,10 @@ pub fn hooks(ctx: &Ctx, c: HooksCmd) -> Result<i32> {
             }
             let mut why = vec![];
             if !findings.is_empty() {
-                why.push(format!("{} possible secret(s) in staged changes", findings.len()));
+                why.push(format!(
+                    "{} possible secret(s) in staged changes",
+                    findings.len()
+                ));
             }
             if !plain.is_empty() {
                 why.push("plaintext env files staged: run `arcane setup`, then `git add --renormalize config/envs`".into());
@@ -510,16 +572,32 @@ pub fn setup(ctx: &Ctx) -> Result<i32> {
 pub fn init_secrets(ctx: &Ctx, root: &Path) -> Result<i32> {
     let envs = crate::config::ProjectConfig::load(&root.join(crate::config::PROJECT_FILE))
         .map(|c| c.env_names())
-        .unwrap_or_else(|_| crate::config::DEFAULT_ENVS.iter().map(|s| s.to_string()).collect());
+        .unwrap_or_else(|_| {
+            crate::config::DEFAULT_ENVS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        });
     let owner = gitcfg::git(root, &["config", "user.name"])
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("USER").ok())
-        .map(|n| n.chars().map(|c| if valid_recipient_name(&c.to_string()) { c } else { '-' }).collect::<String>())
+        .map(|n| {
+            n.chars()
+                .map(|c| {
+                    if valid_recipient_name(&c.to_string()) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect::<String>()
+        })
         .filter(|n| valid_recipient_name(n))
         .unwrap_or_else(|| "owner".into());
-    let rep = project::init_secrets(root, &envs, ctx.global.identity.as_deref(), &owner).map_err(se)?;
+    let rep =
+        project::init_secrets(root, &envs, ctx.global.identity.as_deref(), &owner).map_err(se)?;
     if let Some(p) = &rep.created_identity {
         ctx.emitter.info(format!(
             "created your identity {} (mode 0600, no passphrase; back it up). Public key: {}",

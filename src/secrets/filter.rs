@@ -58,7 +58,11 @@ pub fn write_flush(w: &mut impl Write) -> io::Result<()> {
 fn read_list(r: &mut impl Read) -> io::Result<Vec<String>> {
     let mut v = vec![];
     while let Some(p) = read_pkt(r)? {
-        v.push(String::from_utf8_lossy(&p).trim_end_matches('\n').to_string());
+        v.push(
+            String::from_utf8_lossy(&p)
+                .trim_end_matches('\n')
+                .to_string(),
+        );
     }
     Ok(v)
 }
@@ -100,7 +104,8 @@ impl Filter {
                 "refusing to store {path} unencrypted: {why}. Nothing was committed; fix the identity (see `arcane identity show`) or unstage the file"
             ))
         };
-        let root = project_root_for(p).ok_or_else(|| refuse("no .arcane/ directory found above it".into()))?;
+        let root = project_root_for(p)
+            .ok_or_else(|| refuse("no .arcane/ directory found above it".into()))?;
         let id = FileId::from_path(p)?;
         let keys = self.keyring(&root);
         let c = keys.cipher(&id.scope).map_err(|e| refuse(e.to_string()))?;
@@ -119,7 +124,9 @@ impl Filter {
         let p = Path::new(path);
         let res = match project_root_for(p) {
             Some(root) => decrypt_if_needed(text, p, self.keyring(&root)),
-            None => Err(SecretsError::NoKey("no .arcane/ directory found above it".into())),
+            None => Err(SecretsError::NoKey(
+                "no .arcane/ directory found above it".into(),
+            )),
         };
         match res {
             Ok(plain) => plain.into_bytes(),
@@ -143,12 +150,15 @@ impl Filter {
     /// Serve git's long-running filter protocol until git closes the pipe.
     pub fn serve(&mut self, r: &mut impl Read, w: &mut impl Write) -> io::Result<()> {
         let hello = read_list(r)?;
-        if hello.first().map(String::as_str) != Some("git-filter-client") || !hello.iter().any(|l| l == "version=2") {
+        if hello.first().map(String::as_str) != Some("git-filter-client")
+            || !hello.iter().any(|l| l == "version=2")
+        {
             return Err(bad("not a git filter client speaking version 2"));
         }
         write_pkt(w, b"git-filter-server\n")?;
         write_pkt(w, b"version=2\n")?;
         write_flush(w)?;
+        w.flush()?;
         let caps = read_list(r)?;
         for cap in ["clean", "smudge"] {
             if caps.iter().any(|c| c == &format!("capability={cap}")) {
@@ -229,7 +239,9 @@ pub fn textconv(file: &Path, identity_flag: Option<&Path>) -> Result<String, Sec
         .map_err(|e| SecretsError::io(format!("reading {}", file.display()), e))?;
     // git hands us either the worktree file or a temp file named XXXXXX_<basename>.
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let in_tmp = file.parent().is_some_and(|d| d == std::env::temp_dir() || d.starts_with(std::env::temp_dir()));
+    let in_tmp = file
+        .parent()
+        .is_some_and(|d| d == std::env::temp_dir() || d.starts_with(std::env::temp_dir()));
     let layer_name = match (in_tmp, name.split_once('_')) {
         (true, Some((pre, rest))) if pre.len() == 6 => rest.to_string(),
         _ => name.to_string(),
@@ -259,7 +271,11 @@ pub fn textconv(file: &Path, identity_flag: Option<&Path>) -> Result<String, Sec
         match s {
             Segment::Verbatim(t) => out.push_str(t),
             Segment::Entry {
-                prefix, key, value, eol, ..
+                prefix,
+                key,
+                value,
+                eol,
+                ..
             } => {
                 out.push_str(prefix);
                 out.push_str(&format!("*** ({})", c.fingerprint(&id, key, value)));
@@ -287,7 +303,11 @@ fn find_root_from_cwd() -> Option<PathBuf> {
         return Some(r);
     }
     // A project in a subdirectory of the repo (monorepo).
-    std::fs::read_dir(&cwd).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.join(super::recipients::RECIPIENTS_FILE).is_file())
+    std::fs::read_dir(&cwd)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.join(super::recipients::RECIPIENTS_FILE).is_file())
 }
 
 #[cfg(test)]

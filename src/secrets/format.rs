@@ -44,7 +44,8 @@ impl DataKey {
     fn derive(&self, info: &[u8]) -> [u8; 32] {
         let hk = hkdf::Hkdf::<Sha256>::new(Some(b"arcane"), &self.0);
         let mut out = [0u8; 32];
-        hk.expand(info, &mut out).expect("32 bytes is a valid HKDF length");
+        hk.expand(info, &mut out)
+            .expect("32 bytes is a valid HKDF length");
         out
     }
 }
@@ -142,16 +143,17 @@ impl ScopeCipher {
         let aad = aad(id, key);
         let plain = self
             .aead
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload { msg: ct, aad: &aad },
-            )
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
             .map_err(|_| ())?;
         String::from_utf8(plain).map_err(|_| ())
     }
 
     /// The file MAC over the ordered key names and ciphertexts.
-    pub fn file_mac<'a>(&self, id: &FileId, entries: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    pub fn file_mac<'a>(
+        &self,
+        id: &FileId,
+        entries: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> String {
         let mut m = <HmacSha256 as Mac>::new_from_slice(&self.mac_key).expect("any key length");
         m.update(b"arcane:mac:v1\0");
         m.update(id.scope.as_bytes());
@@ -257,7 +259,8 @@ fn split_assignment(line: &str) -> Option<(usize, &str)> {
     }
     let mut prefix_len = lead + klen + (after.len() - after_trim.len()) + 1;
     // Spaces after '=' stay visible in the prefix.
-    prefix_len += line[prefix_len..].len() - line[prefix_len..].trim_start_matches([' ', '\t']).len();
+    prefix_len +=
+        line[prefix_len..].len() - line[prefix_len..].trim_start_matches([' ', '\t']).len();
     Some((prefix_len, key))
 }
 
@@ -539,7 +542,10 @@ mod tests {
         assert!(e1.contains("# database\nDATABASE_URL=arcane:v1:"));
         assert!(e1.contains("export API_KEY = arcane:v1:"));
         // Re-cleaning ciphertext is a no-op.
-        assert_eq!(encrypt_text(&c, &id("staging", "staging"), &e1, p).unwrap(), e1);
+        assert_eq!(
+            encrypt_text(&c, &id("staging", "staging"), &e1, p).unwrap(),
+            e1
+        );
         let d = decrypt_text(&c, &id("staging", "staging"), &e1, p).unwrap();
         assert_eq!(d, SAMPLE);
     }
@@ -567,15 +573,22 @@ mod tests {
 
     #[test]
     fn garbage_line_is_an_error_naming_the_line() {
-        let err = EnvDoc::parse("A=1\nthis is not an assignment\n", Path::new("x.env")).unwrap_err();
+        let err =
+            EnvDoc::parse("A=1\nthis is not an assignment\n", Path::new("x.env")).unwrap_err();
         assert!(err.to_string().contains("x.env:2"), "{err}");
     }
 
     #[test]
     fn file_id_scopes() {
         let f = FileId::from_path(Path::new("config/envs/staging.web1.env")).unwrap();
-        assert_eq!((f.scope.as_str(), f.layer.as_str()), ("staging", "staging.web1"));
-        assert_eq!(FileId::from_path(Path::new("base.env")).unwrap().scope, "base");
+        assert_eq!(
+            (f.scope.as_str(), f.layer.as_str()),
+            ("staging", "staging.web1")
+        );
+        assert_eq!(
+            FileId::from_path(Path::new("base.env")).unwrap().scope,
+            "base"
+        );
         assert!(FileId::from_path(Path::new("x.txt")).is_err());
     }
 
@@ -608,7 +621,11 @@ mod tests {
                 // Whatever parses must render back to the same text.
                 assert_eq!(doc.render(doc.mac()), {
                     // MAC lines are re-rendered at the top; only compare when absent.
-                    if doc.mac().is_some() { doc.render(doc.mac()) } else { s.clone() }
+                    if doc.mac().is_some() {
+                        doc.render(doc.mac())
+                    } else {
+                        s.clone()
+                    }
                 });
             }
             let _ = decrypt_text(&c, &fid, &s, Path::new("base.env"));

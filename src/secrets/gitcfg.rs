@@ -119,7 +119,8 @@ pub fn install_hook(dir: &Path, exe: &Path) -> Result<PathBuf, SecretsError> {
          if [ -x {exe} ]; then exec {exe} hooks pre-commit; fi\n\
          exec arcane hooks pre-commit\n"
     );
-    std::fs::create_dir_all(&hooks).map_err(|e| SecretsError::io(format!("creating {}", hooks.display()), e))?;
+    std::fs::create_dir_all(&hooks)
+        .map_err(|e| SecretsError::io(format!("creating {}", hooks.display()), e))?;
     super::write_atomic(&path, script.as_bytes(), 0o755)?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
         .map_err(|e| SecretsError::io(format!("chmod {}", path.display()), e))?;
@@ -128,8 +129,21 @@ pub fn install_hook(dir: &Path, exe: &Path) -> Result<PathBuf, SecretsError> {
 
 /// Staged files (added, copied, modified, renamed), relative to the repo top.
 pub fn staged_files(dir: &Path) -> Result<Vec<String>, SecretsError> {
-    let out = git(dir, &["diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR"])?;
-    Ok(out.split('\0').filter(|s| !s.is_empty()).map(String::from).collect())
+    let out = git(
+        dir,
+        &[
+            "diff",
+            "--cached",
+            "--name-only",
+            "-z",
+            "--diff-filter=ACMR",
+        ],
+    )?;
+    Ok(out
+        .split('\0')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect())
 }
 
 /// Which of `files` have `filter=arcane`.
@@ -164,5 +178,7 @@ pub fn staged_blob(dir: &Path, path: &str) -> Result<Vec<u8>, SecretsError> {
 
 /// The repo's top-level directory.
 pub fn toplevel(dir: &Path) -> Result<PathBuf, SecretsError> {
-    Ok(PathBuf::from(git(dir, &["rev-parse", "--show-toplevel"])?.trim()))
+    Ok(PathBuf::from(
+        git(dir, &["rev-parse", "--show-toplevel"])?.trim(),
+    ))
 }

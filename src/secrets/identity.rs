@@ -23,7 +23,12 @@ pub const ENV_IDENTITY: &str = "ARCANE_IDENTITY";
 pub const ENV_PASSPHRASE: &str = "ARCANE_PASSPHRASE";
 
 /// Variables that give access to keys; `arcane run` strips them from children.
-pub const KEY_VARS: [&str; 4] = [ENV_MACHINE_KEY, ENV_MACHINE_KEY_FILE, ENV_IDENTITY, ENV_PASSPHRASE];
+pub const KEY_VARS: [&str; 4] = [
+    ENV_MACHINE_KEY,
+    ENV_MACHINE_KEY_FILE,
+    ENV_IDENTITY,
+    ENV_PASSPHRASE,
+];
 
 /// Where an identity came from (for messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +42,9 @@ impl std::fmt::Display for IdentitySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             IdentitySource::MachineKey => write!(f, "${ENV_MACHINE_KEY}"),
-            IdentitySource::MachineKeyFile(p) => write!(f, "{} (${ENV_MACHINE_KEY_FILE})", p.display()),
+            IdentitySource::MachineKeyFile(p) => {
+                write!(f, "{} (${ENV_MACHINE_KEY_FILE})", p.display())
+            }
             IdentitySource::File(p) => write!(f, "{}", p.display()),
         }
     }
@@ -86,8 +93,12 @@ impl Identities {
         }
         if let Some(p) = std::env::var_os(ENV_MACHINE_KEY_FILE).filter(|p| !p.is_empty()) {
             let p = PathBuf::from(p);
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| SecretsError::io(format!("reading ${ENV_MACHINE_KEY_FILE} {}", p.display()), e))?;
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                SecretsError::io(
+                    format!("reading ${ENV_MACHINE_KEY_FILE} {}", p.display()),
+                    e,
+                )
+            })?;
             let mut parsed = parse_identity_text(&text, &p.display().to_string())?;
             for l in parsed.iter_mut() {
                 l.source = IdentitySource::MachineKeyFile(p.clone());
@@ -118,7 +129,9 @@ pub fn identity_path(explicit: Option<&Path>) -> Result<PathBuf, SecretsError> {
     explicit
         .map(Path::to_path_buf)
         .or_else(default_path)
-        .ok_or_else(|| SecretsError::input("cannot find a config directory: set --identity or ARCANE_IDENTITY"))
+        .ok_or_else(|| {
+            SecretsError::input("cannot find a config directory: set --identity or ARCANE_IDENTITY")
+        })
 }
 
 fn load_file(path: &Path) -> Result<Vec<Loaded>, SecretsError> {
@@ -145,14 +158,16 @@ fn load_file(path: &Path) -> Result<Vec<Loaded>, SecretsError> {
 }
 
 fn is_age_encrypted(data: &[u8]) -> bool {
-    data.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----") || data.starts_with(b"age-encryption.org/v1")
+    data.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
+        || data.starts_with(b"age-encryption.org/v1")
 }
 
 /// Decrypt a passphrase-protected identity file (age scrypt).
 fn decrypt_protected(data: &[u8], path: &Path) -> Result<SecretString, SecretsError> {
     let pass = passphrase(&format!("Passphrase for {}: ", path.display()), false)?;
-    let dec = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(data))
-        .map_err(|e| SecretsError::Failed(format!("{}: not a valid age file: {e}", path.display())))?;
+    let dec = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(data)).map_err(|e| {
+        SecretsError::Failed(format!("{}: not a valid age file: {e}", path.display()))
+    })?;
     let mut id = age::scrypt::Identity::new(pass);
     id.set_max_work_factor(22);
     let mut r = dec
@@ -169,8 +184,11 @@ fn decrypt_protected(data: &[u8], path: &Path) -> Result<SecretString, SecretsEr
 pub fn parse_identity_text(text: &str, what: &str) -> Result<Vec<Loaded>, SecretsError> {
     let src = IdentitySource::File(PathBuf::from(what));
     if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----") || text.contains("PRIVATE KEY-----") {
-        let ssh = age::ssh::Identity::from_buffer(BufReader::new(text.as_bytes()), Some(what.to_string()))
-            .map_err(|e| SecretsError::input(format!("{what}: not a usable ssh private key: {e}")))?;
+        let ssh = age::ssh::Identity::from_buffer(
+            BufReader::new(text.as_bytes()),
+            Some(what.to_string()),
+        )
+        .map_err(|e| SecretsError::input(format!("{what}: not a usable ssh private key: {e}")))?;
         if let age::ssh::Identity::Unsupported(_) = &ssh {
             return Err(SecretsError::input(format!(
                 "{what}: unsupported ssh key (only ssh-ed25519 and ssh-rsa keys work with age)"
@@ -178,7 +196,11 @@ pub fn parse_identity_text(text: &str, what: &str) -> Result<Vec<Loaded>, Secret
         }
         let public = age::ssh::Recipient::try_from(ssh.clone())
             .map(|r| r.to_string())
-            .map_err(|_| SecretsError::input(format!("{what}: cannot derive the public key of this ssh key")))?;
+            .map_err(|_| {
+                SecretsError::input(format!(
+                    "{what}: cannot derive the public key of this ssh key"
+                ))
+            })?;
         let inner: Box<dyn age::Identity> = Box::new(ssh.with_callbacks(TtyCallbacks));
         return Ok(vec![Loaded {
             source: src,
@@ -252,7 +274,8 @@ pub fn save(path: &Path, data: &[u8], force: bool) -> Result<(), SecretsError> {
     }
     if let Some(dir) = path.parent() {
         let existed = dir.exists();
-        std::fs::create_dir_all(dir).map_err(|e| SecretsError::io(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| SecretsError::io(format!("creating {}", dir.display()), e))?;
         if !existed || dir.ends_with("arcane") {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(|e| SecretsError::io(format!("chmod {}", dir.display()), e))?;
@@ -350,7 +373,9 @@ mod tests {
 
     #[test]
     fn errors_do_not_echo_the_key() {
-        let e = parse_identity_text("AGE-SECRET-KEY-1NOTVALIDATALL", "f").err().unwrap();
+        let e = parse_identity_text("AGE-SECRET-KEY-1NOTVALIDATALL", "f")
+            .err()
+            .unwrap();
         assert!(!e.to_string().contains("NOTVALID"), "{e}");
     }
 }

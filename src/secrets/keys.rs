@@ -37,8 +37,9 @@ pub fn wrap(scope: &str, key: &DataKey, recipients: &[String]) -> Result<Vec<u8>
         .iter()
         .map(|k| parse_recipient(k).map_err(SecretsError::input))
         .collect::<Result<Vec<_>, _>>()?;
-    let enc = age::Encryptor::with_recipients(parsed.iter().map(|r| r.as_ref() as &dyn age::Recipient))
-        .map_err(|e| SecretsError::Failed(format!("wrapping the {scope} key: {e}")))?;
+    let enc =
+        age::Encryptor::with_recipients(parsed.iter().map(|r| r.as_ref() as &dyn age::Recipient))
+            .map_err(|e| SecretsError::Failed(format!("wrapping the {scope} key: {e}")))?;
     let mut out = vec![];
     let armored = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
         .map_err(|e| SecretsError::Failed(e.to_string()))?;
@@ -57,8 +58,11 @@ pub fn wrap(scope: &str, key: &DataKey, recipients: &[String]) -> Result<Vec<u8>
 
 /// Unwrap a key file. `Ok(None)`: none of our identities is a recipient.
 pub fn unwrap(data: &[u8], scope: &str, ids: &Identities) -> Result<Option<DataKey>, SecretsError> {
-    let dec = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(data))
-        .map_err(|e| SecretsError::Failed(format!("{KEYS_DIR}/{scope}.age is not a valid age file: {e}")))?;
+    let dec = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(data)).map_err(|e| {
+        SecretsError::Failed(format!(
+            "{KEYS_DIR}/{scope}.age is not a valid age file: {e}"
+        ))
+    })?;
     let mut r = match dec.decrypt(ids.as_age()) {
         Ok(r) => r,
         Err(age::DecryptError::NoMatchingKeys) => return Ok(None),
@@ -80,12 +84,19 @@ pub fn unwrap(data: &[u8], scope: &str, ids: &Identities) -> Result<Option<DataK
         Some((s, _)) => Err(SecretsError::Failed(format!(
             "{KEYS_DIR}/{scope}.age holds the key of scope {s}: key files were swapped or renamed"
         ))),
-        None => Err(SecretsError::Failed(format!("{KEYS_DIR}/{scope}.age does not hold an arcane data key"))),
+        None => Err(SecretsError::Failed(format!(
+            "{KEYS_DIR}/{scope}.age does not hold an arcane data key"
+        ))),
     }
 }
 
 /// Write the key file of `scope` for the recipients listed in `recips`.
-pub fn write_scope_key(root: &Path, recips: &Recipients, scope: &str, key: &DataKey) -> Result<(), SecretsError> {
+pub fn write_scope_key(
+    root: &Path,
+    recips: &Recipients,
+    scope: &str,
+    key: &DataKey,
+) -> Result<(), SecretsError> {
     let keys: Vec<String> = recips.of_scope(scope).map(|r| r.key.clone()).collect();
     let data = wrap(scope, key, &keys)?;
     write_atomic(&key_file(root, scope), &data, 0o644)
@@ -127,7 +138,9 @@ impl Keyring {
     /// Load identities on first use (this may prompt for a passphrase).
     pub fn identities(&self) -> Result<&Identities, SecretsError> {
         self.ids
-            .get_or_init(|| Identities::load(self.identity_flag.as_deref()).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                Identities::load(self.identity_flag.as_deref()).map_err(|e| e.to_string())
+            })
             .as_ref()
             .map_err(|e| SecretsError::NoKey(e.clone()))
     }

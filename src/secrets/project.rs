@@ -59,7 +59,9 @@ pub fn boxed_reader(
     identity_flag: Option<&Path>,
 ) -> Box<dyn Fn(&Path) -> Result<String, crate::config::ConfigError>> {
     let keys = Keyring::new(root, identity_flag);
-    Box::new(move |p: &Path| read_env_file(keys.root(), p, &keys).map_err(|e| e.into_config_error(p)))
+    Box::new(move |p: &Path| {
+        read_env_file(keys.root(), p, &keys).map_err(|e| e.into_config_error(p))
+    })
 }
 
 /// All env files of the project (sorted).
@@ -86,7 +88,8 @@ pub fn scope_files(root: &Path, scope: &str) -> Vec<PathBuf> {
 /// Env var names: what a shell and docker accept.
 pub fn valid_key(k: &str) -> bool {
     let mut c = k.chars();
-    c.next().is_some_and(|f| f == '_' || f.is_ascii_alphabetic())
+    c.next()
+        .is_some_and(|f| f == '_' || f.is_ascii_alphabetic())
         && c.all(|x| x == '_' || x.is_ascii_alphanumeric())
 }
 
@@ -127,7 +130,13 @@ pub fn write_env_file(
 }
 
 /// `env set`: replace the first `KEY=` line (other duplicates are removed) or append.
-pub fn set_value(root: &Path, layer: &str, key: &str, value: &str, keys: &Keyring) -> Result<PathBuf, SecretsError> {
+pub fn set_value(
+    root: &Path,
+    layer: &str,
+    key: &str,
+    value: &str,
+    keys: &Keyring,
+) -> Result<PathBuf, SecretsError> {
     if !valid_key(key) {
         return Err(SecretsError::input(format!(
             "{key:?} is not a valid env key (letters, digits and _, not starting with a digit)"
@@ -145,7 +154,9 @@ pub fn set_value(root: &Path, layer: &str, key: &str, value: &str, keys: &Keyrin
     let quoted = quote_value(value);
     let mut found = false;
     doc.segments.retain_mut(|s| match s {
-        Segment::Entry { key: k, value: v, .. } if k == key => {
+        Segment::Entry {
+            key: k, value: v, ..
+        } if k == key => {
             if found {
                 false
             } else {
@@ -168,7 +179,12 @@ pub fn set_value(root: &Path, layer: &str, key: &str, value: &str, keys: &Keyrin
 }
 
 /// `env unset`: remove every `KEY=` line. Returns whether it was there.
-pub fn unset_value(root: &Path, layer: &str, key: &str, keys: &Keyring) -> Result<bool, SecretsError> {
+pub fn unset_value(
+    root: &Path,
+    layer: &str,
+    key: &str,
+    keys: &Keyring,
+) -> Result<bool, SecretsError> {
     let path = env_file_path(root, layer);
     let Ok(existing) = std::fs::read_to_string(&path) else {
         return Ok(false);
@@ -265,7 +281,11 @@ pub fn init_secrets(
     if ids.is_empty() {
         let path = identity::identity_path(identity_flag)?;
         let (text, _) = identity::generate();
-        identity::save(&path, age::secrecy::ExposeSecret::expose_secret(&text).as_bytes(), false)?;
+        identity::save(
+            &path,
+            age::secrecy::ExposeSecret::expose_secret(&text).as_bytes(),
+            false,
+        )?;
         rep.created_identity = Some(path);
         ids = Identities::load(identity_flag)?;
     }
@@ -337,7 +357,9 @@ pub fn setup_git(root: &Path, keys: &Keyring) -> Result<(bool, Option<PathBuf>),
         Err(e) => return Err(e),
     };
     for f in env_files(root) {
-        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
         if looks_encrypted(&text) {
             if let Ok(plain) = decrypt_if_needed(&text, &f, keys) {
                 write_atomic(&f, plain.as_bytes(), 0o600)?;
@@ -397,7 +419,12 @@ pub struct RotationReport {
 /// Remove a recipient, rotate the data key of every scope they had and
 /// re-encrypt every env file in those scopes. Everything is computed before
 /// anything is written.
-pub fn remove_recipient(root: &Path, name: &str, kind: Kind, keys: &Keyring) -> Result<RotationReport, SecretsError> {
+pub fn remove_recipient(
+    root: &Path,
+    name: &str,
+    kind: Kind,
+    keys: &Keyring,
+) -> Result<RotationReport, SecretsError> {
     let mut r = Recipients::load(root)?;
     let Some(idx) = r.recipients.iter().position(|x| x.name == name) else {
         return Err(SecretsError::input(format!(
@@ -408,7 +435,11 @@ pub fn remove_recipient(root: &Path, name: &str, kind: Kind, keys: &Keyring) -> 
         return Err(SecretsError::input(format!(
             "{name} is a {}; use `arcane {}`",
             r.recipients[idx].kind,
-            if kind == Kind::Person { "deploy revoke" } else { "team remove" }
+            if kind == Kind::Person {
+                "deploy revoke"
+            } else {
+                "team remove"
+            }
         )));
     }
     let gone = r.recipients.remove(idx);
@@ -433,7 +464,11 @@ pub fn remove_recipient(root: &Path, name: &str, kind: Kind, keys: &Keyring) -> 
             files.push(f);
         }
         let keys_of: Vec<String> = r.of_scope(s).map(|x| x.key.clone()).collect();
-        writes.push((keys::key_file(root, s), keys::wrap(s, &newk, &keys_of)?, 0o644));
+        writes.push((
+            keys::key_file(root, s),
+            keys::wrap(s, &newk, &keys_of)?,
+            0o644,
+        ));
         new_keys.push((s.clone(), newk));
     }
     for (p, d, m) in &writes {

@@ -71,9 +71,8 @@ impl Recipients {
                 SecretsError::io(format!("reading {}", p.display()), e)
             }
         })?;
-        let r: Recipients = toml::from_str(&text).map_err(|e| {
-            SecretsError::input(format!("{}: {}", p.display(), e.message()))
-        })?;
+        let r: Recipients = toml::from_str(&text)
+            .map_err(|e| SecretsError::input(format!("{}: {}", p.display(), e.message())))?;
         for rec in &r.recipients {
             parse_recipient(&rec.key).map_err(|e| {
                 SecretsError::input(format!("{}: recipient {}: {e}", p.display(), rec.name))
@@ -84,7 +83,11 @@ impl Recipients {
 
     pub fn save(&self, root: &Path) -> Result<(), SecretsError> {
         let body = toml::to_string_pretty(self).map_err(|e| SecretsError::Failed(e.to_string()))?;
-        write_atomic(&Self::path(root), format!("{HEADER}{body}").as_bytes(), 0o644)
+        write_atomic(
+            &Self::path(root),
+            format!("{HEADER}{body}").as_bytes(),
+            0o644,
+        )
     }
 
     /// The recipients of one scope.
@@ -140,7 +143,8 @@ pub fn normalize_key(key: &str) -> String {
 pub fn valid_recipient_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 64
-        && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
 }
 
 #[cfg(test)]
@@ -174,7 +178,13 @@ mod tests {
         assert_eq!(back, r);
         assert_eq!(back.of_scope("base").count(), 1);
         assert_eq!(back.owners().len(), 1);
-        assert!(parse_recipient("AGE-SECRET-KEY-1XYZ").err().unwrap().contains("SECRET"));
-        assert_eq!(normalize_key("ssh-ed25519 AAAA me@host"), "ssh-ed25519 AAAA");
+        assert!(parse_recipient("AGE-SECRET-KEY-1XYZ")
+            .err()
+            .unwrap()
+            .contains("SECRET"));
+        assert_eq!(
+            normalize_key("ssh-ed25519 AAAA me@host"),
+            "ssh-ed25519 AAAA"
+        );
     }
 }

@@ -18,20 +18,44 @@ pub struct Hit {
 /// Rule ids and what they find (for `--help`-like listings and docs).
 pub const RULES: &[(&str, &str)] = &[
     ("aws-access-key-id", "AWS access key id (AKIA/ASIA...)"),
-    ("aws-secret-access-key", "AWS secret access key in an assignment"),
-    ("github-token", "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)"),
-    ("gitlab-token", "GitLab token (glpat-, gldt-, glrt-, glptt-)"),
-    ("slack-token", "Slack token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-)"),
+    (
+        "aws-secret-access-key",
+        "AWS secret access key in an assignment",
+    ),
+    (
+        "github-token",
+        "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
+    ),
+    (
+        "gitlab-token",
+        "GitLab token (glpat-, gldt-, glrt-, glptt-)",
+    ),
+    (
+        "slack-token",
+        "Slack token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-)",
+    ),
     ("slack-webhook", "Slack incoming webhook URL"),
-    ("stripe-secret-key", "Stripe secret or restricted key (sk_live_, rk_live_, sk_test_)"),
+    (
+        "stripe-secret-key",
+        "Stripe secret or restricted key (sk_live_, rk_live_, sk_test_)",
+    ),
     ("google-api-key", "Google API key (AIza...)"),
-    ("google-oauth-secret", "Google OAuth client secret (GOCSPX-)"),
+    (
+        "google-oauth-secret",
+        "Google OAuth client secret (GOCSPX-)",
+    ),
     ("private-key", "PEM or OpenSSH private key block"),
     ("jwt", "JSON Web Token"),
     ("age-secret-key", "age secret key (AGE-SECRET-KEY-1...)"),
     ("npm-token", "npm access token (npm_)"),
-    ("url-credentials", "password embedded in a URL (scheme://user:pass@host)"),
-    ("generic-secret", "high-entropy value assigned to a secret-looking name"),
+    (
+        "url-credentials",
+        "password embedded in a URL (scheme://user:pass@host)",
+    ),
+    (
+        "generic-secret",
+        "high-entropy value assigned to a secret-looking name",
+    ),
 ];
 
 fn alnum(c: u8) -> bool {
@@ -61,7 +85,9 @@ struct PrefixRule {
 const PREFIX_RULES: &[PrefixRule] = &[
     PrefixRule {
         id: "aws-access-key-id",
-        prefixes: &["AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA"],
+        prefixes: &[
+            "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA",
+        ],
         class: upper_digit,
         min: 16,
         max: 16,
@@ -142,7 +168,11 @@ pub fn scan_line(line: &str) -> Vec<Hit> {
                     continue;
                 }
                 let body = i + p.len();
-                let n = b[body..].iter().take(r.max + 1).take_while(|c| (r.class)(**c)).count();
+                let n = b[body..]
+                    .iter()
+                    .take(r.max + 1)
+                    .take_while(|c| (r.class)(**c))
+                    .count();
                 if n >= r.min && n <= r.max {
                     let tok = &line[body..body + n];
                     if !looks_placeholder(tok) {
@@ -175,7 +205,9 @@ pub fn scan_line(line: &str) -> Vec<Hit> {
 fn private_key(line: &str, hits: &mut Vec<Hit>) {
     for (i, _) in line.match_indices("-----BEGIN ") {
         let rest = &line[i + 11..];
-        let Some(end) = rest.find("-----") else { continue };
+        let Some(end) = rest.find("-----") else {
+            continue;
+        };
         let label = &rest[..end];
         if label.ends_with("PRIVATE KEY") || label == "PGP PRIVATE KEY BLOCK" {
             hits.push(Hit {
@@ -250,7 +282,9 @@ fn url_credentials(line: &str, hits: &mut Vec<Hit>) {
             .unwrap_or(rest.len());
         let auth = &rest[..auth_end];
         let Some(at) = auth.rfind('@') else { continue };
-        let Some((_user, pass)) = auth[..at].split_once(':') else { continue };
+        let Some((_user, pass)) = auth[..at].split_once(':') else {
+            continue;
+        };
         // scheme must be letters right before "://"
         if i == 0 || !b[i - 1].is_ascii_alphabetic() {
             continue;
@@ -288,14 +322,57 @@ pub fn entropy(s: &str) -> f64 {
 }
 
 const SECRET_WORDS: &[&str] = &[
-    "password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "api-key", "access_key",
-    "accesskey", "private_key", "privatekey", "credential", "auth", "signing_key", "encryption_key",
-    "client_secret", "passphrase", "session_key", "master_key", "dsn",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "access_key",
+    "accesskey",
+    "private_key",
+    "privatekey",
+    "credential",
+    "auth",
+    "signing_key",
+    "encryption_key",
+    "client_secret",
+    "passphrase",
+    "session_key",
+    "master_key",
+    "dsn",
 ];
 const NOT_SECRET_SUFFIXES: &[&str] = &[
-    "_id", "id", "_url", "_uri", "_file", "_path", "_name", "_length", "_len", "_size", "_type",
-    "_env", "_header", "_field", "_prefix", "_at", "_ttl", "_expiry", "_timeout", "_count",
-    "_enabled", "_mode", "_method", "_endpoint", "_host", "_user", "_username", "_format",
+    "_id",
+    "id",
+    "_url",
+    "_uri",
+    "_file",
+    "_path",
+    "_name",
+    "_length",
+    "_len",
+    "_size",
+    "_type",
+    "_env",
+    "_header",
+    "_field",
+    "_prefix",
+    "_at",
+    "_ttl",
+    "_expiry",
+    "_timeout",
+    "_count",
+    "_enabled",
+    "_mode",
+    "_method",
+    "_endpoint",
+    "_host",
+    "_user",
+    "_username",
+    "_format",
 ];
 
 fn secretish_name(name: &str) -> bool {
@@ -313,10 +390,36 @@ fn secretish_name(name: &str) -> bool {
 pub fn looks_placeholder(v: &str) -> bool {
     let l = v.to_ascii_lowercase();
     const WORDS: &[&str] = &[
-        "example", "changeme", "change_me", "change-me", "placeholder", "your_", "your-", "yourtoken",
-        "dummy", "xxxx", "redacted", "todo", "fixme", "replace", "insert", "sample", "fake", "notreal",
-        "secret_here", "token_here", "<", "${", "{{", "%(", "$(", "****", "....", "0000000000",
-        "1234567890", "abcdefgh",
+        "example",
+        "changeme",
+        "change_me",
+        "change-me",
+        "placeholder",
+        "your_",
+        "your-",
+        "yourtoken",
+        "dummy",
+        "xxxx",
+        "redacted",
+        "todo",
+        "fixme",
+        "replace",
+        "insert",
+        "sample",
+        "fake",
+        "notreal",
+        "secret_here",
+        "token_here",
+        "<",
+        "${",
+        "{{",
+        "%(",
+        "$(",
+        "****",
+        "....",
+        "0000000000",
+        "1234567890",
+        "abcdefgh",
     ];
     if WORDS.iter().any(|w| l.contains(w)) {
         return true;
@@ -340,7 +443,8 @@ fn looks_like_code(v: &str) -> bool {
         || v.starts_with("self.")
         || v.starts_with("this.")
         || (v.contains('.')
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
             && !v.chars().any(|c| c.is_ascii_digit()))
 }
 
@@ -391,12 +495,18 @@ fn generic(line: &str, hits: &mut Vec<Hit>) {
         }
         let (vs, ve) = if j < b.len() && (b[j] == b'"' || b[j] == b'\'' || b[j] == b'`') {
             let q = b[j];
-            let end = b[j + 1..].iter().position(|x| *x == q).map(|p| j + 1 + p).unwrap_or(b.len());
+            let end = b[j + 1..]
+                .iter()
+                .position(|x| *x == q)
+                .map(|p| j + 1 + p)
+                .unwrap_or(b.len());
             (j + 1, end)
         } else {
             let end = b[j..]
                 .iter()
-                .position(|x| x.is_ascii_whitespace() || matches!(x, b',' | b';' | b')' | b'}' | b']' | b'#'))
+                .position(|x| {
+                    x.is_ascii_whitespace() || matches!(x, b',' | b';' | b')' | b'}' | b']' | b'#')
+                })
                 .map(|p| j + p)
                 .unwrap_or(b.len());
             (j, end)
@@ -406,7 +516,10 @@ fn generic(line: &str, hits: &mut Vec<Hit>) {
             continue;
         }
         let value = &line[vs..ve];
-        if value.starts_with(super::format::VALUE_PREFIX) || looks_placeholder(value) || looks_like_code(value) {
+        if value.starts_with(super::format::VALUE_PREFIX)
+            || looks_placeholder(value)
+            || looks_like_code(value)
+        {
             continue;
         }
         let len = value.chars().count();
@@ -420,7 +533,11 @@ fn generic(line: &str, hits: &mut Vec<Hit>) {
         };
         if ok || aws_secret {
             hits.push(Hit {
-                rule: if aws_secret { "aws-secret-access-key" } else { "generic-secret" },
+                rule: if aws_secret {
+                    "aws-secret-access-key"
+                } else {
+                    "generic-secret"
+                },
                 start: vs,
                 end: ve,
             });
@@ -437,7 +554,8 @@ fn has_mixed_classes(v: &str) -> bool {
         v.chars().any(|c| c.is_ascii_digit()),
         v.chars().any(|c| !c.is_ascii_alphanumeric()),
     ];
-    classes.iter().filter(|x| **x).count() >= 3 || (classes[2] && classes.iter().filter(|x| **x).count() >= 2)
+    classes.iter().filter(|x| **x).count() >= 3
+        || (classes[2] && classes.iter().filter(|x| **x).count() >= 2)
 }
 
 #[cfg(test)]
@@ -451,21 +569,33 @@ mod tests {
     #[test]
     fn provider_tokens() {
         assert_eq!(rules("key = AKIAQ3EGRFZWNLVJ7XKD"), ["aws-access-key-id"]);
-        assert_eq!(rules("t: ghp_4bT2sJ9qLx0VwZr8mNc1YpKe6HdA3uFgQiRo"), ["github-token"]);
+        assert_eq!(
+            rules("t: ghp_4bT2sJ9qLx0VwZr8mNc1YpKe6HdA3uFgQiRo"),
+            ["github-token"]
+        );
         assert_eq!(rules("GITLAB=glpat-Xk3vR9sT2mQ7wLp1Zb8N"), ["gitlab-token"]);
-        assert_eq!(rules("-----BEGIN OPENSSH PRIVATE KEY-----"), ["private-key"]);
+        assert_eq!(
+            rules("-----BEGIN OPENSSH PRIVATE KEY-----"),
+            ["private-key"]
+        );
         assert!(rules("-----BEGIN PUBLIC KEY-----").is_empty());
         assert_eq!(
             rules("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTYifQ.Xq3b9Zk2LmN8pR4sT6vW1yA"),
             ["jwt"]
         );
-        assert_eq!(rules("DATABASE_URL=postgres://app:Zx9kQ2mT7vLp@db:5432/app"), ["url-credentials"]);
+        assert_eq!(
+            rules("DATABASE_URL=postgres://app:Zx9kQ2mT7vLp@db:5432/app"),
+            ["url-credentials"]
+        );
     }
 
     #[test]
     fn generic_assignments_with_entropy() {
         assert_eq!(rules("DB_PASSWORD=Tr0ub4dor&3xK9"), ["generic-secret"]);
-        assert_eq!(rules(r#""api_key": "9f8e7d6c5b4a39281706f5e4d3c2b1a0""#), ["generic-secret"]);
+        assert_eq!(
+            rules(r#""api_key": "9f8e7d6c5b4a39281706f5e4d3c2b1a0""#),
+            ["generic-secret"]
+        );
         assert!(rules("password = changeme").is_empty());
         assert!(rules("password = os.environ.get('DB_PASSWORD')").is_empty());
         assert!(rules("token_url = https://example.org/token").is_empty());

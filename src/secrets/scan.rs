@@ -40,7 +40,8 @@ impl Allowlist {
     pub fn load(root: &Path) -> Result<Allowlist, SecretsError> {
         let p = root.join(ALLOW_FILE);
         match std::fs::read_to_string(&p) {
-            Ok(t) => toml::from_str(&t).map_err(|e| SecretsError::input(format!("{}: {}", p.display(), e.message()))),
+            Ok(t) => toml::from_str(&t)
+                .map_err(|e| SecretsError::input(format!("{}: {}", p.display(), e.message()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Allowlist::default()),
             Err(e) => Err(SecretsError::io(format!("reading {}", p.display()), e)),
         }
@@ -63,10 +64,18 @@ pub fn fingerprint(secret: &str) -> String {
 
 /// Scan text; `first_line` numbers the first line (for diff hunks).
 pub fn scan_text(file: &str, text: &str, allow: &Allowlist) -> Vec<Finding> {
-    scan_lines(file, text.lines().enumerate().map(|(i, l)| (i + 1, l)), allow)
+    scan_lines(
+        file,
+        text.lines().enumerate().map(|(i, l)| (i + 1, l)),
+        allow,
+    )
 }
 
-fn scan_lines<'a>(file: &str, lines: impl Iterator<Item = (usize, &'a str)>, allow: &Allowlist) -> Vec<Finding> {
+fn scan_lines<'a>(
+    file: &str,
+    lines: impl Iterator<Item = (usize, &'a str)>,
+    allow: &Allowlist,
+) -> Vec<Finding> {
     let mut out = vec![];
     if allow.path_allowed(file) {
         return out;
@@ -78,7 +87,8 @@ fn scan_lines<'a>(file: &str, lines: impl Iterator<Item = (usize, &'a str)>, all
         for Hit { rule, start, end } in scan_line(line) {
             let secret = &line[start..end];
             let fp = fingerprint(secret);
-            if allow.rules.iter().any(|r| r == rule) || allow.fingerprints.iter().any(|f| f == &fp) {
+            if allow.rules.iter().any(|r| r == rule) || allow.fingerprints.iter().any(|f| f == &fp)
+            {
                 continue;
             }
             out.push(Finding {
@@ -94,11 +104,16 @@ fn scan_lines<'a>(file: &str, lines: impl Iterator<Item = (usize, &'a str)>, all
 }
 
 fn skip_dir(name: &str) -> bool {
-    matches!(name, ".git" | "target" | "node_modules" | ".venv" | "__pycache__" | "vendor" | "dist")
+    matches!(
+        name,
+        ".git" | "target" | "node_modules" | ".venv" | "__pycache__" | "vendor" | "dist"
+    )
 }
 
 fn collect(root: &Path, p: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(md) = std::fs::symlink_metadata(p) else { return };
+    let Ok(md) = std::fs::symlink_metadata(p) else {
+        return;
+    };
     if md.is_dir() {
         if p != root && p.file_name().and_then(|n| n.to_str()).is_some_and(skip_dir) {
             return;
@@ -120,7 +135,16 @@ pub fn files_for(root: &Path, paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = vec![];
     if paths.is_empty() {
         if gitcfg::in_repo(root) {
-            if let Ok(s) = gitcfg::git(root, &["ls-files", "-z", "--cached", "--others", "--exclude-standard"]) {
+            if let Ok(s) = gitcfg::git(
+                root,
+                &[
+                    "ls-files",
+                    "-z",
+                    "--cached",
+                    "--others",
+                    "--exclude-standard",
+                ],
+            ) {
                 for f in s.split('\0').filter(|f| !f.is_empty()) {
                     let p = root.join(f);
                     if std::fs::metadata(&p).is_ok_and(|m| m.is_file() && m.len() <= MAX_FILE) {
@@ -159,7 +183,15 @@ pub fn scan_files(root: &Path, files: &[PathBuf], allow: &Allowlist) -> Vec<Find
 pub fn scan_staged(dir: &Path, allow: &Allowlist) -> Result<Vec<Finding>, SecretsError> {
     let diff = gitcfg::git(
         dir,
-        &["diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--diff-filter=ACMR"],
+        &[
+            "diff",
+            "--cached",
+            "-U0",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--diff-filter=ACMR",
+        ],
     )?;
     Ok(scan_diff(&diff, allow))
 }
@@ -203,7 +235,11 @@ pub fn glob_match(pat: &str, path: &str) -> bool {
         match p.first() {
             None => s.is_empty(),
             Some(b'*') if p.get(1) == Some(&b'*') => {
-                let rest = if p.get(2) == Some(&b'/') { &p[3..] } else { &p[2..] };
+                let rest = if p.get(2) == Some(&b'/') {
+                    &p[3..]
+                } else {
+                    &p[2..]
+                };
                 (0..=s.len()).any(|i| go(rest, &s[i..]))
             }
             Some(b'*') => (0..=s.len())
@@ -226,7 +262,10 @@ mod tests {
         assert!(glob_match("**/*.md", "docs/x.md"));
         assert!(glob_match("*.md", "x.md"));
         assert!(!glob_match("*.md", "docs/x.md"));
-        assert!(glob_match("bench/secrets/corpus/**", "bench/secrets/corpus/p/1.env"));
+        assert!(glob_match(
+            "bench/secrets/corpus/**",
+            "bench/secrets/corpus/p/1.env"
+        ));
     }
 
     #[test]
