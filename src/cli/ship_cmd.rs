@@ -5,7 +5,8 @@ use super::Ctx;
 use crate::config::{Project, Selection, Server};
 use crate::docker::{self, push, BuildOptions, BuiltImages, DockerError};
 use crate::error::InputError;
-use crate::remote::{LocalTransport, Transport};
+use crate::event::Emitter;
+use crate::remote::{self, ConnectOptions, Transport};
 use anyhow::Result;
 use std::sync::Arc;
 
@@ -54,16 +55,16 @@ pub fn build(ctx: &Ctx, a: BuildArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// A transport for `server`. Servers with `host = "local"` use this machine.
-fn connect(server: &Server, ctx: &Ctx) -> Result<Arc<dyn Transport>> {
-    if server.is_local() {
-        return Ok(Arc::new(LocalTransport::new(server.name.clone())));
-    }
-    let _ = ctx;
-    Err(anyhow::anyhow!(
-        "{}: this build has no SSH transport yet; only `host = \"local\"` servers can be pushed to",
-        server.name
-    ))
+/// A transport for `server` (ssh, or this machine for `host = "local"`).
+fn connect(server: &Server, project: &Project, em: &Emitter) -> Result<Arc<dyn Transport>> {
+    let opts = ConnectOptions {
+        base_dir: Some(project.root.clone()),
+        ..Default::default()
+    };
+    em.step_started("connect");
+    let t = remote::connect(server, em, &opts);
+    em.step_finished("connect", t.is_ok(), t.as_ref().err().map(|e| e.to_string()));
+    Ok(t?)
 }
 
 /// The images for the current version: built already, or built now with the
@@ -110,9 +111,9 @@ pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
                     .iter()
                     .map(|server| {
                         let em = em.for_server(&server.name);
-                        let prepared = &prepared;
+                        let (prepared, project) = (&prepared, &project);
                         s.spawn(move || {
-                            let t = connect(server, ctx)?;
+                            let t = connect(server, project, &em)?;
                             push::push_prepared(t.as_ref(), prepared, &em).map_err(to_anyhow)
                         })
                     })
@@ -143,9 +144,9 @@ pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
                     .iter()
                     .map(|server| {
                         let em = em.for_server(&server.name);
-                        let (reg, login, built) = (&reg, &login, &built);
+                        let (reg, login, built, project) = (&reg, &login, &built, &project);
                         s.spawn(move || {
-                            let t = connect(server, ctx)?;
+                            let t = connect(server, project, &em)?;
                             push::registry_pull(t.as_ref(), &reg.server, login.as_ref(), built, &em)
                                 .map_err(to_anyhow)
                         })

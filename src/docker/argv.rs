@@ -2,6 +2,7 @@
 //! push, built by pure functions so the exact argv is unit-tested and the
 //! command log shows what ran. Nothing here touches the system.
 
+use crate::remote::Cmd;
 use std::collections::BTreeMap;
 
 /// Label: the app an image or container belongs to.
@@ -73,12 +74,13 @@ pub fn image_layers(image: &str) -> Vec<String> {
     ])
 }
 
-/// The RootFS layers of every image on the engine, one JSON array per line
-/// (used to estimate which layers a server already has).
-pub fn all_image_layers_script() -> String {
-    // `xargs -r` keeps an engine without images from running inspect with no
-    // argument; POSIX sh only.
-    "docker image ls -q --no-trunc | sort -u | xargs -r docker image inspect --format '{{json .RootFS.Layers}}'".to_string()
+/// Every image on the engine, one line each: `TAGS-JSON ID LAYERS-JSON`
+/// (tags, image ID, RootFS diff IDs). One round trip tells a push what is
+/// already there, which temporary names an interrupted push left, and which
+/// layer stacks exist.
+pub fn engine_inventory_script() -> String {
+    // `xargs -r`: an engine without images runs no inspect; POSIX sh only.
+    "docker image ls -aq --no-trunc | sort -u | xargs -r docker image inspect --format '{{json .RepoTags}} {{.Id}} {{json .RootFS.Layers}}'".to_string()
 }
 
 /// Export `image` as a docker-archive tar on stdout.
@@ -165,13 +167,37 @@ pub fn login(server: &str, username: &str) -> Vec<String> {
     ])
 }
 
-/// Tags left behind by an interrupted arcane push (`127.0.0.1:PORT/app:*`),
-/// one per line.
-pub fn transfer_leftovers_script(app: &str) -> String {
-    format!(
-        "docker image ls --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep -E '^127\\.0\\.0\\.1:[0-9]+/{}:' || true",
-        app.replace('.', "\\.")
-    )
+/// Pull every temporary reference, stopping at the first failure.
+pub fn pull_all_script(references: &[String]) -> String {
+    references
+        .iter()
+        .map(|r| Cmd::argv(pull(r)).to_shell())
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
+/// Give each pulled image its final name, drop the temporary names (and any
+/// `stale` ones an interrupted push left), then print every final image ID.
+pub fn finalize_script(renames: &[(String, String)], stale: &[String]) -> String {
+    let mut parts: Vec<String> = renames
+        .iter()
+        .map(|(tmp, fin)| Cmd::argv(tag(tmp, fin)).to_shell())
+        .collect();
+    let mut drop: Vec<String> = renames.iter().map(|(tmp, _)| tmp.clone()).collect();
+    drop.extend(stale.iter().cloned());
+    let mut rmi = vec!["docker".to_string(), "rmi".to_string()];
+    rmi.extend(drop);
+    parts.push(Cmd::argv(rmi).to_shell());
+    let mut insp = s(&["docker", "image", "inspect", "--format", "{{.Id}}"]);
+    insp.extend(renames.iter().map(|(_, f)| f.clone()));
+    format!("{} >/dev/null && {}", parts.join(" && "), Cmd::argv(insp).to_shell())
+}
+
+/// Remove temporary names only (used when nothing else needs doing).
+pub fn untag_all(references: &[String]) -> Vec<String> {
+    let mut a = s(&["docker", "rmi"]);
+    a.extend(references.iter().cloned());
+    a
 }
 
 /// Which compose CLI runs compose files.
@@ -331,9 +357,18 @@ mod tests {
             ]
         );
         assert_eq!(
-            transfer_leftovers_script("web"),
-            r"docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -E '^127\.0\.0\.1:[0-9]+/web:' || true"
+            pull_all_script(&["127.0.0.1:1/a:1".into(), "127.0.0.1:1/b:1".into()]),
+            "docker pull 127.0.0.1:1/a:1 && docker pull 127.0.0.1:1/b:1"
         );
+        assert_eq!(
+            finalize_script(
+                &[("127.0.0.1:1/web:1".into(), "web:1".into())],
+                &["127.0.0.1:9/web:0".into()]
+            ),
+            "docker tag 127.0.0.1:1/web:1 web:1 && docker rmi 127.0.0.1:1/web:1 127.0.0.1:9/web:0 >/dev/null && docker image inspect --format '{{.Id}}' web:1"
+        );
+        assert_eq!(untag_all(&["x:1".into()]), ["docker", "rmi", "x:1"]);
+        assert!(engine_inventory_script().contains("{{json .RepoTags}} {{.Id}} {{json .RootFS.Layers}}"));
     }
 
     #[test]

@@ -138,6 +138,56 @@ pub fn push_prepared(
     res
 }
 
+/// What the server's engine holds, from one inventory round trip.
+#[derive(Debug, Default)]
+struct Inventory {
+    /// tag -> image ID
+    tags: std::collections::HashMap<String, String>,
+    /// chain IDs of every layer stack
+    chains: HashSet<String>,
+}
+
+fn parse_inventory(text: &str) -> Inventory {
+    let mut inv = Inventory::default();
+    for line in text.lines() {
+        // `["a:1","b:2"] sha256:ID ["sha256:..",..]`
+        let line = line.trim();
+        let Some(end) = line.find("] ") else { continue };
+        let (tags, rest) = (&line[..=end], line[end + 2..].trim());
+        let Some((id, layers)) = rest.split_once(' ') else {
+            continue;
+        };
+        if let Ok(tags) = serde_json::from_str::<Vec<String>>(tags) {
+            for t in tags {
+                inv.tags.insert(t, id.to_string());
+            }
+        }
+        if let Ok(diffs) = serde_json::from_str::<Vec<String>>(layers.trim()) {
+            inv.chains.extend(chain_ids(&diffs));
+        }
+    }
+    inv
+}
+
+/// `127.0.0.1:PORT/<repo>:*` names an interrupted push left behind.
+fn stale_names(inv: &Inventory, repos: &HashSet<&str>) -> Vec<String> {
+    let mut v: Vec<String> = inv
+        .tags
+        .keys()
+        .filter(|t| {
+            t.strip_prefix("127.0.0.1:")
+                .and_then(|r| r.split_once('/'))
+                .is_some_and(|(port, rest)| {
+                    port.bytes().all(|b| b.is_ascii_digit())
+                        && repos.contains(repo_and_tag(rest).0)
+                })
+        })
+        .cloned()
+        .collect();
+    v.sort();
+    v
+}
+
 fn push_inner(
     t: &dyn Transport,
     p: &Prepared,
@@ -152,28 +202,36 @@ fn push_inner(
         images: vec![],
         elapsed_ms: 0,
     };
+    // Round trip 1: what the engine has.
+    let out = t.run(&Cmd::shell(argv::engine_inventory_script()), em)?;
+    if !out.success() {
+        return Err(remote_fail(t, "listing images", &out));
+    }
+    let inv = parse_inventory(&out.stdout_str());
     // Images already there with the right ID cost nothing.
     let mut todo = vec![];
     for img in &p.images {
-        match remote_image_id(t, &img.reference, em)? {
-            Some(id) if id == img.id => {
+        match inv.tags.get(&img.reference) {
+            Some(id) if *id == img.id => {
                 report.already_present.push(img.reference.clone());
-                report.images.push((img.reference.clone(), id));
+                report.images.push((img.reference.clone(), id.clone()));
             }
             _ => todo.push(img),
         }
     }
+    let repos: HashSet<&str> = p.images.iter().map(|i| repo_and_tag(&i.reference).0).collect();
+    let stale = stale_names(&inv, &repos);
     if todo.is_empty() {
+        if !stale.is_empty() {
+            let _ = t.run(&Cmd::argv(argv::untag_all(&stale)), em)?;
+        }
         report.elapsed_ms = start.elapsed().as_millis() as u64;
         return Ok(report);
     }
-    let app_repos: HashSet<&str> = todo.iter().map(|i| repo_and_tag(&i.reference).0).collect();
-    remove_leftovers(t, &app_repos, em)?;
-    let present = remote_chains(t, em)?;
     let mut seen = HashSet::new();
     for img in &todo {
         for (blob, chain) in img.layers.iter().zip(img.chain_ids()) {
-            if !present.contains(&chain) && seen.insert(blob.digest.clone()) {
+            if !inv.chains.contains(&chain) && seen.insert(blob.digest.clone()) {
                 report.bytes_missing_estimate += blob.size;
             }
         }
@@ -188,7 +246,7 @@ fn push_inner(
     // Progress: bytes served, against the estimate (grown if docker fetches
     // more, e.g. base layers it has but never pulled from a registry).
     let done = Arc::new(AtomicBool::new(false));
-    let sent_fn = {
+    let progress = {
         let done = done.clone();
         let em = em.clone();
         let est = report.bytes_missing_estimate;
@@ -204,36 +262,40 @@ fn push_inner(
         })
     };
 
-    let result = (|| -> Result<(), DockerError> {
-        for img in &todo {
+    let renames: Vec<(String, String)> = todo
+        .iter()
+        .map(|img| {
             let (repo, tag) = repo_and_tag(&img.reference);
-            let temp = format!("127.0.0.1:{port}/{repo}:{tag}");
-            let out = t.run(&Cmd::argv(argv::pull(&temp)), em).map_err(|e| {
-                interrupted(t, &img.reference, &e.to_string())
-            })?;
-            if !out.success() {
-                let msg = format!("{} {}", out.stdout_str().trim(), out.stderr_str().trim());
-                // Whatever half-arrived is not tagged; a leftover temp name is
-                // cleaned before the next push.
-                return Err(interrupted(t, &img.reference, msg.trim()));
-            }
-            let script = format!(
-                "{} && {}",
-                Cmd::argv(argv::tag(&temp, &img.reference)).to_shell(),
-                Cmd::argv(argv::untag(&temp)).to_shell()
-            );
-            let out = t.run(&Cmd::shell(script), em)?;
-            if !out.success() {
-                return Err(remote_fail(t, "docker tag", &out));
-            }
-            match remote_image_id(t, &img.reference, em)? {
-                Some(id) if id == img.id => report.images.push((img.reference.clone(), id)),
+            (format!("127.0.0.1:{port}/{repo}:{tag}"), img.reference.clone())
+        })
+        .collect();
+    let result = (|| -> Result<(), DockerError> {
+        // Round trip 2: the pulls. dockerd fetches only blobs it lacks and
+        // tags an image only once it is complete.
+        let temps: Vec<String> = renames.iter().map(|(t, _)| t.clone()).collect();
+        let names = todo.iter().map(|i| i.reference.as_str()).collect::<Vec<_>>().join(", ");
+        let out = t
+            .run(&Cmd::shell(argv::pull_all_script(&temps)), em)
+            .map_err(|e| interrupted(t, &names, &e.to_string()))?;
+        if !out.success() {
+            let msg = format!("{} {}", out.stdout_str().trim(), out.stderr_str().trim());
+            return Err(interrupted(t, &names, last_line(&msg)));
+        }
+        // Round trip 3: final names, temporary names dropped, IDs checked.
+        let out = t.run(&Cmd::shell(argv::finalize_script(&renames, &stale)), em)?;
+        if !out.success() {
+            return Err(remote_fail(t, "tagging the pulled images", &out));
+        }
+        let ids: Vec<String> = out.stdout_str().lines().map(|l| l.trim().to_string()).collect();
+        for (i, img) in todo.iter().enumerate() {
+            match ids.get(i) {
+                Some(id) if *id == img.id => report.images.push((img.reference.clone(), id.clone())),
                 other => {
                     return Err(DockerError::Failed(format!(
                         "{}: after the push {} has ID {}, expected {} (local); the image was not shipped correctly",
                         t.name(),
                         img.reference,
-                        other.as_deref().map(short_id).unwrap_or("none"),
+                        other.map(|s| short_id(s)).unwrap_or("none"),
                         short_id(&img.id)
                     )))
                 }
@@ -242,7 +304,7 @@ fn push_inner(
         Ok(())
     })();
     done.store(true, Ordering::Relaxed);
-    let _ = sent_fn.join();
+    let _ = progress.join();
     report.bytes_sent = registry.bytes_sent();
     drop(fwd);
     drop(registry);
@@ -251,38 +313,15 @@ fn push_inner(
     Ok(report)
 }
 
+fn last_line(s: &str) -> &str {
+    s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
+}
+
 fn interrupted(t: &dyn Transport, reference: &str, detail: &str) -> DockerError {
     DockerError::Failed(format!(
         "{}: the transfer of {reference} was interrupted ({detail}). Nothing was tagged on the server; layers that arrived completely are kept, so running the push again resumes from there",
         t.name()
     ))
-}
-
-/// Remove `127.0.0.1:PORT/<repo>:*` names an interrupted push left behind.
-fn remove_leftovers(
-    t: &dyn Transport,
-    repos: &HashSet<&str>,
-    em: &Emitter,
-) -> Result<(), DockerError> {
-    for repo in repos {
-        let out = t.run(&Cmd::shell(argv::transfer_leftovers_script(repo)), em)?;
-        for name in out.stdout_str().lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let _ = t.run(&Cmd::argv(argv::untag(name)), em)?;
-        }
-    }
-    Ok(())
-}
-
-/// Chain IDs of every layer stack on the server's engine.
-fn remote_chains(t: &dyn Transport, em: &Emitter) -> Result<HashSet<String>, DockerError> {
-    let out = t.run(&Cmd::shell(argv::all_image_layers_script()), em)?;
-    let mut set = HashSet::new();
-    for line in out.stdout_str().lines() {
-        if let Ok(diffs) = serde_json::from_str::<Vec<String>>(line.trim()) {
-            set.extend(chain_ids(&diffs));
-        }
-    }
-    Ok(set)
 }
 
 /// Ship to many servers at once, one thread per server. Returns one result per
@@ -442,6 +481,17 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inventory_lines_give_tags_chains_and_leftovers() {
+        let text = "[\"web:1\",\"127.0.0.1:4000/web:0\",\"127.0.0.1:4000/other:0\"] sha256:aa [\"sha256:l1\",\"sha256:l2\"]\n[] sha256:bb [\"sha256:l1\"]\n";
+        let inv = parse_inventory(text);
+        assert_eq!(inv.tags["web:1"], "sha256:aa");
+        assert!(inv.chains.contains("sha256:l1"));
+        assert_eq!(inv.chains.len(), 2);
+        let repos: HashSet<&str> = ["web"].into();
+        assert_eq!(stale_names(&inv, &repos), ["127.0.0.1:4000/web:0"]);
+    }
 
     #[test]
     fn names_and_sizes() {
