@@ -2,7 +2,7 @@
 
 use super::args::*;
 use super::render::table;
-use super::{not_yet, Ctx};
+use super::Ctx;
 use crate::config::Selection;
 use crate::deploy::{self, accessory, Cancel, DeployError, DeployRequest};
 use crate::error::Interrupted;
@@ -281,6 +281,6 @@ pub fn accessory(ctx: &Ctx, c: AccessoryCmd) -> Result<i32> {
     Ok(0)
 }
 
-pub fn proxy(_ctx: &Ctx, _c: ProxyCmd) -> Result<i32> {
-    not_yet("proxy")
+pub fn proxy(ctx: &Ctx, c: ProxyCmd) -> Result<i32> {
+    super::proxy_cmd::run(ctx, c)
 }

@@ -8,6 +8,7 @@ pub mod render;
 mod config_cmd;
 mod deploy_cmd;
 mod env_cmd;
+mod proxy_cmd;
 mod remote_cmd;
 mod secrets_cmd;
 mod ship_cmd;

@@ -5,7 +5,7 @@
 //! container on the `arcane` network can reach it at `arcane-proxy:2019` and
 //! rewrite any app's route. Keeping Caddy's default (`localhost:2019` in the
 //! container's own network namespace) and piping each request through
-//! `docker exec -i arcane-proxy nc 127.0.0.1 2019` means only someone who can
+//! `docker exec -i arcane-proxy nc 127.0.0.1 2019` (2020 for the router) means only someone who can
 //! already run docker on the server can reach it, nothing is installed on the
 //! server, no host port can clash with a host-installed Caddy, and it works
 //! the same over SSH and locally.
@@ -17,27 +17,36 @@ use crate::event::Emitter;
 use crate::remote::{Cmd, Transport};
 use std::time::Duration;
 
-pub const ADMIN_PORT: u16 = 2019;
-/// Caddy only accepts loopback admin requests whose Host is a loopback origin.
-const ADMIN_HOST: &str = "127.0.0.1:2019";
-
 pub struct Admin<'a> {
     t: &'a dyn Transport,
     em: &'a Emitter,
+    /// The admin port inside the container (edge 2019, router 2020).
+    port: u16,
     /// Config changes block until the old config's in-flight requests finished
     /// (up to Caddy's grace period), so the pipe must outlive that.
     timeout: Duration,
 }
 
 impl<'a> Admin<'a> {
-    pub fn new(t: &'a dyn Transport, em: &'a Emitter, timeout: Duration) -> Self {
-        Admin { t, em, timeout }
+    pub fn new(t: &'a dyn Transport, em: &'a Emitter, port: u16, timeout: Duration) -> Self {
+        Admin {
+            t,
+            em,
+            port,
+            timeout,
+        }
+    }
+
+    pub fn server(&self) -> &str {
+        self.t.name()
     }
 
     /// Send one request; any HTTP status comes back as a `Response`.
     pub fn send(&self, req: &Request) -> Result<Response, ProxyError> {
-        let cmd = Cmd::argv(docker::admin_pipe(ADMIN_PORT))
-            .with_stdin(req.encode(ADMIN_HOST))
+        // Caddy only accepts loopback admin requests whose Host is a loopback origin.
+        let host = format!("127.0.0.1:{}", self.port);
+        let cmd = Cmd::argv(docker::admin_pipe(self.port))
+            .with_stdin(req.encode(&host))
             .with_timeout(self.timeout);
         let out = self.t.run(&cmd, self.em)?;
         let server = self.t.name().to_string();

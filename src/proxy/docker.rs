@@ -51,17 +51,39 @@ pub fn inspect() -> Vec<String> {
     ])
 }
 
-/// Run the proxy.
+/// Where the router's config lives inside the container (in the config volume).
+pub const ROUTER_HOME: &str = "/config/router";
+
+/// The container's entrypoint script: the router Caddy in a restart loop in
+/// the background, the edge Caddy as PID 1 (so `docker stop` stops the edge
+/// gracefully and the container lives exactly as long as the edge).
 ///
-/// * The admin API is *not* published. Caddy keeps its default admin listener,
-///   `localhost:2019` inside the container's own network namespace: app
-///   containers on the `arcane` network cannot reach it (a compromised app
+/// The router's first config comes from `$ARCANE_ROUTER_BASE`; afterwards its
+/// autosave (`--resume`) wins, like the edge's.
+pub fn entrypoint_script() -> String {
+    format!(
+        "mkdir -p {h} && printf '%s' \"$ARCANE_ROUTER_BASE\" > {h}/base.json && \
+         (while :; do XDG_CONFIG_HOME={h} XDG_DATA_HOME=/data/router caddy run --resume --config {h}/base.json; sleep 1; done) & \
+         exec caddy run --resume",
+        h = ROUTER_HOME
+    )
+}
+
+/// Run the proxy container.
+///
+/// * Two Caddy processes: the edge (ports 80/443, TLS, one route per app
+///   host set) and the router (`127.0.0.1:8081` inside the container, one
+///   route per app with its current upstreams). A deploy only changes the
+///   router; see `caddy.rs` for why.
+/// * Neither admin API is published. Both keep loopback listeners inside
+///   the container's own network namespace (`localhost:2019`, `:2020`): app
+///   containers on the `arcane` network cannot reach them (a compromised app
 ///   could otherwise re-route every other app), nor can other users of the
-///   server. arcane reaches it with `docker exec` (see `admin.rs`).
-/// * `--resume` loads the autosaved config from the config volume, so the
+///   server. arcane reaches them with `docker exec` (see `admin.rs`).
+/// * `--resume` loads the autosaved configs from the config volume, so the
 ///   routes survive a restart, a reboot of the server and a new container.
 /// * `--restart unless-stopped` brings the proxy back after a dockerd restart.
-pub fn run(image: &str) -> Vec<String> {
+pub fn run(image: &str, router_base: &str) -> Vec<String> {
     let mut a = v(&[
         "docker",
         "run",
@@ -91,13 +113,13 @@ pub fn run(image: &str) -> Vec<String> {
         "XDG_DATA_HOME=/data",
         "--env",
         "XDG_CONFIG_HOME=/config",
-        // Long-lived keep-alive connections from many clients.
-        "--ulimit",
-        "nofile=65536:65536",
+        "--env",
+        &format!("ARCANE_ROUTER_BASE={router_base}"),
+        "--entrypoint",
+        "sh",
         image,
-        "caddy",
-        "run",
-        "--resume",
+        "-c",
+        &entrypoint_script(),
     ]));
     a
 }
@@ -127,7 +149,7 @@ pub fn logs(tail: usize) -> Vec<String> {
     v(&["docker", "logs", "--tail", &tail.to_string(), CONTAINER])
 }
 
-/// Pipe one HTTP request into the admin listener inside the container.
+/// Pipe one HTTP request into an admin listener inside the container.
 pub fn admin_pipe(port: u16) -> Vec<String> {
     v(&[
         "docker",
@@ -146,16 +168,21 @@ mod tests {
 
     #[test]
     fn proxy_container_argv() {
+        let a = run("caddy:2", "{}");
         assert_eq!(
-            run("caddy:2").join(" "),
+            a[..a.len() - 1].join(" "),
             "docker run --detach --name arcane-proxy --label arcane.proxy=caddy \
              --restart unless-stopped --network arcane --publish 80:80 --publish 443:443 \
              --publish 443:443/udp --volume arcane-proxy-data:/data \
              --volume arcane-proxy-config:/config --env XDG_DATA_HOME=/data \
-             --env XDG_CONFIG_HOME=/config --ulimit nofile=65536:65536 caddy:2 caddy run --resume"
+             --env XDG_CONFIG_HOME=/config --env ARCANE_ROUTER_BASE={} --entrypoint sh caddy:2 -c"
         );
-        // Nothing publishes the admin port.
-        assert!(!run("caddy:2").iter().any(|w| w.contains("2019")));
+        assert_eq!(a.last().unwrap(), &entrypoint_script());
+        assert!(entrypoint_script().ends_with("exec caddy run --resume"));
+        // Nothing publishes an admin port or the router.
+        assert!(!a
+            .iter()
+            .any(|w| w.contains("2019") || w.contains("2020") || w.contains("8081")));
         assert_eq!(
             admin_pipe(2019),
             v(&[
