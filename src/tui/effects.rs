@@ -11,7 +11,7 @@ use super::update::{Command, Msg, SecretString};
 use crate::config::{Project, Selection, Server};
 use crate::deploy::{self, Cancel, DeployReport, DeployRequest};
 use crate::event::{Emitter, Event, Sink};
-use crate::remote::{self, shell_quote, Cmd, ConnectOptions, RemoteError, Transport};
+use crate::remote::{self, ops, shell_quote, Cmd, ConnectOptions, RemoteError, Transport};
 use crate::secrets::{self, recipients::Kind, Keyring};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -318,28 +318,23 @@ impl Effects {
         self.spawn("logs", move || {
             let res = (|| -> Result<(), String> {
                 let s = server_by_name(&p, &server)?;
-                let t = connect(&p, &s, &em).map_err(|e| short_remote_error(&e))?;
-                let names = t
-                    .run(
-                        &Cmd::argv(crate_docker_ps(
-                            p.app_name(),
-                            &s.config.env,
-                            Some(&service),
-                            "{{.Names}}",
-                        )),
-                        &em,
-                    )
-                    .map_err(|e| e.to_string())?;
-                let name = names
-                    .stdout_str()
-                    .lines()
-                    .next()
-                    .map(str::to_string)
-                    .ok_or_else(|| format!("no running container for {service} on {server}"))?;
-                let cmd = Cmd::argv(["docker", "logs", "-f", "--tail", "200", name.as_str()]);
+                let req = remote::engine::LogsRequest {
+                    app: p.app_name(),
+                    service: Some(&service),
+                    lines: 200,
+                    follow: true,
+                };
                 let stop2 = stop.clone();
-                t.stream(&cmd, &em, &move || stop2.load(Ordering::Relaxed))
-                    .map_err(|e| e.to_string())?;
+                let results = remote::engine::logs(
+                    &req,
+                    &[s],
+                    &move || stop2.load(Ordering::Relaxed),
+                    &connect_options(&p),
+                    &em,
+                );
+                for (_, r) in results {
+                    r.map_err(|e| e.to_string())?;
+                }
                 Ok(())
             })();
             Msg::LogsEnded(res.err())
@@ -408,25 +403,6 @@ fn rel(root: &Path, p: &Path) -> String {
     p.strip_prefix(root).unwrap_or(p).display().to_string()
 }
 
-/// `docker ps` argv listing this app's containers in `env` (optionally one service).
-fn crate_docker_ps(app: &str, env: &str, service: Option<&str>, format: &str) -> Vec<String> {
-    let mut v: Vec<String> = vec![
-        "docker".into(),
-        "ps".into(),
-        "--filter".into(),
-        format!("label=arcane.app={app}"),
-        "--filter".into(),
-        format!("label=arcane.env={env}"),
-    ];
-    if let Some(svc) = service {
-        v.push("--filter".into());
-        v.push(format!("label=arcane.service={svc}"));
-    }
-    v.push("--format".into());
-    v.push(format.into());
-    v
-}
-
 /// Security alerts worth a desktop notification: a refused host key.
 pub fn security_alert(e: &RemoteError) -> Option<String> {
     match e {
@@ -489,46 +465,47 @@ fn probe_via(t: &dyn Transport, app: &str, env: &str, em: &Emitter) -> ServerSta
             return st;
         }
     }
-    let dir = format!(
-        "\"$HOME/.arcane\"/{}/{}",
+    // The live release, through the remote engine's own script and parser.
+    if let Ok(o) = t.run(
+        &ops::release_script(app, env).with_timeout(Duration::from_secs(10)),
+        em,
+    ) {
+        st.release = ops::parse_release(&o.stdout_str()).map(|r| r.version);
+    }
+    let holder = format!(
+        "cat \"$HOME\"/.arcane/{}/{}/lock/holder.json 2>/dev/null || true",
         shell_quote(app),
         shell_quote(env)
     );
-    let script =
-        format!("cat {dir}/current 2>/dev/null; echo; cat {dir}/lock/holder.json 2>/dev/null");
     if let Ok(o) = t.run(
-        &Cmd::shell(script).with_timeout(Duration::from_secs(10)),
+        &Cmd::shell(holder).with_timeout(Duration::from_secs(10)),
         em,
     ) {
-        let out = o.stdout_str();
-        let mut lines = out.lines();
-        st.release = lines
-            .next()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from);
-        let holder: String = lines.collect::<Vec<_>>().join("");
-        if !holder.trim().is_empty() {
+        let text = o.stdout_str();
+        if !text.trim().is_empty() {
             st.lock = Some(
-                serde_json::from_str::<deploy::lock::Holder>(&holder)
+                serde_json::from_str::<deploy::lock::Holder>(&text)
                     .map(|h| h.who)
                     .unwrap_or_else(|_| "held".into()),
             );
         }
     }
-    if let Ok(o) = q(crate_docker_ps(app, env, None, "{{.Status}}")) {
-        let rows: Vec<String> = o.stdout_str().lines().map(str::to_string).collect();
-        let up = rows.iter().filter(|r| r.starts_with("Up")).count();
-        let unhealthy = rows.iter().any(|r| r.contains("unhealthy"));
-        st.health = Some(if rows.is_empty() {
-            "no containers".into()
-        } else if unhealthy {
-            format!("{up}/{} unhealthy", rows.len())
-        } else {
-            format!("{up}/{} up", rows.len())
-        });
+    if let Ok(o) = q(ops::ps_argv(app, env, None, false)) {
+        st.health = Some(health_summary(&ops::parse_ps(&o.stdout_str())));
     }
     st
+}
+
+/// "2/2 up", "1/2 unhealthy", "no containers".
+fn health_summary(cs: &[ops::Container]) -> String {
+    let up = cs.iter().filter(|c| c.running()).count();
+    if cs.is_empty() {
+        "no containers".into()
+    } else if cs.iter().any(|c| c.health == "unhealthy") {
+        format!("{up}/{} unhealthy", cs.len())
+    } else {
+        format!("{up}/{} up", cs.len())
+    }
 }
 
 fn first_line(s: &str) -> &str {
@@ -736,38 +713,45 @@ fn load_releases(
 }
 
 fn log_choices(p: &Project, em: &Emitter) -> Result<Vec<(String, String)>, String> {
-    let mut out = vec![];
-    let mut errors = vec![];
-    for (name, c) in &p.servers.servers {
-        let s = Server {
+    let servers: Vec<Server> = p
+        .servers
+        .servers
+        .iter()
+        .map(|(name, c)| Server {
             name: name.clone(),
             config: c.clone(),
-        };
-        let em = em.for_server(name);
-        let t = match connect(p, &s, &em) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(format!("{name}: {}", short_remote_error(&e)));
-                continue;
-            }
-        };
-        let argv = crate_docker_ps(p.app_name(), &c.env, None, "{{.Label \"arcane.service\"}}");
-        match t.run(&Cmd::argv(argv).with_timeout(Duration::from_secs(10)), &em) {
-            Ok(o) if o.success() => {
-                for svc in o
-                    .stdout_str()
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                {
-                    let pair = (name.clone(), svc.to_string());
+        })
+        .collect();
+    // One thread per server (the remote engine's helper): a dead server
+    // costs its timeout once, not once per server before it.
+    let results = remote::engine::per_server(&servers, |s| {
+        let em = em.for_server(&s.name);
+        let t =
+            connect(p, s, &em).map_err(|e| format!("{}: {}", s.name, short_remote_error(&e)))?;
+        let argv = ops::ps_argv(p.app_name(), &s.config.env, None, true);
+        let o = t
+            .run(&Cmd::argv(argv).with_timeout(Duration::from_secs(10)), &em)
+            .map_err(|e| short_remote_error(&e))?;
+        if !o.success() {
+            return Err(format!("{}: {}", s.name, first_line(&o.stderr_str())));
+        }
+        Ok(ops::parse_ps(&o.stdout_str())
+            .into_iter()
+            .map(|c| (s.name.clone(), c.service))
+            .collect::<Vec<_>>())
+    });
+    let mut out: Vec<(String, String)> = vec![];
+    let mut errors = vec![];
+    for r in results {
+        match r {
+            Ok(pairs) => {
+                for pair in pairs {
                     if !out.contains(&pair) {
                         out.push(pair);
                     }
                 }
             }
-            Ok(o) => errors.push(format!("{name}: {}", first_line(&o.stderr_str()))),
-            Err(e) => errors.push(short_remote_error(&e)),
+            Err(e) => errors.push(e),
         }
     }
     if out.is_empty() && !errors.is_empty() {
@@ -779,25 +763,6 @@ fn log_choices(p: &Project, em: &Emitter) -> Result<Vec<(String, String)>, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn docker_ps_argv_filters_by_labels() {
-        assert_eq!(
-            crate_docker_ps("web", "staging", Some("api"), "{{.Names}}"),
-            vec![
-                "docker",
-                "ps",
-                "--filter",
-                "label=arcane.app=web",
-                "--filter",
-                "label=arcane.env=staging",
-                "--filter",
-                "label=arcane.service=api",
-                "--format",
-                "{{.Names}}"
-            ]
-        );
-    }
 
     #[test]
     fn host_key_errors_are_security_alerts() {
