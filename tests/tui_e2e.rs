@@ -146,13 +146,20 @@ fn hello_project(root: &Path, app: &str) -> PathBuf {
     dir
 }
 
+/// The binary under test. `ARCANE_E2E_BIN` overrides it for machines where
+/// several worktrees share one cargo target dir (and so one
+/// `target/debug/arcane`, which another build may have replaced).
+fn binary() -> String {
+    std::env::var("ARCANE_E2E_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_arcane").to_string())
+}
+
 fn launch(tag: &str, root: &Path, dir: &Path) -> Tmux {
     let home = root.join("home");
     std::fs::create_dir_all(&home).unwrap();
     let cmd = format!(
         "env HOME={home} XDG_CONFIG_HOME={home}/.config {bin}; echo EXITED:$?; sleep 600",
         home = home.display(),
-        bin = env!("CARGO_BIN_EXE_arcane"),
+        bin = binary(),
     );
     Tmux::start(tag, dir, &cmd)
 }

@@ -43,7 +43,7 @@ socks = []
 for _ in range(10):
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", 0)); s.listen(64); socks.append(s)
-open(sys.argv[1] + ".tmp", "w").write("\n".join(str(s.getsockname()[1]) for s in socks))
+open(sys.argv[1] + ".tmp", "w").write("".join(str(s.getsockname()[1]) + "\n" for s in socks))
 import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 held = []
 while True:
@@ -93,6 +93,23 @@ CLK_TCK=$(getconf CLK_TCK)
 now_ns() { date +%s%N; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# The measurement floor: the same launch and polling with a program that
+# prints the tab bar text at once.
+floor_ms() {
+  sleep 0.3
+  tmux -L "$SOCK" -f /dev/null new-session -d -s f -x 100 -y 30 -c "$P" "sh"
+  sleep 0.3
+  local t0 t1
+  t0=$(now_ns)
+  tmux -L "$SOCK" send-keys -t f "exec sh -c 'echo 1 Overview; sleep 30'" Enter
+  while ! tmux -L "$SOCK" capture-pane -p -t f | grep -q "1 Overview"; do
+    [ $(( ($(now_ns) - t0) / 1000000 )) -gt 5000 ] && break
+  done
+  t1=$(now_ns)
+  tmux -L "$SOCK" kill-server 2>/dev/null || true
+  echo $(( (t1 - t0) / 1000000 ))
+}
+
 echo "binary: $BIN"
 echo "servers: 10 local, 30 closed ports, 10 black holes (all 127.0.0.1)"
 printf '%-4s %12s %10s %10s %12s\n' run first_ms rss_mb hwm_mb idle_cpu_%
@@ -127,5 +144,6 @@ for run in $(seq 1 "$RUNS"); do
   sleep 0.3
   tmux -L "$SOCK" kill-server 2>/dev/null || true
 done
+echo "measurement floor (tmux + exec + polling, no arcane): $(floor_ms) ms, $(floor_ms) ms, $(floor_ms) ms"
 echo "screen of run 1 after 8 s:"
 head -n 16 "$WORK/screen.txt"
