@@ -136,7 +136,10 @@ fn hello_project(root: &Path, app: &str) -> PathBuf {
     std::fs::write(
         dir.join("arcane.toml"),
         toml.replace("name = \"hello\"", &format!("name = \"{app}\""))
-            .replace("[deploy]\n", &format!("[deploy]\npublish = \"127.0.0.1:{port}\"\n")),
+            .replace(
+                "[deploy]\n",
+                &format!("[deploy]\npublish = \"127.0.0.1:{port}\"\n"),
+            ),
     )
     .unwrap();
     sh(
@@ -263,7 +266,17 @@ fn a_terminal_too_small_gets_a_message_and_resizing_back_works() {
     tmux.wait_for("unreachable", 15);
     let resize = |w: &str, h: &str| {
         Command::new("tmux")
-            .args(["-L", &tmux.socket, "resize-window", "-t", "main", "-x", w, "-y", h])
+            .args([
+                "-L",
+                &tmux.socket,
+                "resize-window",
+                "-t",
+                "main",
+                "-x",
+                w,
+                "-y",
+                h,
+            ])
             .status()
             .unwrap()
     };
