@@ -379,8 +379,10 @@ pub struct Model {
     /// The last message for the status line: (is_error, text).
     pub status: Option<(bool, String)>,
     pub quit: bool,
-    /// Quit once the running deploy has rolled back.
+    /// Quit once the running deploy (or rollback) has finished.
     pub quit_after_deploy: bool,
+    /// A rollback from the Releases tab is running (quitting must wait for it).
+    pub rollback_running: bool,
     /// Set by `update` when the screen must be redrawn.
     pub dirty: bool,
 }
@@ -482,6 +484,7 @@ impl Model {
             status: None,
             quit: false,
             quit_after_deploy: false,
+            rollback_running: false,
             dirty: true,
         }
     }

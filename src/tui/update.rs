@@ -329,6 +329,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
         Msg::OpDone { what, result } => {
             let rollback = what.starts_with("roll back");
             if rollback {
+                m.rollback_running = false;
+                if m.quit_after_deploy && !m.deploy_running() {
+                    m.quit = true;
+                }
                 let (title, body) = match &result {
                     Ok(s) => (format!("arcane: {what} done"), s.clone()),
                     Err(e) => (format!("arcane: {what} FAILED"), e.clone()),
@@ -485,7 +489,15 @@ fn on_key(m: &mut Model, k: KeyEvent) -> Vec<Command> {
     m.status = None;
     match action {
         Action::Quit => {
-            if m.deploy_running() {
+            if m.rollback_running && !m.deploy_running() {
+                confirm(
+                    m,
+                    "Quit while rolling back?",
+                    "A rollback is running. Quitting cancels it safely; arcane exits when the engine is done.",
+                    Pending::Quit,
+                    None,
+                );
+            } else if m.deploy_running() {
                 confirm(
                     m,
                     "Quit while deploying?",
@@ -1026,7 +1038,14 @@ fn run_pending(m: &mut Model, action: Pending, typed: bool) -> Vec<Command> {
             }
         }
         Pending::Quit => {
-            if m.deploy.phase == DeployPhase::Running {
+            if m.rollback_running {
+                m.quit_after_deploy = true;
+                m.status = Some((
+                    false,
+                    "cancelling the rollback; arcane exits when it is done".into(),
+                ));
+                vec![Command::CancelDeploy]
+            } else if m.deploy.phase == DeployPhase::Running {
                 m.deploy.phase = DeployPhase::Cancelling;
                 m.quit_after_deploy = true;
                 m.status = Some((
@@ -1044,6 +1063,7 @@ fn run_pending(m: &mut Model, action: Pending, typed: bool) -> Vec<Command> {
         }
         Pending::Rollback { server, env, to } => {
             m.releases.loading = true;
+            m.rollback_running = true;
             vec![Command::Rollback { env, server, to }]
         }
         Pending::DeleteKey { layer, key } => vec![Command::UnsetKey { layer, key }],
