@@ -410,7 +410,7 @@ fn keys(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
     }
     if let Some((public, secret)) = &k.generated {
         top.push(Line::styled(
-            "New machine key (shown once; store the secret in the machine's secret store):",
+            "New machine key (shown until you leave this tab; put the secret in the machine's secret store, then `m` allows the public key):",
             t.warn(),
         ));
         top.push(Line::raw(format!("  public: {public}")));
