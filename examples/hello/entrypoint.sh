@@ -17,5 +17,5 @@ printf '%s\n' "$APP_VERSION" > /www/version
 # it has no handler for, which would make every stop wait for the kill timeout.
 busybox httpd -f -p "$PORT" -h /www &
 pid=$!
-trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; exit 0' TERM INT
+trap 'kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; exit 0' TERM INT
 wait "$pid"

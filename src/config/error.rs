@@ -74,9 +74,11 @@ impl From<ConfigError> for ConfigErrors {
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The binary prints "error: " before the first; repeat it for the
+        // others so every problem reads the same as in `arcane config check`.
         for (i, e) in self.0.iter().enumerate() {
             if i > 0 {
-                writeln!(f)?;
+                write!(f, "\nerror: ")?;
             }
             write!(f, "{e}")?;
         }

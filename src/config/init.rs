@@ -197,8 +197,8 @@ const PROJECT_TOML: &str = r#"# arcane.toml: how arcane builds, checks and deplo
 # Names containers, images and releases: lowercase letters, digits, '-', '_'.
 name = "{name}"
 
-# How the image is built. With no keys set: compose.yaml, compose.yml,
-# docker-compose.yaml or docker-compose.yml here selects compose mode,
+# How the image is built. With no keys set: compose.yml, compose.yaml,
+# docker-compose.yml or docker-compose.yaml here selects compose mode,
 # else ./Dockerfile is built with this directory as context.
 [build]
 # dockerfile = "Dockerfile"   # relative to this directory

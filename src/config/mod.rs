@@ -342,11 +342,12 @@ mod tests {
                 file: root.join("docker-compose.yml")
             }
         );
+        std::fs::write(root.join("compose.yml"), "services: {}\n").unwrap();
         std::fs::write(root.join("compose.yaml"), "services: {}\n").unwrap();
         assert_eq!(
             cfg("").build_mode(root),
             BuildMode::Compose {
-                file: root.join("compose.yaml")
+                file: root.join("compose.yml")
             }
         );
         // Explicit Dockerfile keys win over a compose file on disk.

@@ -501,13 +501,13 @@ impl ProjectConfig {
     }
 }
 
-/// Compose files auto-detected in the project root, in this order (the order
-/// `docker compose` itself prefers).
+/// Compose files auto-detected in the project root, first match wins (the
+/// same order `arcane build` documents; only matters when several exist).
 pub const COMPOSE_FILES: [&str; 4] = [
-    "compose.yaml",
     "compose.yml",
-    "docker-compose.yaml",
+    "compose.yaml",
     "docker-compose.yml",
+    "docker-compose.yaml",
 ];
 
 /// What `arcane build` builds (see [`ProjectConfig::build_mode`]).
