@@ -520,3 +520,16 @@ fn proxy_jump_tunnels_the_session_through_another() {
         .unwrap();
     assert_eq!(out.stdout_str().trim(), "1000000");
 }
+
+#[test]
+fn a_command_that_exits_without_reading_stdin_still_reports_its_status() {
+    let sshd = Sshd::start();
+    let t = sshd.connect();
+    let out = t
+        .run(
+            &Cmd::shell("echo early; exit 5").with_stdin(vec![b'x'; 8_000_000]),
+            &Emitter::null(),
+        )
+        .unwrap();
+    assert_eq!((out.status, out.stdout_str().as_str()), (5, "early\n"));
+}

@@ -226,27 +226,31 @@ pub fn status(
             }
         };
         st.reachable = true;
-        // Both queries share the session and run side by side.
-        let rel = with_release.then(|| {
-            let t = t.clone();
-            let (em, app, env) = (em.clone(), app.to_string(), env.clone());
-            std::thread::spawn(move || {
-                t.run(
-                    &ops::release_script(&app, &env).with_timeout(Duration::from_secs(30)),
-                    &em,
-                )
-            })
-        });
-        match containers(t.as_ref(), app, &env, None, false, &em) {
-            Ok(c) => st.containers = c,
-            Err(e) => st.error = Some(e.to_string()),
-        }
-        if let Some(h) = rel {
-            match h.join() {
-                Ok(Ok(out)) => st.release = ops::parse_release(&out.stdout_str()),
-                Ok(Err(e)) => st.error = Some(e.to_string()),
-                Err(_) => {}
+        if !with_release {
+            match containers(t.as_ref(), app, &env, None, false, &em) {
+                Ok(c) => st.containers = c,
+                Err(e) => st.error = Some(e.to_string()),
             }
+            return st;
+        }
+        // One round trip: release and containers from one script.
+        match t.run(
+            &ops::status_script(app, &env).with_timeout(Duration::from_secs(30)),
+            &em,
+        ) {
+            Ok(out) => {
+                let (rel, cs) = ops::parse_status(&out.stdout_str());
+                st.release = rel;
+                st.containers = cs;
+                if !out.success() {
+                    st.error = Some(format!(
+                        "{}: docker ps failed: {}",
+                        s.name,
+                        out.stderr_str().trim()
+                    ));
+                }
+            }
+            Err(e) => st.error = Some(e.to_string()),
         }
         st
     })

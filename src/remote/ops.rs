@@ -137,15 +137,40 @@ pub fn release_dir(app: &str, env: &str) -> String {
 
 /// Print the live version and its release.json, tolerating their absence.
 pub fn release_script(app: &str, env: &str) -> Cmd {
+    Cmd::shell(release_snippet(app, env))
+}
+
+fn release_snippet(app: &str, env: &str) -> String {
     let dir = format!(
         "\"$HOME\"/.arcane/{}/{}",
         shell_quote(app),
         shell_quote(env)
     );
+    format!(
+        "if v=$(cat {dir}/current 2>/dev/null); then printf '%s\\n' \"$v\"; \
+         cat {dir}/releases/\"$v\"/release.json 2>/dev/null; fi"
+    )
+}
+
+/// Separates the release from the containers in [`status_script`]'s output.
+pub const STATUS_MARK: &str = "@@arcane-ps@@";
+
+/// `status` in one round trip: the live release, a marker line, then
+/// `docker ps` of the app (whose exit status is the script's).
+pub fn status_script(app: &str, env: &str) -> Cmd {
     Cmd::shell(format!(
-        "v=$(cat {dir}/current 2>/dev/null) || exit 0; printf '%s\\n' \"$v\"; \
-         cat {dir}/releases/\"$v\"/release.json 2>/dev/null || true"
+        "{}; echo; echo {STATUS_MARK}; {}",
+        release_snippet(app, env),
+        Cmd::argv(ps_argv(app, env, None, false)).to_shell()
     ))
+}
+
+/// Split [`status_script`]'s output into (release, containers).
+pub fn parse_status(out: &str) -> (Option<Release>, Vec<Container>) {
+    match out.split_once(&format!("\n{STATUS_MARK}\n")) {
+        Some((rel, ps)) => (parse_release(rel.trim_start()), parse_ps(ps)),
+        None => (None, parse_ps(out)),
+    }
 }
 
 /// The live release, if any: the first line is the version, the rest the
@@ -335,10 +360,25 @@ mod tests {
     fn release_reading_tolerates_absence() {
         assert_eq!(
             release_script("web", "staging").to_shell(),
-            "v=$(cat \"$HOME\"/.arcane/web/staging/current 2>/dev/null) || exit 0; \
+            "if v=$(cat \"$HOME\"/.arcane/web/staging/current 2>/dev/null); then \
              printf '%s\\n' \"$v\"; cat \"$HOME\"/.arcane/web/staging/releases/\"$v\"/release.json \
-             2>/dev/null || true"
+             2>/dev/null; fi"
         );
+        let st = status_script("web", "staging").to_shell();
+        assert!(
+            st.starts_with(&release_script("web", "staging").to_shell()),
+            "{st}"
+        );
+        assert!(st.ends_with(&format!(
+            "; echo; echo @@arcane-ps@@; {}",
+            Cmd::argv(ps_argv("web", "staging", None, false)).to_shell()
+        )));
+        let (rel, cs) =
+            parse_status("v9\n{\"a\":1}\n@@arcane-ps@@\nabc\tn\ti\trunning\tUp 1s\tweb\tv9\n");
+        assert_eq!(rel.unwrap().version, "v9");
+        assert_eq!(cs.len(), 1);
+        let (rel, cs) = parse_status("\n@@arcane-ps@@\n");
+        assert!(rel.is_none() && cs.is_empty());
         assert_eq!(parse_release(""), None);
         assert_eq!(
             parse_release("1a2b3c\n"),

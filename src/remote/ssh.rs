@@ -471,14 +471,19 @@ impl SshTransport {
                         progress = true;
                     }
                     Ok(None) => {}
-                    Err(e) => return Err(core.err("write stdin", e)),
+                    // The command stopped reading (exited early): keep
+                    // collecting its output and status instead of failing.
+                    Err(_) => {
+                        pos = input.len();
+                        eof_sent = true;
+                    }
                 }
             }
             if pos >= input.len() && !eof_sent {
                 match core.attempt(|| ch.send_eof()) {
                     Ok(Some(())) => eof_sent = true,
                     Ok(None) => {}
-                    Err(e) => return Err(core.err("send eof", e)),
+                    Err(_) => eof_sent = true,
                 }
             }
             for stream in [Stream::Stdout, Stream::Stderr] {
