@@ -154,6 +154,14 @@ fn committed_blobs_hold_no_plaintext_and_status_stays_clean() {
     alice.git_ok(&dir, &["add", "-A"]);
     let st = alice.git_ok(&dir, &["status", "--porcelain"]);
     assert!(st.trim().is_empty(), "status not clean: {st}");
+    // The scanner leaves the (plaintext, filter=arcane) env files alone.
+    let o = alice.arcane(&dir, &["scan"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     // The stock age CLI can unwrap a key file with the identity.
     let id = alice.xdg().join("arcane/identity.txt");
     let o = Command::new("age")

@@ -1,24 +1,20 @@
 //! `env show`: the merged, layered env of a target.
 
-// The reader type is spelled out (not `config::ReadFn`) to keep this file
-// identical to the secrets branch's seam line.
-#![allow(clippy::type_complexity)]
-
 use super::render::table;
 use super::Ctx;
-use crate::config::{self, ConfigError};
+use crate::config;
 use anyhow::Result;
 use serde_json::json;
-use std::path::Path;
 
 /// Shown instead of a value without `--reveal`. Fixed width, so the mask does
 /// not leak a value's length.
 const MASK: &str = "********";
 
-/// How env files are read. Plaintext for now; the secrets engine swaps in its
-/// decrypting reader here (one line), and every caller of `merged` in the CLI
-/// goes through this function.
-fn env_reader(ctx: &Ctx) -> Box<dyn Fn(&Path) -> Result<String, ConfigError>> {
+/// How env files are read: the secrets engine's reader, which returns
+/// plaintext whether the file on disk is plaintext (git filters configured)
+/// or ciphertext (a CI checkout); every caller of `merged` in the CLI goes
+/// through this function.
+fn env_reader(ctx: &Ctx) -> crate::secrets::EnvReader {
     match ctx.project_root() {
         Ok(root) => crate::secrets::boxed_reader(&root, ctx.global.identity.as_deref()),
         Err(_) => Box::new(config::read_plain),

@@ -130,7 +130,7 @@ impl Filter {
         };
         match res {
             Ok(plain) => plain.into_bytes(),
-            Err(e @ SecretsError::NoKey(_)) => {
+            Err(e @ (SecretsError::NoKey(_) | SecretsError::Locked { .. })) => {
                 if !self.warned {
                     self.warned = true;
                     eprintln!(
@@ -250,7 +250,7 @@ pub fn textconv(file: &Path, identity_flag: Option<&Path>) -> Result<String, Sec
     let Ok(id) = FileId::from_path(&logical) else {
         return Ok(text);
     };
-    let root = project_root_for(file).or_else(|| find_root_from_cwd());
+    let root = project_root_for(file).or_else(find_root_from_cwd);
     let Some(root) = root else { return Ok(text) };
     let keys = Keyring::new(&root, identity_flag);
     let Ok(c) = keys.cipher(&id.scope) else {

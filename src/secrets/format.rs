@@ -135,17 +135,17 @@ impl ScopeCipher {
         format!("{VALUE_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw))
     }
 
-    /// Decrypt one value; `Err(())` when it is malformed, tampered or bound to
+    /// Decrypt one value; `None` when it is malformed, tampered or bound to
     /// another key, file or scope (callers name the key in the message).
-    pub fn decrypt_value(&self, id: &FileId, key: &str, enc: &str) -> Result<String, ()> {
-        let raw = decode_value(enc).ok_or(())?;
+    pub fn decrypt_value(&self, id: &FileId, key: &str, enc: &str) -> Option<String> {
+        let raw = decode_value(enc)?;
         let (nonce, ct) = raw.split_at(NONCE_LEN);
         let aad = aad(id, key);
         let plain = self
             .aead
             .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-            .map_err(|_| ())?;
-        String::from_utf8(plain).map_err(|_| ())
+            .ok()?;
+        String::from_utf8(plain).ok()
     }
 
     /// The file MAC over the ordered key names and ciphertexts.
@@ -446,7 +446,7 @@ pub fn encrypt_text(
         } = s
         {
             if value.starts_with(VALUE_PREFIX) {
-                if cipher.decrypt_value(id, key, value).is_err() {
+                if cipher.decrypt_value(id, key, value).is_none() {
                     return Err(SecretsError::bad_value(path, *line, key));
                 }
             } else {
@@ -490,8 +490,8 @@ pub fn decrypt_text(
                 });
             }
             match cipher.decrypt_value(id, key, value) {
-                Ok(p) => *value = p,
-                Err(()) => return Err(SecretsError::bad_value(path, *line, key)),
+                Some(p) => *value = p,
+                None => return Err(SecretsError::bad_value(path, *line, key)),
             }
         }
     }

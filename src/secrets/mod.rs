@@ -21,7 +21,7 @@ pub mod scan;
 pub use format::{DataKey, FileId, ScopeCipher};
 pub use identity::{Identities, IdentitySource};
 pub use keys::Keyring;
-pub use project::{boxed_reader, env_file_path, read_env_file, reader};
+pub use project::{boxed_reader, env_file_path, read_env_file, reader, EnvReader};
 
 use std::path::PathBuf;
 
@@ -51,6 +51,14 @@ pub enum SecretsError {
     /// No identity can unwrap a scope's key.
     #[error("{0}")]
     NoKey(String),
+    /// An encrypted env file this process cannot decrypt (located).
+    #[error("{}:{line}: {key} is encrypted and cannot be decrypted here: {reason}", file.display())]
+    Locked {
+        file: PathBuf,
+        line: usize,
+        key: String,
+        reason: String,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -98,6 +106,20 @@ impl SecretsError {
                 format!("the value of {key} does not decrypt: it was modified, moved from another key or env file, or encrypted with another scope's key"),
             )
             .at(line, 1),
+            SecretsError::Locked {
+                file,
+                line,
+                key,
+                reason,
+            } => crate::config::ConfigError::new(
+                file,
+                format!("{key} is encrypted and cannot be decrypted here: {reason}"),
+            )
+            .at(line, 1)
+            .with_help(
+                "in your own clone run `arcane setup` (git then decrypts env files on checkout); \
+                 on CI set ARCANE_MACHINE_KEY to a key allowed with `arcane deploy allow`",
+            ),
             other => crate::config::ConfigError::new(file, other.to_string()),
         }
     }

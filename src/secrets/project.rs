@@ -36,7 +36,27 @@ pub fn decrypt_if_needed(text: &str, path: &Path, keys: &Keyring) -> Result<Stri
         return Ok(text.to_string());
     }
     let id = FileId::from_path(path)?;
-    let c = keys.cipher(&id.scope)?;
+    let c = match keys.cipher(&id.scope) {
+        Ok(c) => c,
+        Err(SecretsError::NoKey(reason)) => {
+            // Point at the first encrypted value, never at its ciphertext.
+            let (key, line) = EnvDoc::parse(text, path)
+                .ok()
+                .and_then(|d| {
+                    d.entries()
+                        .find(|(_, v, _)| v.starts_with(super::format::VALUE_PREFIX))
+                        .map(|(k, _, l)| (k.to_string(), l))
+                })
+                .unwrap_or_else(|| ("the file".to_string(), 1));
+            return Err(SecretsError::Locked {
+                file: path.to_path_buf(),
+                line,
+                key,
+                reason,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     decrypt_text(&c, &id, text, path)
 }
 
@@ -52,12 +72,12 @@ pub fn reader(keys: &Keyring) -> impl Fn(&Path) -> Result<String, crate::config:
     move |p: &Path| read_env_file(keys.root(), p, keys).map_err(|e| e.into_config_error(p))
 }
 
+/// A boxed env file reader, as `config::merged` takes it.
+pub type EnvReader = Box<dyn Fn(&Path) -> Result<String, crate::config::ConfigError>>;
+
 /// The same reader, owning its keyring: for `config::merged` callers that
 /// want a `Box<dyn Fn>` (env show, run, the deploy engine).
-pub fn boxed_reader(
-    root: &Path,
-    identity_flag: Option<&Path>,
-) -> Box<dyn Fn(&Path) -> Result<String, crate::config::ConfigError>> {
+pub fn boxed_reader(root: &Path, identity_flag: Option<&Path>) -> EnvReader {
     let keys = Keyring::new(root, identity_flag);
     Box::new(move |p: &Path| {
         read_env_file(keys.root(), p, &keys).map_err(|e| e.into_config_error(p))

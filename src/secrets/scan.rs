@@ -145,7 +145,20 @@ pub fn files_for(root: &Path, paths: &[PathBuf]) -> Vec<PathBuf> {
                     "--exclude-standard",
                 ],
             ) {
-                for f in s.split('\0').filter(|f| !f.is_empty()) {
+                let listed: Vec<String> = s
+                    .split('\0')
+                    .filter(|f| !f.is_empty())
+                    .map(String::from)
+                    .collect();
+                // Files with filter=arcane hold plaintext secrets by design in
+                // the working tree and are encrypted by git; `--staged` (the
+                // hook) checks what is really committed.
+                let encrypted: std::collections::HashSet<String> =
+                    gitcfg::arcane_filtered(root, &listed)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect();
+                for f in listed.iter().filter(|f| !encrypted.contains(*f)) {
                     let p = root.join(f);
                     if std::fs::metadata(&p).is_ok_and(|m| m.is_file() && m.len() <= MAX_FILE) {
                         out.push(p);
