@@ -9,6 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Std;
 use std::time::{Duration, Instant};
 
+/// The arcane binary: `ARCANE_BIN` if set (a shared cargo target dir can hold
+/// another checkout's build under the usual path), else cargo's.
+fn arcane_bin() -> PathBuf {
+    std::env::var_os("ARCANE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| assert_cmd::cargo::cargo_bin("arcane"))
+}
+
 fn testbed_bin() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbed/testbed")
 }
@@ -37,10 +45,12 @@ impl Testbed {
     }
 
     fn tb(&self, args: &[&str]) -> std::process::Output {
+        // `testbed COMMAND --dir DIR ARGS...` (after `--` everything is the command).
         Std::new(testbed_bin())
-            .args(args)
+            .arg(args[0])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(&args[1..])
             .output()
             .unwrap()
     }
@@ -130,7 +140,7 @@ impl Proj {
     }
 
     fn arcane(&self) -> Command {
-        let mut c = Command::cargo_bin("arcane").unwrap();
+        let mut c = Command::new(arcane_bin());
         c.current_dir(self.dir.path())
             .env("ARCANE_CACHE_DIR", self.cache.path())
             .timeout(Duration::from_secs(300));
@@ -226,7 +236,7 @@ fn a_cut_link_fails_clearly_leaves_no_tag_and_a_retry_succeeds() {
     let tag = format!("{app}:{}", p.head());
     assert!(tb.tb(&["shape", "srv1", "20mbit", "5ms"]).status.success());
     let w0 = tb.wire(1);
-    let child = Std::new(assert_cmd::cargo::cargo_bin("arcane"))
+    let child = Std::new(arcane_bin())
         .args(["push", "--server", "srv1"])
         .current_dir(p.dir.path())
         .env("ARCANE_CACHE_DIR", p.cache.path())

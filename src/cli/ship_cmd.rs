@@ -49,7 +49,10 @@ pub fn build(ctx: &Ctx, a: BuildArgs) -> Result<i32> {
         em.finished(false, "build failed");
         to_anyhow(e)
     })?;
-    em.data("build", serde_json::to_value(&built)?);
+    // Structured results for scripts; humans get the summary line.
+    if ctx.json() {
+        em.data("build", serde_json::to_value(&built)?);
+    }
     let tags: Vec<&str> = built.images.iter().map(|i| i.tag.as_str()).collect();
     em.finished(true, format!("built {}", tags.join(", ")));
     Ok(0)
@@ -171,7 +174,9 @@ pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
     for (server, r) in &results {
         match r {
             Ok(rep) => {
-                em.data("push", serde_json::to_value(rep)?);
+                if ctx.json() {
+                    em.data("push", serde_json::to_value(rep)?);
+                }
                 rows.push(vec![
                     server.clone(),
                     "ok".into(),
