@@ -96,7 +96,7 @@ pub fn run(
         let step = format!("accessory {} {name}", action.verb());
         sem.step_started(&step);
         let r = (|| -> Result<String, DeployError> {
-            let t = deps::connect(s, &sem)?;
+            let t = deps::connect(s, &project.root, &sem)?;
             match action {
                 Action::Boot => boot(project, &*t, &env, s, name, &cname, &sem),
                 Action::Reboot => {

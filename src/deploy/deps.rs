@@ -13,16 +13,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Open the transport for `server`.
-pub fn connect(server: &Server, em: &Emitter) -> Result<Arc<dyn Transport>, DeployError> {
-    let _ = em;
-    if server.is_local() {
-        return Ok(Arc::new(LocalTransport::new(server.name.clone())));
-    }
-    Err(DeployError::failed(format!(
-        "{}: the SSH transport is not in this build; only host = \"local\" servers can be deployed",
-        server.name
-    )))
+/// Open the transport for `server` (relative key and known_hosts paths in
+/// servers.toml are relative to the project root).
+pub fn connect(
+    server: &Server,
+    root: &Path,
+    em: &Emitter,
+) -> Result<Arc<dyn Transport>, DeployError> {
+    let opts = crate::remote::ConnectOptions {
+        base_dir: Some(root.to_path_buf()),
+        ..Default::default()
+    };
+    crate::remote::connect(server, em, &opts).map_err(DeployError::remote)
 }
 
 /// The merged env for `env` on `server` (layers: `base.env`, `<env>.env`,
@@ -72,9 +74,27 @@ pub fn version(root: &Path) -> Result<(String, String), DeployError> {
             }
         }
     }
+    // arcane's own config (env files, servers, arcane.toml) is not part of
+    // the image: editing an env file must not make the build "dirty".
+    let prefix = repo
+        .workdir()
+        .and_then(|wd| {
+            let wd = wd.canonicalize().ok()?;
+            let root = root.canonicalize().ok()?;
+            root.strip_prefix(&wd).ok().map(|p| p.to_path_buf())
+        })
+        .unwrap_or_default();
+    let is_config = |p: &str| {
+        let rel = Path::new(p).strip_prefix(&prefix).unwrap_or(Path::new(p));
+        rel.starts_with("config") || rel == Path::new("arcane.toml")
+    };
     let dirty = repo
         .statuses(Some(&mut opts))
-        .map(|s| s.iter().any(|e| e.status() != git2::Status::CURRENT))
+        .map(|s| {
+            s.iter().any(|e| {
+                e.status() != git2::Status::CURRENT && !e.path().is_some_and(is_config)
+            })
+        })
         .unwrap_or(false);
     if dirty {
         version.push_str("-dirty");
@@ -89,6 +109,7 @@ pub fn build_image(
     context: &Path,
     image: &str,
     labels: &[(String, String)],
+    build_args: &BTreeMap<String, String>,
     clean: bool,
     em: &Emitter,
 ) -> Result<bool, DeployError> {
@@ -106,6 +127,10 @@ pub fn build_image(
     ];
     for (k, v) in labels {
         argv.push("--label".into());
+        argv.push(format!("{k}={v}"));
+    }
+    for (k, v) in build_args {
+        argv.push("--build-arg".into());
         argv.push(format!("{k}={v}"));
     }
     argv.push(context.display().to_string());

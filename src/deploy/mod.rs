@@ -237,7 +237,9 @@ pub fn whoami() -> String {
 
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
         .unwrap_or_default()
 }
 
@@ -284,7 +286,7 @@ pub fn plan(project: &Project, req: &DeployRequest, em: &Emitter) -> Result<Plan
         let vars = &envs[&s.name];
         let digest = release::EnvDigest::of(&app, &req.env, vars);
         let host = s.config.host.clone();
-        match server::Session::open(s, &app, &req.env, art.is_compose(), &sem) {
+        match server::Session::open(project, s, &req.env, art.is_compose(), &sem) {
             Err(e) => out.push(ServerPlan {
                 server: s.name.clone(),
                 host,
@@ -347,7 +349,7 @@ fn confirm_protected(
     let ok = interact
         .confirm(&Confirm {
             prompt: format!("{what} to {}?", env.to_uppercase()),
-            typed_word: Some(env.to_string()),
+            typed_word: None,
             hint: format!("{env} is a protected env; pass --yes to confirm non-interactively"),
         })
         .map_err(DeployError::Input)?;
@@ -527,12 +529,15 @@ fn report(
     });
     finish(project, &shared.env, &rep.version, em, &rep.servers, err.as_ref());
     if ok {
+        let what = if shared.art_is_rollback() {
+            format!("rolled {} back", rep.app)
+        } else {
+            format!("deployed {} {}", rep.app, rep.version)
+        };
         em.finished(
             true,
             format!(
-                "deployed {} {} to {} ({} server{}) in {secs:.1}s",
-                rep.app,
-                rep.version,
+                "{what} on {} ({} server{}) in {secs:.1}s",
                 rep.env,
                 rep.servers.len(),
                 if rep.servers.len() == 1 { "" } else { "s" }
@@ -585,7 +590,7 @@ pub fn releases(
     let mut out = vec![];
     for s in &servers {
         let sem = em.for_server(&s.name);
-        let sess = server::Session::open(s, project.app_name(), &env, false, &sem)?;
+        let sess = server::Session::open(project, s, &env, false, &sem)?;
         let mut rels = sess.facts.releases.clone();
         release::sort_newest_first(&mut rels);
         out.push((s.name.clone(), rels));
@@ -604,7 +609,7 @@ pub fn live_releases(
     let mut out = vec![];
     for s in &servers {
         let sem = em.for_server(&s.name);
-        let sess = server::Session::open(s, project.app_name(), &env, false, &sem)?;
+        let sess = server::Session::open(project, s, &env, false, &sem)?;
         out.push((s.name.clone(), sess.facts.current.clone()));
     }
     Ok(out)
@@ -649,7 +654,7 @@ pub fn lock_status(
     let mut out = vec![];
     for s in &servers {
         let sem = em.for_server(&s.name);
-        let sess = server::Session::open(s, project.app_name(), &env, false, &sem)?;
+        let sess = server::Session::open(project, s, &env, false, &sem)?;
         out.push((
             s.name.clone(),
             lock::status(&*sess.t, &sess.layout.lock_dir(), &sem)?,
@@ -671,7 +676,7 @@ pub fn lock_release(
     let mut released = vec![];
     for s in &servers {
         let sem = em.for_server(&s.name);
-        let sess = server::Session::open(s, project.app_name(), &env, false, &sem)?;
+        let sess = server::Session::open(project, s, &env, false, &sem)?;
         let dir = sess.layout.lock_dir();
         let st = lock::status(&*sess.t, &dir, &sem)?;
         if !st.held {

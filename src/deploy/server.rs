@@ -28,6 +28,12 @@ pub(crate) struct Shared<'a> {
     pub lock_wait: Duration,
 }
 
+impl Shared<'_> {
+    pub fn art_is_rollback(&self) -> bool {
+        matches!(self.art.kind, ArtKind::None)
+    }
+}
+
 /// Deploy the freshly built artifact, or activate a release already on the
 /// server (rollback; `None` = the one before the live one).
 pub(crate) enum Target {
@@ -122,7 +128,7 @@ impl Artifact {
                             )));
                         }
                     } else {
-                        deps::build_image(&dockerfile, &context, &image, &labels, clean, em)?;
+                        deps::build_image(&dockerfile, &context, &image, &labels, &project.config.build.args, clean, em)?;
                     }
                 }
                 let image_id = deps::local_image_id(&image, em)?;
@@ -144,7 +150,7 @@ impl Artifact {
                         let ctxp = std::path::PathBuf::from(ctx);
                         let df = ctxp.join(s.dockerfile.as_deref().unwrap_or("Dockerfile"));
                         if !describe_only && !skip_build {
-                            deps::build_image(&df, &ctxp, &tag, &labels, clean, em)?;
+                            deps::build_image(&df, &ctxp, &tag, &labels, &project.config.build.args, clean, em)?;
                         }
                         match deps::local_image_id(&tag, em)? {
                             Some(id) => {
@@ -414,13 +420,14 @@ pub(crate) struct Session {
 
 impl Session {
     pub fn open(
+        project: &Project,
         server: &Server,
-        app: &str,
         env: &str,
         want_compose: bool,
         em: &Emitter,
     ) -> Result<Session, DeployError> {
-        let t = deps::connect(server, em)?;
+        let app = project.app_name();
+        let t = deps::connect(server, &project.root, em)?;
         let mut s = Session {
             server: server.clone(),
             t,
@@ -575,7 +582,7 @@ pub(crate) fn run(
         Target::Existing(_) => true,
     };
     let sess = step(em, "connect", || {
-        let s = Session::open(server, &sh.app, &sh.env, want_compose, em)?;
+        let s = Session::open(sh.project, server, &sh.env, want_compose, em)?;
         let d = match &s.facts.current {
             Some(c) => format!("{}; live release {c}", server.config.host),
             None => format!("{}; nothing deployed yet", server.config.host),
@@ -837,7 +844,7 @@ fn network_name(sh: &Shared) -> String {
 fn publish_value(sh: &Shared) -> String {
     let port = sh.project.config.app_port();
     match deps::publish_setting(sh.project) {
-        Some(p) if p.contains(':') => format!("{p}:{port}"),
+        // "8080" or "127.0.0.1:8080": docker's `-p` takes both before `:port`.
         Some(p) => format!("{p}:{port}"),
         None => format!("{port}:{port}"),
     }
@@ -1053,10 +1060,21 @@ fn activate_steps(
                     return Ok(((), format!("{} already running", spec.name)));
                 }
                 ensure_network(sh, sess, &spec.network, em)?;
+                // Leftovers: this release's names, and candidates of deploys
+                // that died (we hold the lock, so nobody else uses them).
+                let mut gone = vec![check.clone(), spec.name.clone()];
+                gone.extend(
+                    sess.facts
+                        .containers
+                        .iter()
+                        .filter(|c| c.name.ends_with("-check"))
+                        .map(|c| c.name.clone()),
+                );
+                gone.dedup();
                 sess.run_cmd(
                     Cmd::shell(format!(
                         "{} >/dev/null 2>&1; true",
-                        argv::sh(&argv::rm_force(&[check.clone(), spec.name.clone()]))
+                        argv::sh(&argv::rm_force(&gone))
                     )),
                     sh,
                     em,
@@ -1452,7 +1470,7 @@ pub(crate) fn undo_success(sh: &Shared, u: &Undo, em: &Emitter) -> Result<Option
         }
         None => {
             // First deploy: nothing to go back to; stop the new release.
-            let sess = Session::open(&u.server, &sh.app, &sh.env, true, em)?;
+            let sess = Session::open(sh.project, &u.server, &sh.env, true, em)?;
             let names: Vec<String> = sess
                 .facts
                 .containers

@@ -1,0 +1,253 @@
+//! The deploy lifecycle against the `local` target: this machine's Docker,
+//! no SSH, the real binary. Each test is its own app (unique name, port and
+//! `$HOME`), so they run in parallel and clean up their containers.
+
+mod deploy_support;
+
+use deploy_support::*;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+#[test]
+fn local_deploy_serves_records_and_redeploys_as_a_noop() {
+    let app = App::local("dl", "");
+    let o = app.arcane(&["deploy"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(app.get().as_deref(), Some("v1"));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains(&format!("http://127.0.0.1:{}/", app.port)),
+        "prints the URL: {}",
+        text(&o)
+    );
+    let rel = app.current("staging").expect("current written");
+    let dir = app.app_dir("staging").join("releases").join(&rel);
+    let mode = std::fs::metadata(dir.join(".env")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "env file is 0600");
+    let json = std::fs::read_to_string(dir.join("release.json")).unwrap();
+    assert!(!json.contains("s3cr3t"), "release.json holds no values");
+    assert!(json.contains("SECRET_TOKEN"), "but names the keys");
+    let all = text(&o);
+    assert!(!all.contains("s3cr3t-token-value"), "output never shows secrets");
+
+    // Same commit, same env: nothing restarts.
+    let before = app.containers();
+    let o = app.arcane(&["deploy"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("unchanged"), "{}", text(&o));
+    assert_eq!(app.containers(), before);
+    assert_eq!(app.current("staging").as_deref(), Some(rel.as_str()));
+
+    // An env change is a new release of the same version.
+    app.write(
+        "config/envs/staging.env",
+        "SECRET_TOKEN=s3cr3t-token-value-0042\nGREETING=bonjour\n",
+    );
+    let o = app.arcane(&["deploy", "--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let plan = String::from_utf8_lossy(&o.stdout);
+    assert!(plan.contains("changed GREETING"), "{plan}");
+    assert!(!plan.contains("bonjour"), "dry run names keys, never values");
+    let o = app.arcane(&["deploy"]);
+    // The tree is dirty now (env file changed but not committed is fine: env
+    // files are not part of the image); a new release must exist.
+    assert!(o.status.success(), "{}", text(&o));
+    assert_ne!(app.current("staging").as_deref(), Some(rel.as_str()));
+    assert_eq!(app.get().as_deref(), Some("v1"));
+
+    let o = app.arcane(&["releases"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(&rel), "{out}");
+}
+
+#[test]
+fn failing_health_check_rolls_back_and_the_old_version_keeps_serving() {
+    let app = App::local("dh", "");
+    assert!(app.arcane(&["deploy"]).status.success());
+    let v1 = app.current("staging").unwrap();
+    app.commit_version("v2", false);
+    // Keep probing the live port while the broken version is tried.
+    let port = app.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let prober = std::thread::spawn(move || {
+        let mut failures = 0;
+        while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+            if http_get(port, "/").as_deref() != Some("v1") {
+                failures += 1;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        failures
+    });
+    let o = app.arcane(&["deploy"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let failures = prober.join().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("not healthy"), "{t}");
+    assert_eq!(app.get().as_deref(), Some("v1"));
+    assert_eq!(app.current("staging").as_deref(), Some(v1.as_str()));
+    assert_eq!(failures, 0, "v1 served throughout (the broken v2 never took the port)");
+}
+
+#[test]
+fn failing_pre_deploy_hook_aborts_before_the_new_version_serves() {
+    let app = App::local(
+        "dk",
+        "[[hooks.pre_deploy]]\ncommand = \"test \\\"$GREETING\\\" = hello && test -f /www/fail-hook && exit 3 || true\"\n",
+    );
+    assert!(app.arcane(&["deploy"]).status.success());
+    let v1 = app.current("staging").unwrap();
+    app.write("www/fail-hook", "x");
+    app.commit_version("v2", true);
+    let o = app.arcane(&["deploy"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("exited with 3"), "{}", text(&o));
+    assert_eq!(app.get().as_deref(), Some("v1"));
+    assert_eq!(app.current("staging").as_deref(), Some(v1.as_str()));
+    assert!(
+        app.containers().iter().all(|c| c.contains(&v1)),
+        "no v2 container was started: {:?}",
+        app.containers()
+    );
+}
+
+#[test]
+fn production_without_a_tty_or_yes_is_refused() {
+    let app = App::local("dp", "");
+    let o = app.arcane(&["deploy", "--env", "production"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--yes"), "{}", text(&o));
+    assert!(app.containers().is_empty());
+    let o = app.arcane(&["rollback", "--env", "production"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let app = App::local("dd", "");
+    let o = app.arcane(&["deploy", "--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("added GREETING, SECRET_TOKEN"), "{out}");
+    assert!(!out.contains("s3cr3t"), "{out}");
+    assert!(app.containers().is_empty());
+    assert!(app.current("staging").is_none());
+    assert!(!app.app_dir("staging").join("releases").exists());
+    let o = app.arcane(&["--json", "deploy", "--dry-run"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("\"kind\":\"plan\""), "{out}");
+}
+
+#[test]
+fn a_held_lock_refuses_naming_the_holder_and_a_stale_one_is_taken_over() {
+    let app = App::local("dl2", "");
+    let lock = app.app_dir("staging").join("lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(
+        lock.join("holder.json"),
+        r#"{"who":"alice@laptop","pid":4242,"since":"2026-01-01T00:00:00Z","version":"abc1234","token":"t0"}"#,
+    )
+    .unwrap();
+    let o = app.arcane(&["deploy", "--lock-wait", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("alice@laptop"), "{}", text(&o));
+    assert!(app.containers().is_empty());
+    let o = app.arcane(&["lock", "status"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("alice@laptop"), "{}", text(&o));
+
+    // The holder died: no heartbeat for longer than the stale threshold.
+    std::thread::sleep(Duration::from_millis(2100));
+    let o = app
+        .cmd()
+        .args(["deploy"])
+        .env("ARCANE_LOCK_STALE_SECS", "2")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("stale"), "{}", text(&o));
+    assert!(!lock.exists(), "unlocked at the end");
+}
+
+#[test]
+fn rollback_returns_to_the_previous_release() {
+    let app = App::local("dr", "");
+    assert!(app.arcane(&["deploy"]).status.success());
+    let v1 = app.current("staging").unwrap();
+    app.commit_version("v2", true);
+    assert!(app.arcane(&["deploy"]).status.success());
+    assert_eq!(app.get().as_deref(), Some("v2"));
+    let o = app.arcane(&["rollback"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(app.get().as_deref(), Some("v1"));
+    assert_eq!(app.current("staging").as_deref(), Some(v1.as_str()));
+}
+
+#[test]
+fn two_apps_on_one_server_do_not_disturb_each_other() {
+    let a = App::local("da", "");
+    let b = App::local("db", "");
+    assert!(a.arcane(&["deploy"]).status.success());
+    b.commit_version("b1", true);
+    assert!(b.arcane(&["deploy"]).status.success());
+    let a_containers = a.containers();
+    b.commit_version("b2", true);
+    assert!(b.arcane(&["deploy"]).status.success());
+    assert_eq!(a.get().as_deref(), Some("v1"));
+    assert_eq!(b.get().as_deref(), Some("b2"));
+    assert_eq!(a.containers(), a_containers, "app a untouched by b's deploys");
+}
+
+#[test]
+fn kill_9_mid_deploy_leaves_the_app_serving_and_the_next_deploy_takes_over() {
+    let app = App::local("dk9", "");
+    assert!(app.arcane(&["deploy"]).status.success());
+    // v2 is slow to become healthy (grace), so the deploy is mid-flight.
+    app.write(
+        "arcane.toml",
+        &std::fs::read_to_string(app.path().join("arcane.toml"))
+            .unwrap()
+            .replace("interval = 0.2", "interval = 0.2\ngrace = 20"),
+    );
+    app.commit_version("v2", true);
+    let mut child = app
+        .cmd()
+        .args(["deploy"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = app.app_dir("staging").join("lock");
+    wait_for("the deploy to take the lock", Duration::from_secs(60), || {
+        lock.join("holder.json").exists() && app.containers().iter().any(|c| c.ends_with("-check"))
+    });
+    unsafe { libc_kill(child.id() as i32) };
+    let _ = child.wait();
+    assert_eq!(app.get().as_deref(), Some("v1"), "v1 keeps serving");
+    std::thread::sleep(Duration::from_millis(2100));
+    app.write(
+        "arcane.toml",
+        &std::fs::read_to_string(app.path().join("arcane.toml"))
+            .unwrap()
+            .replace("grace = 20", "grace = 0"),
+    );
+    app.commit("no grace");
+    let o = app
+        .cmd()
+        .args(["deploy"])
+        .env("ARCANE_LOCK_STALE_SECS", "2")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("stale"), "{}", text(&o));
+    assert_eq!(app.get().as_deref(), Some("v2"));
+}
+
+unsafe fn libc_kill(pid: i32) {
+    extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    kill(pid, 9);
+}
