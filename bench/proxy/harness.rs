@@ -10,8 +10,10 @@ use arcane::proxy::{Route, NETWORK};
 use arcane::remote::{Cmd, Transport};
 use std::time::{Duration, Instant};
 
-/// A throwaway app version: `busybox httpd` answering `<body>` on `/` and
-/// `ok` on `/health`, on the `arcane` network, no host port published.
+/// A throwaway app version: `busybox httpd` answering `<body>` on `/`, `ok`
+/// on `/health` (if `healthy`) and `slow-<body>` after 3 s on
+/// `/cgi-bin/slow` (an in-flight request to drain), on the `arcane` network,
+/// no host port published.
 pub fn start_app(t: &dyn Transport, name: &str, body: &str, healthy: bool) {
     let health = if healthy {
         "echo ok > /www/health && "
@@ -19,7 +21,9 @@ pub fn start_app(t: &dyn Transport, name: &str, body: &str, healthy: bool) {
         ""
     };
     let script = format!(
-        "mkdir -p /www && echo {body} > /www/index.html && {health}exec httpd -f -p 8080 -h /www"
+        "mkdir -p /www/cgi-bin && echo {body} > /www/index.html && {health}\
+         printf '#!/bin/sh\\nsleep 3\\necho Content-Type: text/plain\\necho\\necho slow-{body}\\n' > /www/cgi-bin/slow && \
+         chmod +x /www/cgi-bin/slow && exec httpd -f -p 8080 -h /www"
     );
     sh(t, &format!("docker rm -f {name} >/dev/null 2>&1; true"));
     let out = run(

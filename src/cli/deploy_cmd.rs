@@ -143,7 +143,9 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
 
 /// The URL a `local` deploy answers on, for the README's first run.
 fn local_url(project: &crate::config::Project) -> Option<String> {
-    if project.config.proxy.is_some() || !project.servers.servers.values().any(|s| s.host == "local") {
+    if project.config.proxy.is_some()
+        || !project.servers.servers.values().any(|s| s.host == "local")
+    {
         return None;
     }
     let port = project.config.app_port();
@@ -154,7 +156,15 @@ fn local_url(project: &crate::config::Project) -> Option<String> {
         .clone()
         .unwrap_or_else(|| port.to_string());
     let (ip, hport) = match publish.rsplit_once(':') {
-        Some((ip, p)) => (if ip.is_empty() || ip == "0.0.0.0" { "127.0.0.1" } else { ip }.to_string(), p.to_string()),
+        Some((ip, p)) => (
+            if ip.is_empty() || ip == "0.0.0.0" {
+                "127.0.0.1"
+            } else {
+                ip
+            }
+            .to_string(),
+            p.to_string(),
+        ),
         None => ("127.0.0.1".to_string(), publish),
     };
     Some(format!("http://{ip}:{hport}/"))
@@ -185,12 +195,24 @@ pub fn releases(ctx: &Ctx, a: ReleasesArgs) -> Result<i32> {
             continue;
         }
         if rels.is_empty() {
-            rows.push(vec![server.clone(), "-".into(), "".into(), "no releases".into(), "".into(), "".into(), "".into()]);
+            rows.push(vec![
+                server.clone(),
+                "-".into(),
+                "".into(),
+                "no releases".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+            ]);
         }
         for r in rels {
             rows.push(vec![
                 server.clone(),
-                if Some(&r.release) == cur.as_ref() { "*".into() } else { "".into() },
+                if Some(&r.release) == cur.as_ref() {
+                    "*".into()
+                } else {
+                    "".into()
+                },
                 r.release.clone(),
                 format!("{:?}", r.status).to_lowercase(),
                 r.created_at.clone(),
@@ -203,7 +225,12 @@ pub fn releases(ctx: &Ctx, a: ReleasesArgs) -> Result<i32> {
         ctx.emitter.emit(Event::Data {
             kind: "table".into(),
             server: None,
-            value: table(&["server", "live", "release", "status", "created", "by", "images"], rows),
+            value: table(
+                &[
+                    "server", "live", "release", "status", "created", "by", "images",
+                ],
+                rows,
+            ),
         });
     }
     Ok(0)

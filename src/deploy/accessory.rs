@@ -55,7 +55,11 @@ pub fn run(
             if names.is_empty() {
                 "none".to_string()
             } else {
-                names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                names
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         ))
     })?;
@@ -116,7 +120,9 @@ pub fn run(
                         .stream(&Cmd::argv(argv::logs_tail(&cname, 200)), &sem, &|| false)
                         .map_err(DeployError::remote)?;
                     if st != 0 {
-                        return Err(DeployError::failed(format!("docker logs {cname} exited {st}")));
+                        return Err(DeployError::failed(format!(
+                            "docker logs {cname} exited {st}"
+                        )));
                     }
                     Ok(String::new())
                 }
@@ -143,7 +149,10 @@ pub fn run(
 
 fn run_ok(t: &dyn Transport, a: Vec<String>, em: &Emitter) -> Result<String, DeployError> {
     let out = t
-        .run(&Cmd::argv(a.clone()).with_timeout(Duration::from_secs(120)), em)
+        .run(
+            &Cmd::argv(a.clone()).with_timeout(Duration::from_secs(120)),
+            em,
+        )
         .map_err(DeployError::remote)?;
     if !out.success() {
         return Err(DeployError::failed(format!(
@@ -207,8 +216,13 @@ fn boot(
             ],
             em,
         )?;
-        t.upload(&path, &env_file_bytes(&vars).map_err(DeployError::input)?, 0o600, em)
-            .map_err(DeployError::remote)?;
+        t.upload(
+            &path,
+            &env_file_bytes(&vars).map_err(DeployError::input)?,
+            0o600,
+            em,
+        )
+        .map_err(DeployError::remote)?;
         Some(path)
     };
     if let Some(id) = deps::local_image_id(&acc.image, em)? {
@@ -241,7 +255,11 @@ fn boot(
         network: network.clone(),
         volumes: acc.volumes.clone(),
         ports: acc.ports.clone(),
-        cmd: acc.cmd.as_deref().map(argv::split_words).unwrap_or_default(),
+        cmd: acc
+            .cmd
+            .as_deref()
+            .map(argv::split_words)
+            .unwrap_or_default(),
     };
     run_ok(t, argv::accessory_run(&spec), em)?;
     let _ = shell_quote;

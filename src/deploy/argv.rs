@@ -342,7 +342,10 @@ mod tests {
             &sp.labels,
             "./migrate up",
         );
-        assert_eq!(&a[..5], &["docker", "run", "--rm", "--name", "hello-staging-hook-1"]);
+        assert_eq!(
+            &a[..5],
+            &["docker", "run", "--rm", "--name", "hello-staging-hook-1"]
+        );
         assert_eq!(
             &a[a.len() - 8..],
             &[
@@ -399,7 +402,10 @@ mod tests {
 
     #[test]
     fn compose_v1_and_v2() {
-        let files = vec!["/r/compose.yml".to_string(), "/r/arcane.override.yml".into()];
+        let files = vec![
+            "/r/compose.yml".to_string(),
+            "/r/arcane.override.yml".into(),
+        ];
         assert_eq!(
             compose_up(ComposeCli::V2, "hello-staging", &files).join(" "),
             "docker compose -p hello-staging -f /r/compose.yml -f /r/arcane.override.yml up -d --remove-orphans --no-build"
@@ -440,7 +446,12 @@ mod tests {
     #[test]
     fn sh_quotes_each_word() {
         assert_eq!(
-            sh(&["docker".into(), "ps".into(), "--format".into(), "{{.Names}}|x".into()]),
+            sh(&[
+                "docker".into(),
+                "ps".into(),
+                "--format".into(),
+                "{{.Names}}|x".into()
+            ]),
             "docker ps --format '{{.Names}}|x'"
         );
         assert_eq!(split_words(r#"a "b c" '' d"#), ["a", "b c", "", "d"]);

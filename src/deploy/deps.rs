@@ -53,16 +53,13 @@ pub fn version(root: &Path) -> Result<(String, String), DeployError> {
             e.message()
         ))
     })?;
-    let head = repo
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .map_err(|e| {
-            DeployError::input(format!(
-                "{}: no commit yet ({}); commit your app first",
-                root.display(),
-                e.message()
-            ))
-        })?;
+    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| {
+        DeployError::input(format!(
+            "{}: no commit yet ({}); commit your app first",
+            root.display(),
+            e.message()
+        ))
+    })?;
     let sha = head.id().to_string();
     let mut version = sha[..7].to_string();
     let mut opts = git2::StatusOptions::new();
@@ -134,11 +131,17 @@ pub fn build_image(
         argv.push(format!("{k}={v}"));
     }
     argv.push(context.display().to_string());
-    let out = t
-        .run(&Cmd::argv(argv), em)
-        .map_err(DeployError::remote)?;
+    let out = t.run(&Cmd::argv(argv), em).map_err(DeployError::remote)?;
     if !out.success() {
-        for line in out.stderr_str().lines().rev().take(15).collect::<Vec<_>>().into_iter().rev() {
+        for line in out
+            .stderr_str()
+            .lines()
+            .rev()
+            .take(15)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
             em.log(crate::event::Stream::Stderr, line);
         }
         return Err(DeployError::failed(format!(

@@ -73,9 +73,8 @@ pub fn http_status(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::
         }
         got += n;
     }
-    parse_status_line(&buf[..got]).ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response")
-    })
+    parse_status_line(&buf[..got])
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))
 }
 
 fn parse_status_line(b: &[u8]) -> Option<u16> {

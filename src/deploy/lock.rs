@@ -181,7 +181,9 @@ impl Lock {
                 ));
                 told = true;
             }
-            std::thread::sleep(Duration::from_millis(500).min(wait.saturating_sub(start.elapsed())));
+            std::thread::sleep(
+                Duration::from_millis(500).min(wait.saturating_sub(start.elapsed())),
+            );
         }
     }
 
@@ -276,7 +278,9 @@ pub fn break_lock(
         ),
         None => format!("mv {d} {d}.stale.$$ 2>/dev/null && rm -rf {d}.stale.$$; true"),
     };
-    let out = t.run(&Cmd::shell(script), em).map_err(DeployError::remote)?;
+    let out = t
+        .run(&Cmd::shell(script), em)
+        .map_err(DeployError::remote)?;
     if !out.success() {
         return Err(DeployError::failed(format!(
             "{}: cannot remove the lock {dir}: {}",
@@ -294,7 +298,9 @@ pub fn status(t: &dyn Transport, dir: &str, em: &Emitter) -> Result<LockState, D
         "if [ -d {d} ]; then now=$(date +%s); m=$(stat -c %Y {d}/holder.json 2>/dev/null || stat -c %Y {d}); \
          echo \"HELD $((now - m))\"; cat {d}/holder.json 2>/dev/null; else echo FREE; fi"
     );
-    let out = t.run(&Cmd::shell(script), em).map_err(DeployError::remote)?;
+    let out = t
+        .run(&Cmd::shell(script), em)
+        .map_err(DeployError::remote)?;
     let text = out.stdout_str();
     if text.starts_with("FREE") {
         return Ok(LockState {

@@ -298,11 +298,15 @@ pub fn plan(project: &Project, req: &DeployRequest, em: &Emitter) -> Result<Plan
             Ok(sess) => {
                 let live = sess.live_release().cloned();
                 let env_diff = EnvDiff::between(
-                    live.as_ref().map(|r| &r.env_keys).unwrap_or(&BTreeMap::new()),
+                    live.as_ref()
+                        .map(|r| &r.env_keys)
+                        .unwrap_or(&BTreeMap::new()),
                     &digest.keys,
                 );
                 let unchanged = live.as_ref().is_some_and(|r| {
-                    r.version == art.version && r.env_digest == digest.all && art.image_ids_known()
+                    r.version == art.version
+                        && r.env_digest == digest.all
+                        && art.image_ids_known()
                         && r.image_ids == art.image_ids()
                 });
                 out.push(ServerPlan {
@@ -454,7 +458,9 @@ fn run_group(
         }
     });
     let mut results = results.into_inner().unwrap();
-    let failed = results.iter().any(|r| r.as_ref().is_some_and(|(o, _)| !o.ok));
+    let failed = results
+        .iter()
+        .any(|r| r.as_ref().is_some_and(|(o, _)| !o.ok));
     if failed && shared.project.config.deploy.on_failure == OnFailure::RollbackAll {
         em.warn("on_failure = \"rollback-all\": rolling back the servers that got the new release");
         for r in results.iter_mut().flatten() {
@@ -465,7 +471,10 @@ fn run_group(
                         Ok(live) => {
                             o.ok = false;
                             o.rolled_back = true;
-                            o.detail = format!("rolled back (rollback-all) to {}", live.as_deref().unwrap_or("nothing"));
+                            o.detail = format!(
+                                "rolled back (rollback-all) to {}",
+                                live.as_deref().unwrap_or("nothing")
+                            );
                             o.version = live;
                         }
                         Err(e) => {
@@ -527,7 +536,14 @@ fn report(
             bad.join("\n  ")
         ))
     });
-    finish(project, &shared.env, &rep.version, em, &rep.servers, err.as_ref());
+    finish(
+        project,
+        &shared.env,
+        &rep.version,
+        em,
+        &rep.servers,
+        err.as_ref(),
+    );
     if ok {
         let what = if shared.art_is_rollback() {
             format!("rolled {} back", rep.app)
@@ -559,10 +575,7 @@ fn finish(
     err: Option<&DeployError>,
 ) {
     if !outcomes.is_empty() {
-        em.data(
-            "deploy_summary",
-            serde_json::json!({ "servers": outcomes }),
-        );
+        em.data("deploy_summary", serde_json::json!({ "servers": outcomes }));
     }
     if let Some(e) = err {
         em.finished(false, e.to_string());

@@ -142,10 +142,9 @@ impl EnvDigest {
         let mut all = <Hmac<Sha256> as Mac>::new_from_slice(b"arcane env digest v1")
             .expect("hmac takes any key length");
         for (k, v) in vars {
-            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(
-                format!("arcane/{app}/{env}/{k}").as_bytes(),
-            )
-            .expect("hmac takes any key length");
+            let mut m =
+                <Hmac<Sha256> as Mac>::new_from_slice(format!("arcane/{app}/{env}/{k}").as_bytes())
+                    .expect("hmac takes any key length");
             m.update(v.as_bytes());
             let d = hex::encode(m.finalize().into_bytes());
             all.update(k.as_bytes());
@@ -288,7 +287,10 @@ mod tests {
             "abc-r3"
         );
         let l = Layout::new("/home/deploy/", "hello", "staging");
-        assert_eq!(l.env_file("abc"), "/home/deploy/.arcane/hello/staging/releases/abc/.env");
+        assert_eq!(
+            l.env_file("abc"),
+            "/home/deploy/.arcane/hello/staging/releases/abc/.env"
+        );
         assert_eq!(l.lock_dir(), "/home/deploy/.arcane/hello/staging/lock");
     }
 }

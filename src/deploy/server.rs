@@ -90,7 +90,11 @@ impl Artifact {
     }
 
     /// Build (or reuse the image built for this clean commit).
-    pub fn build(project: &Project, skip_build: bool, em: &Emitter) -> Result<Artifact, DeployError> {
+    pub fn build(
+        project: &Project,
+        skip_build: bool,
+        em: &Emitter,
+    ) -> Result<Artifact, DeployError> {
         Self::make(project, skip_build, false, em)
     }
 
@@ -501,7 +505,12 @@ impl Session {
                 "`{}` failed (exit {}): {}",
                 short(&cmd.to_shell()),
                 out.status,
-                if err.is_empty() { out.stdout_str() } else { err.to_string() }.trim()
+                if err.is_empty() {
+                    out.stdout_str()
+                } else {
+                    err.to_string()
+                }
+                .trim()
             )));
         }
         Ok(out.stdout_str())
@@ -615,11 +624,16 @@ pub(crate) fn run(
         }
     };
     // Re-read under the lock: a deploy that held it may have changed things.
-    let res = sess.refresh(em).map_err(Failure::from).and_then(|_| match target {
-        Target::New => deploy_new(sh, &sess, vars, em),
-        Target::Existing(to) => rollback_to(sh, &sess, to.as_deref(), em),
+    let res = sess
+        .refresh(em)
+        .map_err(Failure::from)
+        .and_then(|_| match target {
+            Target::New => deploy_new(sh, &sess, vars, em),
+            Target::Existing(to) => rollback_to(sh, &sess, to.as_deref(), em),
+        });
+    let unlock = step(em, "unlock", || {
+        lock.release(em).map(|_| ((), String::new()))
     });
-    let unlock = step(em, "unlock", || lock.release(em).map(|_| ((), String::new())));
     match res {
         Ok(done) => {
             out.ok = unlock.is_ok();
@@ -701,22 +715,33 @@ fn deploy_new(
             return Ok(((), "images already on the server".into()));
         }
         let n = deps::ship(&*sess.t, &art.ship_list(), em)?;
-        Ok(((), match n {
-            0 => "images already on the server".to_string(),
-            n => format!("sent {n} image(s)"),
-        }))
+        Ok((
+            (),
+            match n {
+                0 => "images already on the server".to_string(),
+                n => format!("sent {n} image(s)"),
+            },
+        ))
     })?;
 
     let is_noop = noop.is_some();
     let rel = match noop {
         Some(r) => {
             step(em, "release-dir", || {
-                Ok(((), format!("unchanged: {} is live with this image and env", r.release)))
+                Ok((
+                    (),
+                    format!("unchanged: {} is live with this image and env", r.release),
+                ))
             })?;
             r
         }
         None => {
-            let names: Vec<String> = sess.facts.releases.iter().map(|r| r.release.clone()).collect();
+            let names: Vec<String> = sess
+                .facts
+                .releases
+                .iter()
+                .map(|r| r.release.clone())
+                .collect();
             let name = release::next_release_name(&art.version, &names);
             let rel = new_release(sh, sess, &name, &digest, &image_ids)?;
             step(em, "release-dir", || {
@@ -746,7 +771,13 @@ fn release_running(sess: &Session, r: &Release) -> bool {
 
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -807,7 +838,10 @@ fn new_release(
                     health_service: health_service.clone(),
                     port,
                 },
-                images.iter().map(|(s, (r, _))| (s.clone(), r.clone())).collect(),
+                images
+                    .iter()
+                    .map(|(s, (r, _))| (s.clone(), r.clone()))
+                    .collect(),
             )
         }
     };
@@ -889,10 +923,19 @@ fn write_release_dir(
             &sh.env,
             &sess.layout.env_file(&rel.release),
             &ovs,
-            sh.project.config.proxy.as_ref().map(|_| deps::PROXY_NETWORK),
+            sh.project
+                .config
+                .proxy
+                .as_ref()
+                .map(|_| deps::PROXY_NETWORK),
         );
-        t.upload(&format!("{dir}/arcane.override.yml"), y.as_bytes(), 0o644, em)
-            .map_err(DeployError::remote)?;
+        t.upload(
+            &format!("{dir}/arcane.override.yml"),
+            y.as_bytes(),
+            0o644,
+            em,
+        )
+        .map_err(DeployError::remote)?;
     }
     save_release(sess, rel, em)
 }
@@ -917,7 +960,10 @@ fn rollback_to(
         Some(v) => rels
             .iter()
             .find(|r| r.release == v)
-            .or_else(|| rels.iter().find(|r| r.version == v && r.status != Status::Failed))
+            .or_else(|| {
+                rels.iter()
+                    .find(|r| r.version == v && r.status != Status::Failed)
+            })
             .cloned()
             .ok_or_else(|| {
                 DeployError::input(format!(
@@ -942,7 +988,8 @@ fn rollback_to(
                 })?
         }
     };
-    let noop = live.as_ref().is_some_and(|l| l.release == target.release) && release_running(sess, &target);
+    let noop = live.as_ref().is_some_and(|l| l.release == target.release)
+        && release_running(sess, &target);
     step(em, "ship", || {
         // Rollback ships nothing: the release's images must still be there.
         for (svc, img) in &target.images {
@@ -1002,7 +1049,13 @@ fn activate(
             }
             let r = step(em, "rollback", || {
                 undo(sh, sess, &rel, live.as_ref(), &old, stage, em)?;
-                Ok(((), format!("back on {}", prev.as_deref().unwrap_or("nothing (first deploy)"))))
+                Ok((
+                    (),
+                    format!(
+                        "back on {}",
+                        prev.as_deref().unwrap_or("nothing (first deploy)")
+                    ),
+                ))
             });
             if !noop {
                 mark_failed(sess, &rel, em);
@@ -1103,7 +1156,14 @@ fn activate_steps(
                     return Ok(((), "nothing to switch".into()));
                 }
                 if proxy {
-                    deps::proxy_switch(sh.project, &*sess.t, em, &sh.app, &sh.env, &[format!("{}:{port}", spec.name)])?;
+                    deps::proxy_switch(
+                        sh.project,
+                        &*sess.t,
+                        em,
+                        &sh.app,
+                        &sh.env,
+                        &[format!("{}:{port}", spec.name)],
+                    )?;
                     *stage = Stage::Replaced;
                     if !old.is_empty() && !recreate {
                         sess.run_ok(argv::stop(old, 10), sh, em)?;
@@ -1111,14 +1171,21 @@ fn activate_steps(
                     return Ok(((), format!("proxy now routes to {}", spec.name)));
                 }
                 if recreate {
-                    return Ok(((), "recreate: the old container was stopped before the start".into()));
+                    return Ok((
+                        (),
+                        "recreate: the old container was stopped before the start".into(),
+                    ));
                 }
                 // No proxy: one published host port, which two containers
                 // cannot share. The checked candidate proved the release
                 // works; now create the real container (port published, not
                 // yet bound), then stop the old and start the new in one
                 // command: the gap is docker stop + docker start.
-                sess.run_ok(argv::container("create", spec, &spec.name, spec.publish.as_deref()), sh, em)?;
+                sess.run_ok(
+                    argv::container("create", spec, &spec.name, spec.publish.as_deref()),
+                    sh,
+                    em,
+                )?;
                 *stage = Stage::Replaced;
                 let mut script = String::new();
                 if !old.is_empty() {
@@ -1131,12 +1198,23 @@ fn activate_steps(
                 sess.run_cmd(Cmd::shell(script), sh, em)?;
                 let gap = t0.elapsed();
                 let _ = sess.run_cmd(
-                    Cmd::shell(format!("{} >/dev/null 2>&1; true", argv::sh(&argv::rm_force(std::slice::from_ref(&check))))),
+                    Cmd::shell(format!(
+                        "{} >/dev/null 2>&1; true",
+                        argv::sh(&argv::rm_force(std::slice::from_ref(&check)))
+                    )),
                     sh,
                     em,
                 );
                 let d = wait(sh, sess, &spec.name, *port, em)?;
-                Ok(((), format!("{} took over port {} (stop+start {:.1}s); {d}", spec.name, spec.publish.as_deref().unwrap_or("-"), gap.as_secs_f64())))
+                Ok((
+                    (),
+                    format!(
+                        "{} took over port {} (stop+start {:.1}s); {d}",
+                        spec.name,
+                        spec.publish.as_deref().unwrap_or("-"),
+                        gap.as_secs_f64()
+                    ),
+                ))
             })?;
         }
         Runtime::Compose {
@@ -1165,8 +1243,15 @@ fn activate_steps(
                         details.push(format!("{svc}: {}", wait(sh, sess, id, *port, em)?));
                     }
                 }
-                let st = health::inspect(&*sess.t, &rows.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(), em)?;
-                if let Some(bad) = st.iter().find(|c| c.status != "running" || c.health == "unhealthy") {
+                let st = health::inspect(
+                    &*sess.t,
+                    &rows.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(),
+                    em,
+                )?;
+                if let Some(bad) = st
+                    .iter()
+                    .find(|c| c.status != "running" || c.health == "unhealthy")
+                {
                     return Err(DeployError::failed(format!(
                         "container {} is {} {}",
                         bad.name, bad.status, bad.health
@@ -1184,7 +1269,8 @@ fn activate_steps(
                         .map(|(_, id)| id.clone())
                         .collect();
                     let st = health::inspect(&*sess.t, &names, em)?;
-                    let ups: Vec<String> = st.iter().map(|c| format!("{}:{port}", c.name)).collect();
+                    let ups: Vec<String> =
+                        st.iter().map(|c| format!("{}:{port}", c.name)).collect();
                     deps::proxy_switch(sh.project, &*sess.t, em, &sh.app, &sh.env, &ups)?;
                     return Ok(((), format!("proxy now routes to {}", ups.join(", "))));
                 }
@@ -1206,14 +1292,25 @@ fn activate_steps(
         r.status = Status::Live;
         save_release(sess, &r, em)?;
         sess.t
-            .upload(&sess.layout.current(), format!("{}\n", r.release).as_bytes(), 0o644, em)
+            .upload(
+                &sess.layout.current(),
+                format!("{}\n", r.release).as_bytes(),
+                0o644,
+                em,
+            )
             .map_err(DeployError::remote)?;
         Ok(((), format!("{} is live", r.release)))
     })?;
     Ok(())
 }
 
-fn wait(sh: &Shared, sess: &Session, container: &str, port: u16, em: &Emitter) -> Result<String, DeployError> {
+fn wait(
+    sh: &Shared,
+    sess: &Session,
+    container: &str,
+    port: u16,
+    em: &Emitter,
+) -> Result<String, DeployError> {
     let cancel = sh.cancel.clone();
     health::wait_healthy(
         &*sess.t,
@@ -1255,7 +1352,12 @@ fn compose_containers(
         .collect())
 }
 
-fn ensure_network(sh: &Shared, sess: &Session, name: &str, em: &Emitter) -> Result<(), DeployError> {
+fn ensure_network(
+    sh: &Shared,
+    sess: &Session,
+    name: &str,
+    em: &Emitter,
+) -> Result<(), DeployError> {
     if name == deps::PROXY_NETWORK {
         return deps::proxy_ensure(sh.project, &*sess.t, em);
     }
@@ -1322,8 +1424,10 @@ fn run_hooks(
         };
         let name = format!("{}-{}-hook-{}-{i}", sh.app, sh.env, std::process::id());
         let left = remaining(sh)?;
-        let cmd = Cmd::argv(argv::hook_run(&image, env_file, &network, &name, &labels, &h.command))
-            .with_timeout(left.min(Duration::from_secs(h.timeout)));
+        let cmd = Cmd::argv(argv::hook_run(
+            &image, env_file, &network, &name, &labels, &h.command,
+        ))
+        .with_timeout(left.min(Duration::from_secs(h.timeout)));
         let cancel = sh.cancel.clone();
         let status = sess
             .t
@@ -1331,7 +1435,13 @@ fn run_hooks(
             .map_err(DeployError::remote)?;
         if status != 0 {
             // A timed-out hook leaves its container; remove it.
-            let _ = sess.t.run(&Cmd::shell(format!("docker rm -f {} >/dev/null 2>&1; true", shell_quote(&name))), em);
+            let _ = sess.t.run(
+                &Cmd::shell(format!(
+                    "docker rm -f {} >/dev/null 2>&1; true",
+                    shell_quote(&name)
+                )),
+                em,
+            );
             let msg = format!("hook `{}` exited with {status}", h.command);
             if h.continue_on_error {
                 em.warn(format!("{msg} (continue_on_error)"));
@@ -1358,9 +1468,7 @@ fn undo(
     let t = &*sess.t;
     let run = |cmd: Cmd| -> Result<String, DeployError> {
         let cmd = cmd.with_timeout(Duration::from_secs(120));
-        let out = t
-            .run(&cmd, em)
-            .map_err(DeployError::remote)?;
+        let out = t.run(&cmd, em).map_err(DeployError::remote)?;
         if !out.success() {
             return Err(DeployError::failed(format!(
                 "`{}`: {}",
@@ -1381,7 +1489,14 @@ fn undo(
                 run(Cmd::argv(argv::start(old)))?;
                 if sh.project.config.proxy.is_some() {
                     if let Some(Runtime::Image { spec: ps, port }) = prev.map(|p| &p.runtime) {
-                        deps::proxy_switch(sh.project, t, em, &sh.app, &sh.env, &[format!("{}:{port}", ps.name)])?;
+                        deps::proxy_switch(
+                            sh.project,
+                            t,
+                            em,
+                            &sh.app,
+                            &sh.env,
+                            &[format!("{}:{port}", ps.name)],
+                        )?;
                     }
                 }
             }
@@ -1435,13 +1550,22 @@ fn prune(sh: &Shared, sess: &Session, live: &Release, em: &Emitter) -> Result<St
     images.dedup();
     let mut script = String::new();
     if !containers.is_empty() {
-        script.push_str(&format!("{} >/dev/null 2>&1; ", argv::sh(&argv::rm_force(&containers))));
+        script.push_str(&format!(
+            "{} >/dev/null 2>&1; ",
+            argv::sh(&argv::rm_force(&containers))
+        ));
     }
     if !images.is_empty() {
-        script.push_str(&format!("{} >/dev/null 2>&1; ", argv::sh(&argv::rmi(&images))));
+        script.push_str(&format!(
+            "{} >/dev/null 2>&1; ",
+            argv::sh(&argv::rmi(&images))
+        ));
     }
     for r in &gone {
-        script.push_str(&format!("rm -rf {}; ", shell_quote(&sess.layout.release_dir(&r.release))));
+        script.push_str(&format!(
+            "rm -rf {}; ",
+            shell_quote(&sess.layout.release_dir(&r.release))
+        ));
     }
     script.push_str("true");
     sess.run_cmd(Cmd::shell(script), sh, em)?;
@@ -1449,7 +1573,11 @@ fn prune(sh: &Shared, sess: &Session, live: &Release, em: &Emitter) -> Result<St
 }
 
 /// Roll a server that succeeded back to its previous release (rollback-all).
-pub(crate) fn undo_success(sh: &Shared, u: &Undo, em: &Emitter) -> Result<Option<String>, DeployError> {
+pub(crate) fn undo_success(
+    sh: &Shared,
+    u: &Undo,
+    em: &Emitter,
+) -> Result<Option<String>, DeployError> {
     let rb = Shared {
         project: sh.project,
         app: sh.app.clone(),
@@ -1461,7 +1589,13 @@ pub(crate) fn undo_success(sh: &Shared, u: &Undo, em: &Emitter) -> Result<Option
     };
     match &u.previous {
         Some(p) => {
-            let (o, _) = run(&rb, &u.server, &BTreeMap::new(), &Target::Existing(Some(p.clone())), em);
+            let (o, _) = run(
+                &rb,
+                &u.server,
+                &BTreeMap::new(),
+                &Target::Existing(Some(p.clone())),
+                em,
+            );
             if o.ok {
                 Ok(Some(p.clone()))
             } else {
@@ -1481,7 +1615,11 @@ pub(crate) fn undo_success(sh: &Shared, u: &Undo, em: &Emitter) -> Result<Option
             if !names.is_empty() {
                 sess.run_ok(argv::stop(&names, 10), &rb, em)?;
             }
-            sess.run_cmd(Cmd::shell(format!("rm -f {}", shell_quote(&sess.layout.current()))), &rb, em)?;
+            sess.run_cmd(
+                Cmd::shell(format!("rm -f {}", shell_quote(&sess.layout.current()))),
+                &rb,
+                em,
+            )?;
             Ok(None)
         }
     }

@@ -45,7 +45,20 @@ impl<'a> Admin<'a> {
     pub fn send(&self, req: &Request) -> Result<Response, ProxyError> {
         // Caddy only accepts loopback admin requests whose Host is a loopback origin.
         let host = format!("127.0.0.1:{}", self.port);
-        let cmd = Cmd::argv(docker::admin_pipe(self.port))
+        // The request rides on stdin; a trailing comment names it in the
+        // command log (`-v`), so the log says what was asked of the proxy.
+        let what: String = format!("{} {}", req.method, req.path)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || " /_.-@".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let line = Cmd::argv(docker::admin_pipe(self.port)).to_shell();
+        let cmd = Cmd::shell(format!("{line} # {what}"))
             .with_stdin(req.encode(&host))
             .with_timeout(self.timeout);
         let out = self.t.run(&cmd, self.em)?;

@@ -605,15 +605,19 @@ impl super::Proxy for Caddy {
             }
             None => {
                 let base = router_base_config(self.grace).to_string();
-                if let Err(e) = run_ok(
-                    t,
+                let out = t.run(
+                    &Cmd::argv(docker::run(&self.image, &base))
+                        .with_timeout(Duration::from_secs(120)),
                     em,
-                    docker::run(&self.image, &base),
-                    "docker run arcane-proxy",
-                ) {
-                    // Leave no half-created container behind.
-                    let _ = t.run(&Cmd::argv(docker::rm()), em);
-                    return Err(e);
+                )?;
+                if !out.success() {
+                    let err = out.stderr_str();
+                    // Another deploy to this server started it meanwhile: use it.
+                    if !(err.contains("Conflict") || err.contains("already in use")) {
+                        // Leave no half-created container of ours behind.
+                        let _ = t.run(&Cmd::argv(docker::rm()), em);
+                        return Err(docker_err(t, "docker run arcane-proxy", &out));
+                    }
                 }
             }
         }

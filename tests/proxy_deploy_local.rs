@@ -1,0 +1,179 @@
+//! The real `arcane deploy` in proxy mode on the local target, under load:
+//! 20 consecutive deploys alternating between two committed versions, then a
+//! version that fails its health check. Every request must succeed.
+//!
+//! Local only for now: the deploy engine's SSH path is not merged yet (the
+//! proxy-level tests in `proxy_testbed.rs` cover the testbed).
+
+#[path = "../bench/proxy/harness.rs"]
+mod harness;
+#[path = "../bench/proxy/loadgen.rs"]
+mod loadgen;
+
+use harness::*;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn host_lock() -> std::fs::File {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/tmp/arcane-proxy-host-test.lock")
+        .unwrap();
+    // SAFETY: flock on a valid fd.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) };
+    f
+}
+
+fn arcane_cmd() -> assert_cmd::Command {
+    match std::env::var_os("ARCANE_TEST_BIN") {
+        Some(p) => assert_cmd::Command::new(p),
+        None => assert_cmd::Command::cargo_bin("arcane").unwrap(),
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.email=t@example.invalid", "-c", "user.name=t"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn commit_version(dir: &Path, body: &str, healthy: bool) -> String {
+    std::fs::write(dir.join("www/index.html"), format!("{body}\n")).unwrap();
+    if healthy {
+        std::fs::write(dir.join("www/health"), "ok\n").unwrap();
+    } else {
+        let _ = std::fs::remove_file(dir.join("www/health"));
+    }
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", body]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+fn deploy(dir: &Path) -> (bool, String) {
+    let out = arcane_cmd()
+        .args(["deploy", "--yes"])
+        .current_dir(dir)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn twenty_real_deploys_and_a_failing_one_under_load_drop_nothing() {
+    ensure_host_dockerd();
+    let _lock = host_lock();
+    let tag = std::process::id();
+    let app = format!("pxd{tag}");
+    let host = format!("{app}.test");
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::create_dir_all(dir.join("config/envs")).unwrap();
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::write(dir.join("config/envs/base.env"), "").unwrap();
+    std::fs::write(dir.join("config/envs/staging.env"), "").unwrap();
+    std::fs::write(
+        dir.join("config/servers.toml"),
+        "[servers.local1]\nhost = \"local\"\nenv = \"staging\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("arcane.toml"),
+        format!(
+            "[app]\nname = \"{app}\"\n\n[health]\npath = \"/health\"\ntimeout = 8\ninterval = 0.5\n\n\
+             [deploy]\nkeep_releases = 3\n\n\
+             [proxy]\nhosts = [\"{host}\"]\napp_port = 8080\ntls = \"off\"\ndrain_timeout = 10\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox:stable\nCOPY www /www\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+    )
+    .unwrap();
+    git(dir, &["init", "-q"]);
+    let v1 = commit_version(dir, "v1", true);
+    let v2 = commit_version(dir, "v2", true);
+    let bad = commit_version(dir, "v3", false);
+
+    git(dir, &["checkout", "-q", &v1]);
+    let (ok, err) = deploy(dir);
+    assert!(ok, "first deploy: {err}");
+    let addr: SocketAddr = "127.0.0.1:80".parse().unwrap();
+    wait_body(addr, &host, "v1", Duration::from_secs(10));
+
+    let load = loadgen::start(loadgen::Load {
+        addr,
+        host: host.clone(),
+        path: "/".into(),
+        rate: 240,
+        connections: 8,
+        duration: Duration::from_secs(580),
+        polite: false,
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let mut secs = vec![];
+    for i in 0..20 {
+        let v = if i % 2 == 0 { &v2 } else { &v1 };
+        git(dir, &["checkout", "-q", v]);
+        let t0 = Instant::now();
+        let (ok, err) = deploy(dir);
+        secs.push(t0.elapsed().as_secs_f64());
+        assert!(ok, "deploy {i}: {err}");
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let s = load.stop();
+    eprintln!("local deploy: 20 deploys: {}", s.summary());
+    eprintln!("local deploy: seconds per deploy: {secs:.1?}");
+
+    // A version that fails its health check: the deploy fails, v1 keeps serving.
+    let load = loadgen::start(loadgen::Load {
+        addr,
+        host: host.clone(),
+        path: "/".into(),
+        rate: 240,
+        connections: 8,
+        duration: Duration::from_secs(120),
+        polite: false,
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    git(dir, &["checkout", "-q", &bad]);
+    let (ok, _) = deploy(dir);
+    std::thread::sleep(Duration::from_secs(1));
+    let f = load.stop();
+    eprintln!("local deploy: failing deploy: {}", f.summary());
+
+    // Clean up this test's containers and route.
+    let t = arcane::remote::LocalTransport::new("local");
+    sh(
+        &t,
+        &format!("docker ps -aq --filter label=arcane.app={app} | xargs -r docker rm -f"),
+    );
+    sh(&t, &format!("docker images -q {app} | sort -u | xargs -r docker rmi -f >/dev/null 2>&1; rm -rf ~/.arcane/{app}"));
+    let caddy = arcane::proxy::Caddy::new("caddy:2", Duration::from_secs(10));
+    let _ =
+        arcane::proxy::Proxy::remove(&caddy, &t, &arcane::event::Emitter::null(), &app, "staging");
+
+    assert!(s.rate() >= 200.0, "{}", s.summary());
+    assert!(s.bodies.contains_key("v1") && s.bodies.contains_key("v2"));
+    assert_eq!(s.failures(), 0, "{}", s.summary());
+    assert!(!ok, "the unhealthy version must not deploy");
+    assert_eq!(f.failures(), 0, "{}", f.summary());
+    assert!(!f.bodies.contains_key("v3"), "{}", f.summary());
+}
