@@ -194,8 +194,9 @@ fn dashboard_deploys_staging_to_the_local_target_end_to_end() {
     tmux.send(&["?"]);
     tmux.wait_for("Keys (Esc closes)", 5);
     tmux.send(&["Escape"]);
-    let s = tmux.wait_for("Servers (1)", 5);
-    assert!(!s.contains("Keys (Esc closes)"));
+    wait_until(&tmux, "the help overlay to close", 5, |s| {
+        !s.contains("Keys (Esc closes)") && s.contains("Servers (1)")
+    });
 
     // Tabs switch with numbers and Tab.
     tmux.send(&["7"]);
@@ -374,8 +375,6 @@ fn dashboard_shows_testbed_servers_and_a_cut_one_unreachable() {
 /// The full flow on real servers: deploy staging to srv1 and srv2 from the
 /// Deploy tab and see the release live on both.
 #[test]
-#[ignore = "the deploy engine (branch deploy) does not use the SSH transport yet: \
-            it fails with `the SSH transport is not in this build`"]
 fn dashboard_deploys_to_testbed_servers() {
     let Some(tb) = common::testbed::testbed_exclusive(2) else {
         return;
@@ -404,6 +403,23 @@ fn dashboard_deploys_to_testbed_servers() {
         );
     }
     assert!(done.contains("✓ deployed env staging"), "{done}");
+    let version = String::from_utf8(
+        Command::new("git")
+            .args(["rev-parse", "--short=7", "HEAD"])
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    tmux.send(&["1"]);
+    wait_until(&tmux, "the release live on both servers", 60, |s| {
+        row(s, "srv1").contains(&version) && row(s, "srv2").contains(&version)
+    });
+    tmux.send(&["5"]);
+    tmux.wait_for(" live ", 30);
     tmux.send(&["q"]);
     tmux.wait_for("EXITED:0", 10);
 }
