@@ -183,8 +183,17 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
         Msg::StatusLoaded { server, status } => {
             m.overview.pending.remove(&server);
             if let Some(alert) = &status.security_alert {
-                m.status = Some((true, alert.clone()));
-                cmds.extend(notify(m, "arcane: host key refused", alert));
+                // Once per new alert, not on every background refresh.
+                let known = m
+                    .overview
+                    .statuses
+                    .get(&server)
+                    .and_then(|s| s.security_alert.as_ref())
+                    == Some(alert);
+                if !known {
+                    m.status = Some((true, alert.clone()));
+                    cmds.extend(notify(m, "arcane: host key refused", alert));
+                }
             }
             m.overview.statuses.insert(server, status);
         }
