@@ -493,6 +493,19 @@ fn a_refused_host_key_is_a_security_notification() {
         matches!(&cmds[..], [Command::Notify { body, .. }] if body.contains("HOST KEY CHANGED"))
     );
     assert!(screen(&m, 80, 24).contains("HOST KEY CHANGED"));
+    // The next background refresh finds the same problem: no second notification.
+    let again = update(
+        &mut m,
+        Msg::StatusLoaded {
+            server: "web-1".into(),
+            status: ServerStatus {
+                security_alert: Some("web-1: HOST KEY CHANGED for 10.77.1.2!".into()),
+                error: Some("refused".into()),
+                ..Default::default()
+            },
+        },
+    );
+    assert_eq!(again, vec![]);
 }
 
 #[test]
