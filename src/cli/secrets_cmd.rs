@@ -144,7 +144,8 @@ fn add(ctx: &Ctx, name: String, pubkey: String, scopes: Vec<String>, kind: Kind)
         ))
         .into());
     }
-    parse_recipient(&pubkey).map_err(|e| InputError::new(format!("{pubkey:?}: {e}")))?;
+    // Never echo the argument: it may be a secret key pasted by mistake.
+    parse_recipient(&pubkey).map_err(|e| InputError::new(format!("PUBKEY: {e}")))?;
     let keys = keyring(ctx, &root);
     let rec = Recipient {
         name: name.clone(),

@@ -233,24 +233,34 @@ pub fn status(
             }
             return st;
         }
-        // One round trip: release and containers from one script.
-        match t.run(
-            &ops::status_script(app, &env).with_timeout(Duration::from_secs(30)),
-            &em,
-        ) {
-            Ok(out) => {
-                let (rel, cs) = ops::parse_status(&out.stdout_str());
-                st.release = rel;
-                st.containers = cs;
-                if !out.success() {
-                    st.error = Some(format!(
-                        "{}: docker ps failed: {}",
-                        s.name,
-                        out.stderr_str().trim()
-                    ));
-                }
-            }
-            Err(e) => st.error = Some(e.to_string()),
+        // The release file needs a command; the containers come straight
+        // from docker's API socket when the transport can reach it (no
+        // shell, no docker CLI), else from `docker ps`. Both run at once.
+        let rel = {
+            let t = t.clone();
+            let (em, app, env) = (em.clone(), app.to_string(), env.clone());
+            std::thread::spawn(move || {
+                t.run(
+                    &ops::release_script(&app, &env).with_timeout(Duration::from_secs(30)),
+                    &em,
+                )
+            })
+        };
+        let api = t
+            .unix_request(ops::DOCKER_SOCKET, &ops::ps_api_request(app, &env), &em)
+            .and_then(|r| r.ok())
+            .and_then(|resp| ops::parse_ps_api(&resp).ok());
+        match api {
+            Some(c) => st.containers = c,
+            None => match containers(t.as_ref(), app, &env, None, false, &em) {
+                Ok(c) => st.containers = c,
+                Err(e) => st.error = Some(e.to_string()),
+            },
+        }
+        match rel.join() {
+            Ok(Ok(out)) => st.release = ops::parse_release(&out.stdout_str()),
+            Ok(Err(e)) => st.error = Some(e.to_string()),
+            Err(_) => {}
         }
         st
     })

@@ -175,6 +175,29 @@ impl Transport for LocalTransport {
         // The "server" is this machine: the target is already reachable.
         Ok(Box::new(Direct(target)))
     }
+
+    fn unix_request(
+        &self,
+        socket: &str,
+        request: &[u8],
+        em: &Emitter,
+    ) -> Option<Result<Vec<u8>, RemoteError>> {
+        use std::io::Read;
+        let first = String::from_utf8_lossy(request);
+        em.command(&format!(
+            "{} (via {socket})",
+            first.lines().next().unwrap_or_default()
+        ));
+        let go = || -> std::io::Result<Vec<u8>> {
+            let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+            s.write_all(request)?;
+            let mut out = vec![];
+            s.read_to_end(&mut out)?;
+            Ok(out)
+        };
+        Some(go().map_err(|e| self.io(&format!("request to {socket}"), e)))
+    }
 }
 
 #[cfg(test)]

@@ -88,6 +88,78 @@ pub fn parse_ps(out: &str) -> Vec<Container> {
         .collect()
 }
 
+/// Docker's API socket on the server (the CLI's default).
+pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// The API request equivalent to `ps_argv(app, env, None, false)`.
+pub fn ps_api_request(app: &str, env: &str) -> Vec<u8> {
+    let filters = serde_json::json!({
+        "label": [format!("{LABEL_APP}={app}"), format!("{LABEL_ENV}={env}")]
+    })
+    .to_string();
+    format!(
+        "GET /containers/json?all=1&filters={} HTTP/1.0\r\nHost: docker\r\n\r\n",
+        url_encode(&filters)
+    )
+    .into_bytes()
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Parse docker's HTTP answer to [`ps_api_request`]. `Err` on anything but
+/// a 200 with a JSON array (callers then fall back to the CLI).
+pub fn parse_ps_api(resp: &[u8]) -> Result<Vec<Container>, String> {
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no HTTP header")?;
+    let head = String::from_utf8_lossy(&resp[..split]);
+    let status = head.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) != Some("200") {
+        return Err(format!("docker API answered {status:?}"));
+    }
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return Err("chunked answer".into());
+    }
+    let list: Vec<serde_json::Value> =
+        serde_json::from_slice(&resp[split + 4..]).map_err(|e| e.to_string())?;
+    Ok(list
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            let label = |k: &str| c["Labels"][k].as_str().unwrap_or_default().to_string();
+            let status = s("Status");
+            Container {
+                id: s("Id"),
+                name: c["Names"][0]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
+                image: s("Image"),
+                state: s("State"),
+                health: health_of(&status).into(),
+                status,
+                service: label(LABEL_SERVICE),
+                version: label(LABEL_VERSION),
+            }
+        })
+        .collect())
+}
+
 /// Docker shows health only inside the status text.
 pub fn health_of(status: &str) -> &'static str {
     if status.contains("(healthy)") {
@@ -330,6 +402,30 @@ mod tests {
         assert_eq!((c[1].health.as_str(), c[1].running()), ("none", false));
         assert_eq!(health_of("Up 1 second (health: starting)"), "starting");
         assert_eq!(health_of("Up 1 minute (unhealthy)"), "unhealthy");
+    }
+
+    #[test]
+    fn ps_over_the_api_socket() {
+        let req = String::from_utf8(ps_api_request("web", "staging")).unwrap();
+        assert_eq!(
+            req,
+            "GET /containers/json?all=1&filters=%7B%22label%22%3A%5B%22arcane.app%3Dweb%22%2C\
+             %22arcane.env%3Dstaging%22%5D%7D HTTP/1.0\r\nHost: docker\r\n\r\n"
+        );
+        let body = r#"[{"Id":"abc","Names":["/web-1"],"Image":"web:v1","State":"running",
+            "Status":"Up 2 minutes (healthy)","Labels":{"arcane.service":"api","arcane.version":"v1"}}]"#;
+        let resp = format!("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{body}");
+        let c = parse_ps_api(resp.as_bytes()).unwrap();
+        assert_eq!(
+            (
+                c[0].name.as_str(),
+                c[0].service.as_str(),
+                c[0].health.as_str()
+            ),
+            ("web-1", "api", "healthy")
+        );
+        assert!(parse_ps_api(b"HTTP/1.0 500 Oops\r\n\r\n{}").is_err());
+        assert!(parse_ps_api(b"garbage").is_err());
     }
 
     #[test]

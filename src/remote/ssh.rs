@@ -817,6 +817,71 @@ impl Transport for SshTransport {
     fn forward_remote(&self, target: SocketAddr) -> Result<Box<dyn Forward>, RemoteError> {
         forward::remote(self.core.clone(), target)
     }
+
+    fn unix_request(
+        &self,
+        socket: &str,
+        request: &[u8],
+        em: &Emitter,
+    ) -> Option<Result<Vec<u8>, RemoteError>> {
+        let first = String::from_utf8_lossy(request);
+        em.command(&format!(
+            "{} (via {socket})",
+            first.lines().next().unwrap_or_default()
+        ));
+        Some(self.streamlocal(socket, request))
+    }
+}
+
+impl SshTransport {
+    /// One request/response exchange over a direct-streamlocal channel.
+    fn streamlocal(&self, socket: &str, request: &[u8]) -> Result<Vec<u8>, RemoteError> {
+        let core = &self.core;
+        let mut ch = core.open("open streamlocal channel", || {
+            core.sess.channel_direct_streamlocal(socket, None)
+        })?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (mut pos, mut eof_sent) = (0, false);
+        let mut out = vec![];
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut b = Backoff::new();
+        let res = loop {
+            let mut progress = false;
+            if pos < request.len() {
+                match core.attempt(|| ch.write(&request[pos..])) {
+                    Ok(Some(n)) => {
+                        pos += n;
+                        progress = true;
+                    }
+                    Ok(None) => {}
+                    Err(e) => break Err(core.err(&format!("write to {socket}"), e)),
+                }
+            } else if !eof_sent {
+                if let Ok(Some(())) = core.attempt(|| ch.send_eof()) {
+                    eof_sent = true;
+                }
+            }
+            match core.attempt(|| ch.read(&mut buf)) {
+                Ok(Some(0)) => break Ok(out),
+                Ok(Some(n)) => {
+                    out.extend_from_slice(&buf[..n]);
+                    progress = true;
+                }
+                Ok(None) => {}
+                Err(e) => break Err(core.err(&format!("read from {socket}"), e)),
+            }
+            if Instant::now() > deadline {
+                break Err(core.err(&format!("request to {socket}"), "timed out"));
+            }
+            if progress {
+                b.reset();
+            } else {
+                core.wait(None, b.next_ms());
+            }
+        };
+        core.dispose(ch, Duration::from_secs(2));
+        res
+    }
 }
 
 #[cfg(test)]

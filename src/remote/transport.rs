@@ -204,6 +204,19 @@ pub trait Transport: Send + Sync {
     /// each connection to `target` on this machine. `addr()` gives the port on
     /// the server.
     fn forward_remote(&self, target: SocketAddr) -> Result<Box<dyn Forward>, RemoteError>;
+
+    /// Write `request` to a Unix socket on the server and read until it
+    /// closes. Used to ask docker's API socket directly, which saves starting
+    /// a shell and the docker CLI. `None`: this transport cannot (callers
+    /// fall back to running a command).
+    fn unix_request(
+        &self,
+        _socket: &str,
+        _request: &[u8],
+        _em: &Emitter,
+    ) -> Option<Result<Vec<u8>, RemoteError>> {
+        None
+    }
 }
 
 #[cfg(test)]
