@@ -23,8 +23,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
-(cd "$ROOT" && cargo build --release -q)
-ARCANE=$CARGO_TARGET_DIR/release/arcane
+if [ -n "${ARCANE_BIN:-}" ]; then
+  ARCANE=$ARCANE_BIN   # a prebuilt binary (e.g. copied out of a shared target dir)
+else
+  (cd "$ROOT" && cargo build --release -q)
+  ARCANE=$CARGO_TARGET_DIR/release/arcane
+fi
 TB=$ROOT/tests/testbed/testbed
 WORK=$(mktemp -d /tmp/arcane-bench-push.XXXXXX)
 export ARCANE_CACHE_DIR=$WORK/cache

@@ -66,7 +66,11 @@ fn connect(server: &Server, project: &Project, em: &Emitter) -> Result<Arc<dyn T
     };
     em.step_started("connect");
     let t = remote::connect(server, em, &opts);
-    em.step_finished("connect", t.is_ok(), t.as_ref().err().map(|e| e.to_string()));
+    em.step_finished(
+        "connect",
+        t.is_ok(),
+        t.as_ref().err().map(|e| e.to_string()),
+    );
     Ok(t?)
 }
 
@@ -185,8 +189,14 @@ pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
                 ]);
             }
             Err(e) => {
-                em.for_server(server).message(crate::event::Level::Error, format!("{e:#}"));
-                rows.push(vec![server.clone(), "failed".into(), "-".into(), "-".into()]);
+                em.for_server(server)
+                    .message(crate::event::Level::Error, format!("{e:#}"));
+                rows.push(vec![
+                    server.clone(),
+                    "failed".into(),
+                    "-".into(),
+                    "-".into(),
+                ]);
                 failed.push(server.clone());
             }
         }
@@ -198,7 +208,11 @@ pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
     if failed.is_empty() {
         em.finished(
             true,
-            format!("version {} is on {} server(s)", built.version, results.len()),
+            format!(
+                "version {} is on {} server(s)",
+                built.version,
+                results.len()
+            ),
         );
         Ok(0)
     } else {

@@ -90,7 +90,12 @@ pub fn save(image: &str) -> Vec<String> {
 
 /// Start the smoke-test container detached, publishing `port` on a random
 /// port of 127.0.0.1 only (nothing is exposed beyond this machine).
-pub fn smoke_run(name: &str, image: &str, port: u16, env: &BTreeMap<String, String>) -> Vec<String> {
+pub fn smoke_run(
+    name: &str,
+    image: &str,
+    port: u16,
+    env: &BTreeMap<String, String>,
+) -> Vec<String> {
     let mut a = s(&[
         "docker",
         "run",
@@ -167,13 +172,40 @@ pub fn login(server: &str, username: &str) -> Vec<String> {
     ])
 }
 
-/// Pull every temporary reference, stopping at the first failure.
-pub fn pull_all_script(references: &[String]) -> String {
-    references
+/// Where a running push records the server-side SSH session that carries it
+/// (`<port>.session`, holding the sshd session pid).
+pub const PUSH_MARKER_DIR: &str = "$HOME/.arcane/push";
+
+/// Pull every temporary reference, stopping at the first failure. While it
+/// runs, `PUSH_MARKER_DIR/<port>.session` names the sshd session process
+/// (the login shell's parent) so a later push can tell a dead session from a
+/// live one. Nothing is recorded when the parent is not sshd (local
+/// transport).
+pub fn pull_all_script(references: &[String], port: u16) -> String {
+    let pulls = references
         .iter()
         .map(|r| Cmd::argv(pull(r)).to_shell())
         .collect::<Vec<_>>()
-        .join(" && ")
+        .join(" && ");
+    format!(
+        "m=\"{PUSH_MARKER_DIR}/{port}.session\"; case \"$(cat /proc/$PPID/comm 2>/dev/null)\" in sshd|sshd-session) mkdir -p \"{PUSH_MARKER_DIR}\" && echo \"$PPID\" > \"$m\";; esac; {pulls}; rc=$?; rm -f \"$m\"; exit $rc"
+    )
+}
+
+/// End the server-side SSH sessions of earlier pushes whose connection died.
+///
+/// Why: when a connection drops mid-pull, the server's sshd may not notice for
+/// hours (no client-alive checks by default), and dockerd keeps that pull's
+/// layer downloads waiting on the dead forward. A new pull of the same layers
+/// attaches to those downloads and hangs too. A session is judged dead when
+/// its forward port does not answer `GET /v2/` within 5 seconds (a live push
+/// answers at once); only then is that sshd session process (arcane's own,
+/// recorded by [`pull_all_script`]) terminated, which fails the stuck
+/// downloads. Without `bash` and `timeout` on the server nothing is touched.
+pub fn reap_stale_pushes_script() -> String {
+    format!(
+        r#"for m in "{PUSH_MARKER_DIR}"/*.session; do [ -f "$m" ] || continue; p=$(cat "$m"); port=$(basename "$m" .session); if [ -n "$p" ] && [ "$p" != "$PPID" ] && [ -d "/proc/$p" ]; then case "$(cat /proc/$p/comm 2>/dev/null)" in sshd|sshd-session) if command -v bash >/dev/null && command -v timeout >/dev/null && ! timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /v2/ HTTP/1.0\r\n\r\n' >&3 && head -c 5 <&3" 2>/dev/null | grep -q HTTP; then kill "$p" 2>/dev/null && echo "arcane: ended the dead session $p of an interrupted push" >&2; sleep 1; fi;; esac; fi; [ -d "/proc/$p" ] || rm -f "$m"; done; true"#
+    )
 }
 
 /// Give each pulled image its final name, drop the temporary names (and any
@@ -190,7 +222,11 @@ pub fn finalize_script(renames: &[(String, String)], stale: &[String]) -> String
     parts.push(Cmd::argv(rmi).to_shell());
     let mut insp = s(&["docker", "image", "inspect", "--format", "{{.Id}}"]);
     insp.extend(renames.iter().map(|(_, f)| f.clone()));
-    format!("{} >/dev/null && {}", parts.join(" && "), Cmd::argv(insp).to_shell())
+    format!(
+        "{} >/dev/null && {}",
+        parts.join(" && "),
+        Cmd::argv(insp).to_shell()
+    )
 }
 
 /// Remove temporary names only (used when nothing else needs doing).
@@ -312,10 +348,7 @@ mod tests {
         );
         assert!(!a.join(" ").contains("hunter22"));
         assert_eq!(port("c", 8080), ["docker", "port", "c", "8080/tcp"]);
-        assert_eq!(
-            logs_tail("c", 20),
-            ["docker", "logs", "--tail", "20", "c"]
-        );
+        assert_eq!(logs_tail("c", 20), ["docker", "logs", "--tail", "20", "c"]);
         assert_eq!(rm_force("c"), ["docker", "rm", "-f", "c"]);
         assert_eq!(
             container_state("c"),
@@ -356,10 +389,11 @@ mod tests {
                 "reg.example.com"
             ]
         );
-        assert_eq!(
-            pull_all_script(&["127.0.0.1:1/a:1".into(), "127.0.0.1:1/b:1".into()]),
-            "docker pull 127.0.0.1:1/a:1 && docker pull 127.0.0.1:1/b:1"
-        );
+        let pull = pull_all_script(&["127.0.0.1:1/a:1".into(), "127.0.0.1:1/b:1".into()], 1);
+        assert!(pull.contains("; docker pull 127.0.0.1:1/a:1 && docker pull 127.0.0.1:1/b:1; rc=$?; rm -f \"$m\"; exit $rc"), "{pull}");
+        assert!(pull.starts_with("m=\"$HOME/.arcane/push/1.session\"; case"));
+        let reap = reap_stale_pushes_script();
+        assert!(reap.contains("kill \"$p\"") && reap.contains("command -v timeout"));
         assert_eq!(
             finalize_script(
                 &[("127.0.0.1:1/web:1".into(), "web:1".into())],
@@ -368,7 +402,8 @@ mod tests {
             "docker tag 127.0.0.1:1/web:1 web:1 && docker rmi 127.0.0.1:1/web:1 127.0.0.1:9/web:0 >/dev/null && docker image inspect --format '{{.Id}}' web:1"
         );
         assert_eq!(untag_all(&["x:1".into()]), ["docker", "rmi", "x:1"]);
-        assert!(engine_inventory_script().contains("{{json .RepoTags}} {{.Id}} {{json .RootFS.Layers}}"));
+        assert!(engine_inventory_script()
+            .contains("{{json .RepoTags}} {{.Id}} {{json .RootFS.Layers}}"));
     }
 
     #[test]

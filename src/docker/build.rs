@@ -14,63 +14,24 @@ use crate::event::Emitter;
 use crate::git;
 use crate::remote::{Cmd, LocalTransport, Transport};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The service name of the single image in Dockerfile mode.
 pub const DEFAULT_SERVICE: &str = "web";
 
-/// How the project's images are built (mirrors `[build]` in arcane.toml).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BuildMode {
-    Dockerfile { dockerfile: PathBuf, context: PathBuf },
-    Compose { file: PathBuf },
-}
+pub use crate::config::BuildMode;
 
-/// Resolve `[build]`: `compose` wins, then `dockerfile`/`context`; with
-/// neither, a compose file in the root is auto-detected, else `Dockerfile`.
+/// Resolve `[build]` (see [`crate::config::ProjectConfig::build_mode`]) and
+/// check that the files it names exist.
 pub fn build_mode(project: &Project) -> Result<BuildMode, DockerError> {
-    let root = &project.root;
-    let b = &project.config.build;
-    if let Some(c) = &b.compose {
-        let file = root.join(c);
-        if !file.is_file() {
-            return Err(DockerError::Input(format!(
-                "arcane.toml: [build] compose = {c:?}, but {} does not exist; fix the path or remove the key",
-                file.display()
-            )));
-        }
-        return Ok(BuildMode::Compose { file });
-    }
-    if b.dockerfile.is_none() && b.context.is_none() {
-        for name in [
-            "compose.yml",
-            "compose.yaml",
-            "docker-compose.yml",
-            "docker-compose.yaml",
-        ] {
-            if root.join(name).is_file() {
-                return Ok(BuildMode::Compose {
-                    file: root.join(name),
-                });
-            }
-        }
-    }
-    let context = root.join(b.context.as_deref().unwrap_or("."));
-    let dockerfile = match &b.dockerfile {
-        Some(d) => root.join(d),
-        None => context.join("Dockerfile"),
-    };
-    if !dockerfile.is_file() {
+    let mode = project.config.build_mode(&project.root);
+    if let Some((path, what)) = mode.missing() {
         return Err(DockerError::Input(format!(
-            "arcane.toml: no Dockerfile at {} and no compose file in {}; add one, or set [build] dockerfile = \"path\" or compose = \"file\"",
-            dockerfile.display(),
-            root.display()
+            "{}: {what}; add it, or set [build] dockerfile, context or compose in arcane.toml",
+            path.display()
         )));
     }
-    Ok(BuildMode::Dockerfile {
-        dockerfile,
-        context,
-    })
+    Ok(mode)
 }
 
 /// Options for [`build`].
@@ -142,7 +103,11 @@ pub fn labels(
 
 /// Plan the builds for the project (no docker build runs here; compose mode
 /// asks compose for the normalized file).
-pub fn plan(project: &Project, version: &str, revision: &str) -> Result<Vec<PlannedBuild>, DockerError> {
+pub fn plan(
+    project: &Project,
+    version: &str,
+    revision: &str,
+) -> Result<Vec<PlannedBuild>, DockerError> {
     let app = project.app_name();
     let args = project.config.build.args.clone();
     match build_mode(project)? {
@@ -167,7 +132,10 @@ pub fn plan(project: &Project, version: &str, revision: &str) -> Result<Vec<Plan
             let yaml = compose_config_text(&file)?;
             let services = parse_compose_builds(&yaml, file.parent().unwrap_or(Path::new(".")))
                 .map_err(|e| {
-                    DockerError::Input(format!("{}: cannot read the compose file: {e}", file.display()))
+                    DockerError::Input(format!(
+                        "{}: cannot read the compose file: {e}",
+                        file.display()
+                    ))
                 })?;
             if services.is_empty() {
                 return Err(DockerError::Input(format!(
@@ -199,9 +167,8 @@ pub fn plan(project: &Project, version: &str, revision: &str) -> Result<Vec<Plan
 
 /// The compose CLI on this machine: `docker-compose` if present, else the plugin.
 pub fn compose_cli() -> ComposeCli {
-    let standalone = std::env::var_os("PATH").is_some_and(|p| {
-        std::env::split_paths(&p).any(|d| d.join("docker-compose").is_file())
-    });
+    let standalone = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("docker-compose").is_file()));
     if standalone {
         ComposeCli::Standalone
     } else {
@@ -255,7 +222,9 @@ pub fn parse_compose_builds(yaml: &str, base: &Path) -> Result<Vec<ComposeBuild>
     let mut out = vec![];
     for (name, svc) in services {
         let Some(name) = name.as_str() else { continue };
-        let Some(build) = svc.get("build") else { continue };
+        let Some(build) = svc.get("build") else {
+            continue;
+        };
         let (context, dockerfile, args, target) = match build {
             Value::String(ctx) => (ctx.clone(), None, BTreeMap::new(), None),
             Value::Mapping(_) => {
@@ -285,7 +254,11 @@ pub fn parse_compose_builds(yaml: &str, base: &Path) -> Result<Vec<ComposeBuild>
                 let target = build.get("target").and_then(scalar);
                 (ctx, df, args, target)
             }
-            _ => return Err(format!("service {name}: `build` must be a path or a mapping")),
+            _ => {
+                return Err(format!(
+                    "service {name}: `build` must be a path or a mapping"
+                ))
+            }
         };
         let ctx_path = base.join(&context);
         let df_path = ctx_path.join(dockerfile.as_deref().unwrap_or("Dockerfile"));
@@ -304,7 +277,11 @@ pub fn parse_compose_builds(yaml: &str, base: &Path) -> Result<Vec<ComposeBuild>
 /// Build every image of the project for the current git version. Docker's
 /// output arrives as `Log` events, each image is a `build <service>` step, and
 /// with `opts.smoke` the app image is smoke-tested afterwards.
-pub fn build(project: &Project, em: &Emitter, opts: &BuildOptions) -> Result<BuiltImages, DockerError> {
+pub fn build(
+    project: &Project,
+    em: &Emitter,
+    opts: &BuildOptions,
+) -> Result<BuiltImages, DockerError> {
     let state = git::state(&project.root)?;
     let version = state.version();
     if state.is_dirty() {
@@ -321,7 +298,11 @@ pub fn build(project: &Project, em: &Emitter, opts: &BuildOptions) -> Result<Bui
         let cmd = Cmd::argv(argv::build(&p.spec));
         let status = local.stream(&cmd, em, &|| false)?;
         if status != 0 {
-            em.step_finished(&step, false, Some(format!("docker build exited with {status}")));
+            em.step_finished(
+                &step,
+                false,
+                Some(format!("docker build exited with {status}")),
+            );
             return Err(DockerError::Failed(format!(
                 "docker build for service {} failed (exit {status}); see the build output above",
                 p.service
@@ -378,7 +359,9 @@ pub fn image_id(image: &str, em: &Emitter) -> Result<Option<String>, DockerError
     let out = LocalTransport::new("local").run(&Cmd::argv(argv::image_id(image)), em)?;
     if out.success() {
         Ok(Some(out.stdout_str().trim().to_string()))
-    } else if out.stderr_str().contains("No such image") || out.stderr_str().contains("No such object") {
+    } else if out.stderr_str().contains("No such image")
+        || out.stderr_str().contains("No such object")
+    {
         Ok(None)
     } else {
         Err(DockerError::Failed(format!(

@@ -18,7 +18,7 @@ use crate::event::Emitter;
 use crate::remote::{Cmd, LocalTransport, Transport};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -52,9 +52,7 @@ pub struct ImageBlobs {
 impl ImageBlobs {
     /// The schema2 manifest that describes this image, and its digest.
     pub fn manifest(&self) -> (Vec<u8>, String) {
-        let desc = |b: &Blob| {
-            serde_json::json!({"mediaType": b.media_type, "size": b.size, "digest": b.digest})
-        };
+        let desc = |b: &Blob| serde_json::json!({"mediaType": b.media_type, "size": b.size, "digest": b.digest});
         let m = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": MT_MANIFEST,
@@ -105,7 +103,11 @@ impl Cache {
             Some(d) => PathBuf::from(d),
             None => directories::ProjectDirs::from("", "", "arcane")
                 .map(|p| p.cache_dir().to_path_buf())
-                .ok_or_else(|| DockerError::Io("cannot find a cache directory (set HOME or ARCANE_CACHE_DIR)".into()))?,
+                .ok_or_else(|| {
+                    DockerError::Io(
+                        "cannot find a cache directory (set HOME or ARCANE_CACHE_DIR)".into(),
+                    )
+                })?,
         };
         Ok(Cache::at(root))
     }
@@ -145,13 +147,15 @@ impl Cache {
         std::fs::create_dir_all(dir)?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         tmp.write_all(bytes)?;
-        tmp.persist(path).map_err(|e| DockerError::Io(e.to_string()))?;
+        tmp.persist(path)
+            .map_err(|e| DockerError::Io(e.to_string()))?;
         Ok(())
     }
 
     /// Export `reference` into the cache (or find it there) and describe it.
     pub fn export(&self, reference: &str, em: &Emitter) -> Result<ImageBlobs, DockerError> {
-        let out = LocalTransport::new("local").run(&Cmd::argv(argv::image_layers(reference)), em)?;
+        let out =
+            LocalTransport::new("local").run(&Cmd::argv(argv::image_layers(reference)), em)?;
         if !out.success() {
             return Err(DockerError::Failed(format!(
                 "cannot inspect local image {reference}: {}; run `arcane build` first",
@@ -176,7 +180,24 @@ impl Cache {
             });
         }
         em.step_started("export");
-        let blobs = self.save_into_cache(reference, &insp.id, &insp.layers, em)?;
+        // Layers already cached are not hashed again: an archive entry whose
+        // size matches a big cached layer of this image is skipped. Should that
+        // skip a new layer by coincidence, the export runs once more hashing
+        // everything.
+        let skip: HashSet<u64> = insp
+            .layers
+            .iter()
+            .filter_map(|d| self.layer(d).map(|b| b.size))
+            // Tiny layers often share a size (tar rounds to 512-byte blocks)
+            // and cost nothing to hash: only big ones are skipped.
+            .filter(|&n| n >= 1 << 20)
+            .collect();
+        let blobs = match self.save_into_cache(reference, &insp.id, &insp.layers, &skip, em)? {
+            Some(b) => b,
+            None => self
+                .save_into_cache(reference, &insp.id, &insp.layers, &HashSet::new(), em)?
+                .ok_or_else(|| DockerError::Failed(format!("cannot export {reference}")))?,
+        };
         em.step_finished(
             "export",
             true,
@@ -186,13 +207,15 @@ impl Cache {
     }
 
     /// Stream `docker save` and keep every file it contains as a blob.
+    /// `Ok(None)`: an entry skipped by size turned out to be needed.
     fn save_into_cache(
         &self,
         reference: &str,
         id: &str,
         diff_ids: &[String],
+        skip_sizes: &HashSet<u64>,
         em: &Emitter,
-    ) -> Result<ImageBlobs, DockerError> {
+    ) -> Result<Option<ImageBlobs>, DockerError> {
         let blob_dir = self.root.join("blobs/sha256");
         std::fs::create_dir_all(&blob_dir)?;
         let argv = argv::save(reference);
@@ -213,6 +236,7 @@ impl Cache {
         });
         // Archive path -> (digest, size) of every regular file kept.
         let mut files: HashMap<String, (String, u64)> = HashMap::new();
+        let mut skipped: HashSet<String> = HashSet::new();
         let mut manifest: Option<Vec<u8>> = None;
         let mut archive = tar::Archive::new(stdout);
         let res: Result<(), DockerError> = (|| {
@@ -234,6 +258,11 @@ impl Cache {
                 if !keep {
                     continue;
                 }
+                let is_layer = path.ends_with("layer.tar") || path.starts_with("blobs/");
+                if is_layer && skip_sizes.contains(&entry.header().size()?) {
+                    skipped.insert(path);
+                    continue;
+                }
                 let mut tmp = tempfile::NamedTempFile::new_in(&blob_dir)?;
                 let mut h = Sha256::new();
                 let mut buf = vec![0u8; 1 << 20];
@@ -252,7 +281,8 @@ impl Cache {
                 if dest.exists() {
                     drop(tmp); // already cached: the temp file is removed
                 } else {
-                    tmp.persist(&dest).map_err(|e| DockerError::Io(e.to_string()))?;
+                    tmp.persist(&dest)
+                        .map_err(|e| DockerError::Io(e.to_string()))?;
                 }
                 files.insert(path, (digest, size));
             }
@@ -281,9 +311,10 @@ impl Cache {
             .first()
             .ok_or_else(|| DockerError::Failed("docker save manifest.json is empty".into()))?;
         let lookup = |p: &str| {
-            files.get(p).cloned().ok_or_else(|| {
-                DockerError::Failed(format!("docker save archive lacks {p}"))
-            })
+            files
+                .get(p)
+                .cloned()
+                .ok_or_else(|| DockerError::Failed(format!("docker save archive lacks {p}")))
         };
         let (cdigest, csize) = lookup(&entry.config)?;
         if cdigest != id {
@@ -300,6 +331,15 @@ impl Cache {
         }
         let mut layers = vec![];
         for (p, diff) in entry.layers.iter().zip(diff_ids) {
+            if skipped.contains(p) {
+                match self.layer(diff) {
+                    Some(b) => {
+                        layers.push(b);
+                        continue;
+                    }
+                    None => return Ok(None),
+                }
+            }
             let (digest, size) = lookup(p)?;
             let media_type = if &digest == diff {
                 MT_LAYER_TAR.to_string()
@@ -317,7 +357,7 @@ impl Cache {
             )?;
             layers.push(blob);
         }
-        Ok(ImageBlobs {
+        Ok(Some(ImageBlobs {
             reference: reference.into(),
             id: id.into(),
             diff_ids: diff_ids.to_vec(),
@@ -327,7 +367,7 @@ impl Cache {
                 media_type: MT_CONFIG.into(),
             },
             layers,
-        })
+        }))
     }
 }
 

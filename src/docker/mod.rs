@@ -14,7 +14,6 @@ pub mod registry;
 pub mod smoke;
 
 pub use build::{
-    
     build, build_mode, find_built, version_for, BuildMode, BuildOptions, BuiltImage, BuiltImages,
 };
 

@@ -178,8 +178,7 @@ fn stale_names(inv: &Inventory, repos: &HashSet<&str>) -> Vec<String> {
             t.strip_prefix("127.0.0.1:")
                 .and_then(|r| r.split_once('/'))
                 .is_some_and(|(port, rest)| {
-                    port.bytes().all(|b| b.is_ascii_digit())
-                        && repos.contains(repo_and_tag(rest).0)
+                    port.bytes().all(|b| b.is_ascii_digit()) && repos.contains(repo_and_tag(rest).0)
                 })
         })
         .cloned()
@@ -202,10 +201,23 @@ fn push_inner(
         images: vec![],
         elapsed_ms: 0,
     };
-    // Round trip 1: what the engine has.
-    let out = t.run(&Cmd::shell(argv::engine_inventory_script()), em)?;
+    // Round trip 1: clear dead sessions of interrupted pushes, then see what
+    // the engine has.
+    let script = format!(
+        "{}; {}",
+        argv::reap_stale_pushes_script(),
+        argv::engine_inventory_script()
+    );
+    let out = t.run(&Cmd::shell(script), em)?;
     if !out.success() {
         return Err(remote_fail(t, "listing images", &out));
+    }
+    for line in out
+        .stderr_str()
+        .lines()
+        .filter(|l| l.starts_with("arcane: "))
+    {
+        em.warn(line.trim_start_matches("arcane: "));
     }
     let inv = parse_inventory(&out.stdout_str());
     // Images already there with the right ID cost nothing.
@@ -219,7 +231,11 @@ fn push_inner(
             _ => todo.push(img),
         }
     }
-    let repos: HashSet<&str> = p.images.iter().map(|i| repo_and_tag(&i.reference).0).collect();
+    let repos: HashSet<&str> = p
+        .images
+        .iter()
+        .map(|i| repo_and_tag(&i.reference).0)
+        .collect();
     let stale = stale_names(&inv, &repos);
     if todo.is_empty() {
         if !stale.is_empty() {
@@ -266,27 +282,71 @@ fn push_inner(
         .iter()
         .map(|img| {
             let (repo, tag) = repo_and_tag(&img.reference);
-            (format!("127.0.0.1:{port}/{repo}:{tag}"), img.reference.clone())
+            (
+                format!("127.0.0.1:{port}/{repo}:{tag}"),
+                img.reference.clone(),
+            )
         })
         .collect();
     let result = (|| -> Result<(), DockerError> {
         // Round trip 2: the pulls. dockerd fetches only blobs it lacks and
         // tags an image only once it is complete.
         let temps: Vec<String> = renames.iter().map(|(t, _)| t.clone()).collect();
-        let names = todo.iter().map(|i| i.reference.as_str()).collect::<Vec<_>>().join(", ");
-        let out = t
-            .run(&Cmd::shell(argv::pull_all_script(&temps)), em)
+        let names = todo
+            .iter()
+            .map(|i| i.reference.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        // A connection that died mid-transfer can take the transport minutes
+        // to notice; a transfer with blobs in flight and no byte moving for
+        // `stall_timeout()` is abandoned instead.
+        let (counter, active) = (registry.counter(), registry.active());
+        let last = std::sync::Mutex::new((0u64, Instant::now()));
+        let stalled = std::sync::atomic::AtomicBool::new(false);
+        let limit = stall_timeout();
+        let stop = || {
+            let n = counter.load(Ordering::Relaxed);
+            let mut l = last.lock().unwrap();
+            if n != l.0 || active.load(Ordering::Relaxed) == 0 {
+                *l = (n, Instant::now());
+                return false;
+            }
+            let s = l.1.elapsed() > limit;
+            if s {
+                stalled.store(true, Ordering::Relaxed);
+            }
+            s
+        };
+        let status = t
+            .stream(&Cmd::shell(argv::pull_all_script(&temps, port)), em, &stop)
             .map_err(|e| interrupted(t, &names, &e.to_string()))?;
-        if !out.success() {
-            let msg = format!("{} {}", out.stdout_str().trim(), out.stderr_str().trim());
-            return Err(interrupted(t, &names, last_line(&msg)));
+        if stalled.load(Ordering::Relaxed) {
+            return Err(interrupted(
+                t,
+                &names,
+                &format!(
+                    "no data moved for {}s; the connection looks dead",
+                    limit.as_secs()
+                ),
+            ));
+        }
+        if status != 0 {
+            return Err(interrupted(
+                t,
+                &names,
+                &format!("docker pull exited with {status}; see its output above"),
+            ));
         }
         // Round trip 3: final names, temporary names dropped, IDs checked.
         let out = t.run(&Cmd::shell(argv::finalize_script(&renames, &stale)), em)?;
         if !out.success() {
             return Err(remote_fail(t, "tagging the pulled images", &out));
         }
-        let ids: Vec<String> = out.stdout_str().lines().map(|l| l.trim().to_string()).collect();
+        let ids: Vec<String> = out
+            .stdout_str()
+            .lines()
+            .map(|l| l.trim().to_string())
+            .collect();
         for (i, img) in todo.iter().enumerate() {
             match ids.get(i) {
                 Some(id) if *id == img.id => report.images.push((img.reference.clone(), id.clone())),
@@ -313,8 +373,14 @@ fn push_inner(
     Ok(report)
 }
 
-fn last_line(s: &str) -> &str {
-    s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
+/// How long a transfer may make no progress before it is abandoned
+/// (`ARCANE_PUSH_STALL_SECS`, default 60).
+fn stall_timeout() -> Duration {
+    let secs = std::env::var("ARCANE_PUSH_STALL_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    Duration::from_secs(secs)
 }
 
 fn interrupted(t: &dyn Transport, reference: &str, detail: &str) -> DockerError {
@@ -458,7 +524,11 @@ pub fn registry_pull(
             elapsed_ms: start.elapsed().as_millis() as u64,
         })
     })();
-    em.step_finished("pull", res.is_ok(), res.as_ref().err().map(|e| e.to_string()));
+    em.step_finished(
+        "pull",
+        res.is_ok(),
+        res.as_ref().err().map(|e| e.to_string()),
+    );
     res
 }
 

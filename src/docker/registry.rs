@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, Method, Response, StatusCode, Uri};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 struct State {
@@ -23,12 +23,14 @@ struct State {
     /// digest -> (path, size)
     blobs: HashMap<String, (PathBuf, u64)>,
     sent: Arc<AtomicU64>,
+    active: Arc<AtomicUsize>,
 }
 
 /// A running registry; stops when dropped.
 pub struct Registry {
     addr: SocketAddr,
     sent: Arc<AtomicU64>,
+    active: Arc<AtomicUsize>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -56,10 +58,12 @@ impl Registry {
             }
         }
         let sent = Arc::new(AtomicU64::new(0));
+        let active = Arc::new(AtomicUsize::new(0));
         let state = Arc::new(State {
             manifests,
             blobs,
             sent: sent.clone(),
+            active: active.clone(),
         });
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         std_listener.set_nonblocking(true)?;
@@ -88,6 +92,7 @@ impl Registry {
         Ok(Registry {
             addr,
             sent,
+            active,
             stop: Some(tx),
             thread: Some(thread),
         })
@@ -100,6 +105,12 @@ impl Registry {
     /// Body bytes handed to connections so far (blobs and manifests).
     pub fn bytes_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Blob bodies being sent right now (a transfer that stalls with some in
+    /// flight is a dead connection, not dockerd unpacking layers).
+    pub fn active(&self) -> Arc<AtomicUsize> {
+        self.active.clone()
     }
 
     /// The live byte counter, for a progress thread.
@@ -173,7 +184,11 @@ async fn handle(st: &State, m: Method, u: Uri, h: HeaderMap) -> Response<Body> {
             .header("Docker-Content-Digest", digest.as_str())
             .header("Docker-Distribution-API-Version", "registry/2.0");
         return b
-            .body(if head { Body::empty() } else { Body::from(bytes.clone()) })
+            .body(if head {
+                Body::empty()
+            } else {
+                Body::from(bytes.clone())
+            })
             .expect("response");
     }
     if let Some((_name, digest)) = rest.rsplit_once("/blobs/") {
@@ -202,17 +217,42 @@ async fn handle(st: &State, m: Method, u: Uri, h: HeaderMap) -> Response<Body> {
             Ok(f) => f,
             Err(e) => return status(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         };
-        return b.body(file_body(file, start, len, st.sent.clone())).expect("response");
+        let guard = Active::new(st.active.clone());
+        return b
+            .body(file_body(file, start, len, st.sent.clone(), guard))
+            .expect("response");
     }
     status(StatusCode::NOT_FOUND, "not found")
 }
 
+/// Counts a blob body in flight until it is finished or dropped.
+struct Active(Arc<AtomicUsize>);
+
+impl Active {
+    fn new(c: Arc<AtomicUsize>) -> Active {
+        c.fetch_add(1, Ordering::Relaxed);
+        Active(c)
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Stream `len` bytes of `file` from `start`, counting them as they go out.
-fn file_body(file: tokio::fs::File, start: u64, len: u64, sent: Arc<AtomicU64>) -> Body {
+fn file_body(
+    file: tokio::fs::File,
+    start: u64,
+    len: u64,
+    sent: Arc<AtomicU64>,
+    guard: Active,
+) -> Body {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let stream = futures::stream::unfold(
         (Some(file), start, len, sent, true),
-        |(file, start, remaining, sent, first)| async move {
+        move |(file, start, remaining, sent, first)| async move {
             let mut f = file?;
             if first && start > 0 {
                 if let Err(e) = f.seek(std::io::SeekFrom::Start(start)).await {
@@ -237,6 +277,11 @@ fn file_body(file: tokio::fs::File, start: u64, len: u64, sent: Arc<AtomicU64>) 
             }
         },
     );
+    // The guard lives exactly as long as the body stream.
+    let stream = futures::StreamExt::map(stream, move |item| {
+        let _ = &guard;
+        item
+    });
     Body::from_stream(stream)
 }
 

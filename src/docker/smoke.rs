@@ -22,7 +22,12 @@ pub fn smoke_image<'a>(project: &Project, built: &'a BuiltImages) -> Option<&'a 
         .images
         .iter()
         .find(|i| i.service == DEFAULT_SERVICE)
-        .or_else(|| built.images.iter().find(|i| i.service == project.app_name()))
+        .or_else(|| {
+            built
+                .images
+                .iter()
+                .find(|i| i.service == project.app_name())
+        })
         .or_else(|| built.images.first())
 }
 
@@ -142,10 +147,7 @@ pub fn smoke_test(
         }
         if Instant::now() >= deadline {
             let l = logs(&guard);
-            return fail(
-                format!("not healthy after {}s ({last})", h.timeout),
-                l,
-            );
+            return fail(format!("not healthy after {}s ({last})", h.timeout), l);
         }
         std::thread::sleep(Duration::from_secs_f64(h.interval));
     }
@@ -153,7 +155,10 @@ pub fn smoke_test(
     em.step_finished(
         step,
         true,
-        Some(format!("{} answered GET {} on port {port}", img.tag, h.path)),
+        Some(format!(
+            "{} answered GET {} on port {port}",
+            img.tag, h.path
+        )),
     );
     Ok(())
 }
@@ -200,7 +205,13 @@ mod tests {
                 let _ = write!(c, "HTTP/1.1 {code}\r\nContent-Length: 0\r\n\r\n");
             }
         });
-        assert_eq!(http_status(addr, "/health", Duration::from_secs(2)).unwrap(), 200);
-        assert_eq!(http_status(addr, "/health", Duration::from_secs(2)).unwrap(), 503);
+        assert_eq!(
+            http_status(addr, "/health", Duration::from_secs(2)).unwrap(),
+            200
+        );
+        assert_eq!(
+            http_status(addr, "/health", Duration::from_secs(2)).unwrap(),
+            503
+        );
     }
 }

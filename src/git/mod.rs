@@ -72,10 +72,7 @@ fn open(path: &Path) -> Result<git2::Repository, GitError> {
     })
 }
 
-fn head_commit<'r>(
-    repo: &'r git2::Repository,
-    path: &Path,
-) -> Result<git2::Commit<'r>, GitError> {
+fn head_commit<'r>(repo: &'r git2::Repository, path: &Path) -> Result<git2::Commit<'r>, GitError> {
     match repo.head() {
         Ok(h) => Ok(h.peel_to_commit()?),
         Err(e)
@@ -136,7 +133,12 @@ fn dirty_hash(repo: &git2::Repository) -> Result<Option<String>, GitError> {
         h.update([0]);
         match std::fs::symlink_metadata(&full) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => h.update(b"deleted"),
-            Err(e) => return Err(GitError::Io { path: full, source: e }),
+            Err(e) => {
+                return Err(GitError::Io {
+                    path: full,
+                    source: e,
+                })
+            }
             Ok(m) if m.file_type().is_symlink() => {
                 let target = std::fs::read_link(&full).map_err(|e| GitError::Io {
                     path: full.clone(),
