@@ -22,13 +22,19 @@ fn local_deploy_serves_records_and_redeploys_as_a_noop() {
     );
     let rel = app.current("staging").expect("current written");
     let dir = app.app_dir("staging").join("releases").join(&rel);
-    let mode = std::fs::metadata(dir.join(".env")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.join(".env"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "env file is 0600");
     let json = std::fs::read_to_string(dir.join("release.json")).unwrap();
     assert!(!json.contains("s3cr3t"), "release.json holds no values");
     assert!(json.contains("SECRET_TOKEN"), "but names the keys");
     let all = text(&o);
-    assert!(!all.contains("s3cr3t-token-value"), "output never shows secrets");
+    assert!(
+        !all.contains("s3cr3t-token-value"),
+        "output never shows secrets"
+    );
 
     // Same commit, same env: nothing restarts.
     let before = app.containers();
@@ -47,7 +53,10 @@ fn local_deploy_serves_records_and_redeploys_as_a_noop() {
     assert!(o.status.success(), "{}", text(&o));
     let plan = String::from_utf8_lossy(&o.stdout);
     assert!(plan.contains("changed GREETING"), "{plan}");
-    assert!(!plan.contains("bonjour"), "dry run names keys, never values");
+    assert!(
+        !plan.contains("bonjour"),
+        "dry run names keys, never values"
+    );
     let o = app.arcane(&["deploy"]);
     // The tree is dirty now (env file changed but not committed is fine: env
     // files are not part of the image); a new release must exist.
@@ -89,7 +98,10 @@ fn failing_health_check_rolls_back_and_the_old_version_keeps_serving() {
     assert!(t.contains("not healthy"), "{t}");
     assert_eq!(app.get().as_deref(), Some("v1"));
     assert_eq!(app.current("staging").as_deref(), Some(v1.as_str()));
-    assert_eq!(failures, 0, "v1 served throughout (the broken v2 never took the port)");
+    assert_eq!(
+        failures, 0,
+        "v1 served throughout (the broken v2 never took the port)"
+    );
 }
 
 #[test]
@@ -108,7 +120,7 @@ fn failing_pre_deploy_hook_aborts_before_the_new_version_serves() {
     assert_eq!(app.get().as_deref(), Some("v1"));
     assert_eq!(app.current("staging").as_deref(), Some(v1.as_str()));
     assert!(
-        app.containers().iter().all(|c| c.contains(&v1)),
+        app.containers().iter().all(|c| c.contains(&v1[..12])),
         "no v2 container was started: {:?}",
         app.containers()
     );
@@ -156,7 +168,11 @@ fn a_held_lock_refuses_naming_the_holder_and_a_stale_one_is_taken_over() {
     assert!(text(&o).contains("alice@laptop"), "{}", text(&o));
     assert!(app.containers().is_empty());
     let o = app.arcane(&["lock", "status"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("alice@laptop"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("alice@laptop"),
+        "{}",
+        text(&o)
+    );
 
     // The holder died: no heartbeat for longer than the stale threshold.
     std::thread::sleep(Duration::from_millis(2100));
@@ -197,7 +213,11 @@ fn two_apps_on_one_server_do_not_disturb_each_other() {
     assert!(b.arcane(&["deploy"]).status.success());
     assert_eq!(a.get().as_deref(), Some("v1"));
     assert_eq!(b.get().as_deref(), Some("b2"));
-    assert_eq!(a.containers(), a_containers, "app a untouched by b's deploys");
+    assert_eq!(
+        a.containers(),
+        a_containers,
+        "app a untouched by b's deploys"
+    );
 }
 
 #[test]
@@ -220,9 +240,14 @@ fn kill_9_mid_deploy_leaves_the_app_serving_and_the_next_deploy_takes_over() {
         .spawn()
         .unwrap();
     let lock = app.app_dir("staging").join("lock");
-    wait_for("the deploy to take the lock", Duration::from_secs(60), || {
-        lock.join("holder.json").exists() && app.containers().iter().any(|c| c.ends_with("-check"))
-    });
+    wait_for(
+        "the deploy to take the lock",
+        Duration::from_secs(60),
+        || {
+            lock.join("holder.json").exists()
+                && app.containers().iter().any(|c| c.ends_with("-check"))
+        },
+    );
     unsafe { libc_kill(child.id() as i32) };
     let _ = child.wait();
     assert_eq!(app.get().as_deref(), Some("v1"), "v1 keeps serving");

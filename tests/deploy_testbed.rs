@@ -36,7 +36,9 @@ fn deploys_to_three_servers_sequentially_then_in_parallel() {
     let Some(tb) = testbed(3) else { return };
     let app = App::with_publish("tb3", "", &servers_toml(&tb), false);
     let servers = ["srv1", "srv2", "srv3"];
-    let args = ["deploy", "--server", "srv1", "--server", "srv2", "--server", "srv3"];
+    let args = [
+        "deploy", "--server", "srv1", "--server", "srv2", "--server", "srv3",
+    ];
     let o = app.arcane(&args);
     assert!(o.status.success(), "{}", text(&o));
     for s in servers {
@@ -71,7 +73,12 @@ fn failing_health_check_rolls_back_on_a_server_and_v1_keeps_serving() {
 #[test]
 fn env_file_is_0600_and_no_secret_reaches_any_argv_on_the_server() {
     let Some(tb) = testbed(1) else { return };
-    let app = App::with_publish("tbs", "[[hooks.pre_deploy]]\ncommand = \"test -n \\\"$SECRET_TOKEN\\\"\"\n", &servers_toml(&tb), false);
+    let app = App::with_publish(
+        "tbs",
+        "[[hooks.pre_deploy]]\ncommand = \"test -n \\\"$SECRET_TOKEN\\\"\"\n",
+        &servers_toml(&tb),
+        false,
+    );
     let tbr = tb.testbed();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let s2 = stop.clone();
@@ -98,7 +105,10 @@ fn env_file_is_0600_and_no_secret_reaches_any_argv_on_the_server() {
     assert!(!text(&o).contains("s3cr3t"), "command log is redacted");
     let o = tb.exec(
         "srv1",
-        &format!("stat -c %a /root/.arcane/{}/staging/releases/*/.env", app.name),
+        &format!(
+            "stat -c %a /root/.arcane/{}/staging/releases/*/.env",
+            app.name
+        ),
     );
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "600");
     cleanup(&tb, &app, &["srv1"]);
@@ -106,32 +116,38 @@ fn env_file_is_0600_and_no_secret_reaches_any_argv_on_the_server() {
 
 #[test]
 fn a_server_cut_off_mid_rollout_is_reported_and_the_exit_code_is_non_zero() {
-    let Some(tb) = testbed_exclusive(3) else { return };
+    let Some(tb) = testbed_exclusive(3) else {
+        return;
+    };
     let app = App::with_publish("tbc", "", &servers_toml(&tb), false);
     tb.cut("srv2");
     let o = app
         .cmd()
-        .args(["deploy", "--server", "srv1", "--server", "srv2", "--server", "srv3"])
+        .args([
+            "deploy", "--server", "srv1", "--server", "srv2", "--server", "srv3",
+        ])
         .output()
         .unwrap();
     tb.restore("srv2");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = text(&o);
     assert!(out.contains("srv2"), "{out}");
-    assert_eq!(serves(&tb, &app, "srv1").as_deref(), Some("v1"), "srv1 done before the failure");
-    assert!(out.contains("skipped"), "srv3 is not started after srv2 failed: {out}");
+    assert_eq!(
+        serves(&tb, &app, "srv1").as_deref(),
+        Some("v1"),
+        "srv1 done before the failure"
+    );
+    assert!(
+        out.contains("skipped"),
+        "srv3 is not started after srv2 failed: {out}"
+    );
     cleanup(&tb, &app, &["srv1", "srv2", "srv3"]);
 }
 
 #[test]
 fn concurrent_deploy_to_a_server_is_refused_naming_the_holder() {
     let Some(tb) = testbed(1) else { return };
-    let app = App::with_publish(
-        "tbl",
-        "",
-        &servers_toml(&tb),
-        false,
-    );
+    let app = App::with_publish("tbl", "", &servers_toml(&tb), false);
     app.write(
         "arcane.toml",
         &std::fs::read_to_string(app.path().join("arcane.toml"))
@@ -139,7 +155,11 @@ fn concurrent_deploy_to_a_server_is_refused_naming_the_holder() {
             .replace("interval = 0.2", "interval = 0.2\ngrace = 6"),
     );
     app.commit("slow");
-    let mut first = app.cmd().args(["deploy", "--server", "srv1"]).spawn().unwrap();
+    let mut first = app
+        .cmd()
+        .args(["deploy", "--server", "srv1"])
+        .spawn()
+        .unwrap();
     let lock = format!("/root/.arcane/{}/staging/lock/holder.json", app.name);
     wait_for("first deploy to lock", Duration::from_secs(60), || {
         tb.exec("srv1", &format!("test -f {lock}")).status.success()

@@ -71,6 +71,7 @@ impl Sink for HumanSummary {
 }
 
 fn engine_emitter(ctx: &Ctx) -> Emitter {
+    deploy::set_identity_file(ctx.global.identity.clone());
     Emitter::new(Arc::new(HumanSummary {
         inner: ctx.emitter.clone(),
         json: ctx.json(),
@@ -143,7 +144,13 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
 
 /// The URL a `local` deploy answers on, for the README's first run.
 fn local_url(project: &crate::config::Project) -> Option<String> {
+    // Compose apps publish whatever their compose file says; only the
+    // single-image mode knows its port.
     if project.config.proxy.is_some()
+        || !matches!(
+            project.build_mode(),
+            crate::config::BuildMode::Dockerfile { .. }
+        )
         || !project.servers.servers.values().any(|s| s.host == "local")
     {
         return None;

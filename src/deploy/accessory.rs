@@ -226,7 +226,7 @@ fn boot(
         Some(path)
     };
     if let Some(id) = deps::local_image_id(&acc.image, em)? {
-        deps::ship(t, &[(acc.image.clone(), id)], em)?;
+        deps::ship(t, "accessory", "", &[(acc.image.clone(), id)], em)?;
     }
     let network = format!("{app}-{env}");
     let net = t

@@ -19,6 +19,7 @@ pub mod notify;
 pub mod release;
 mod server;
 
+pub use deps::set_identity_file;
 pub use release::{EnvDiff, Release};
 
 use crate::config::{ConfigError, OnFailure, Project, Selection, Server};
@@ -265,10 +266,21 @@ fn load_envs(
     servers: &[Server],
     em: &Emitter,
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, DeployError> {
+    // Values that are public identifiers anyway (APP_ENV=staging, APP=hello)
+    // are not masked: masking them would turn every path and summary into ***.
+    let mut public: Vec<&str> = vec![project.app_name(), env, "true", "false"];
+    for s in &project.servers.servers {
+        public.push(s.0);
+        public.push(&s.1.host);
+    }
     let mut out = BTreeMap::new();
     for s in servers {
         let vars = deps::merged_env(project, env, &s.name)?;
-        em.redactor().add_all(vars.values().map(|v| v.as_str()));
+        em.redactor().add_all(
+            vars.values()
+                .map(|v| v.as_str())
+                .filter(|v| !public.contains(v)),
+        );
         out.insert(s.name.clone(), vars);
     }
     Ok(out)

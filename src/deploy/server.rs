@@ -11,6 +11,7 @@ use super::lock::Lock;
 use super::release::{self, EnvDigest, Layout, Release, Runtime, Status};
 use super::{Cancel, DeployError, ServerOutcome};
 use crate::config::{BuildMode, Hook, Project, Server, Strategy};
+use crate::docker;
 use crate::event::{Emitter, Stream};
 use crate::remote::{shell_quote, Cmd, Transport};
 use std::collections::BTreeMap;
@@ -104,9 +105,14 @@ impl Artifact {
         describe_only: bool,
         em: &Emitter,
     ) -> Result<Artifact, DeployError> {
-        let (version, git_sha) = deps::version(&project.root)?;
         let app = project.app_name();
-        let clean = !version.ends_with("-dirty");
+        let state = crate::git::state(&project.root).map_err(|e| {
+            DeployError::input(format!(
+                "{e}; arcane tags images by git commit: commit your app first"
+            ))
+        })?;
+        let version = state.version();
+        let git_sha = state.sha.clone();
         let mode = project.build_mode();
         if let Some((path, what)) = mode.missing() {
             return Err(DeployError::input(format!(
@@ -114,32 +120,44 @@ impl Artifact {
                 path.display()
             )));
         }
-        let labels = vec![
-            ("arcane.app".to_string(), app.to_string()),
-            ("arcane.version".to_string(), version.clone()),
-        ];
+        // A clean commit builds the same image every time: reuse it. A
+        // dirty tree always rebuilds (its version carries a content hash).
+        let built = if describe_only {
+            docker::find_built(project, em).map_err(docker_err)?
+        } else if skip_build {
+            Some(docker::find_built(project, em).map_err(docker_err)?.ok_or_else(|| {
+                DeployError::input(format!(
+                    "--skip-build: no image built for version {version}; run `arcane build` first or drop --skip-build"
+                ))
+            })?)
+        } else {
+            let reuse = if state.is_dirty() {
+                None
+            } else {
+                docker::find_built(project, em).map_err(docker_err)?
+            };
+            match reuse {
+                Some(b) => Some(b),
+                None => Some(
+                    docker::build(project, em, &docker::BuildOptions::default())
+                        .map_err(docker_err)?,
+                ),
+            }
+        };
         let kind = match mode {
-            BuildMode::Dockerfile {
-                dockerfile,
-                context,
-            } => {
-                let image = format!("{app}:{version}");
-                if !describe_only {
-                    if skip_build {
-                        if deps::local_image_id(&image, em)?.is_none() {
-                            return Err(DeployError::input(format!(
-                                "--skip-build: no image {image} for this commit; run `arcane build` first or drop --skip-build"
-                            )));
-                        }
-                    } else {
-                        deps::build_image(&dockerfile, &context, &image, &labels, &project.config.build.args, clean, em)?;
-                    }
-                }
-                let image_id = deps::local_image_id(&image, em)?;
+            BuildMode::Dockerfile { .. } => {
+                let b = built
+                    .as_ref()
+                    .and_then(|b| b.images.iter().find(|i| i.service == IMAGE_SERVICE));
                 ArtKind::Image {
                     service: IMAGE_SERVICE.into(),
-                    image,
-                    image_id,
+                    image: b.map(|i| i.tag.clone()).unwrap_or_else(|| {
+                        format!(
+                            "{}:{version}",
+                            docker::build::repository(app, IMAGE_SERVICE, false)
+                        )
+                    }),
+                    image_id: b.map(|i| i.id.clone()),
                 }
             }
             BuildMode::Compose { file } => {
@@ -148,42 +166,31 @@ impl Artifact {
                 })?;
                 let services = local_compose_services(&file, em)?;
                 let mut images = BTreeMap::new();
+                for i in built.iter().flat_map(|b| b.images.iter()) {
+                    // Content-addressed tag: a service whose image did not
+                    // change keeps its reference, so compose leaves it running.
+                    let ref_ = format!(
+                        "{}:img-{}",
+                        docker::build::repository(app, &i.service, true),
+                        docker::build::short_id(&i.id)
+                    );
+                    if !describe_only {
+                        let out = crate::remote::LocalTransport::new("local")
+                            .run(&Cmd::argv(["docker", "tag", &i.tag, &ref_]), em)
+                            .map_err(DeployError::remote)?;
+                        if !out.success() {
+                            return Err(DeployError::failed(format!(
+                                "docker tag {}: {}",
+                                i.tag,
+                                out.stderr_str().trim()
+                            )));
+                        }
+                    }
+                    images.insert(i.service.clone(), (ref_, i.id.clone()));
+                }
                 for s in &services {
-                    if let Some(ctx) = &s.context {
-                        let tag = format!("{app}-{}:{version}", s.name);
-                        let ctxp = std::path::PathBuf::from(ctx);
-                        let df = ctxp.join(s.dockerfile.as_deref().unwrap_or("Dockerfile"));
-                        if !describe_only && !skip_build {
-                            deps::build_image(&df, &ctxp, &tag, &labels, &project.config.build.args, clean, em)?;
-                        }
-                        match deps::local_image_id(&tag, em)? {
-                            Some(id) => {
-                                // Content-addressed tag: unchanged services keep
-                                // their reference and compose leaves them running.
-                                let short = id.trim_start_matches("sha256:");
-                                let ref_ = format!("{app}-{}:img-{}", s.name, &short[..12.min(short.len())]);
-                                if !describe_only {
-                                    let out = crate::remote::LocalTransport::new("local")
-                                        .run(&Cmd::argv(["docker", "tag", &tag, &ref_]), em)
-                                        .map_err(DeployError::remote)?;
-                                    if !out.success() {
-                                        return Err(DeployError::failed(format!(
-                                            "docker tag {tag}: {}",
-                                            out.stderr_str().trim()
-                                        )));
-                                    }
-                                }
-                                images.insert(s.name.clone(), (ref_, id));
-                            }
-                            None if describe_only => {}
-                            None => {
-                                return Err(DeployError::input(format!(
-                                    "--skip-build: no image {tag} for this commit; run `arcane build` first"
-                                )))
-                            }
-                        }
-                    } else if let Some(img) = &s.image {
-                        if let Some(id) = deps::local_image_id(img, em)? {
+                    if let (None, Some(img)) = (&s.context, &s.image) {
+                        if let Some(id) = docker::build::image_id(img, em).map_err(docker_err)? {
                             images.insert(s.name.clone(), (img.clone(), id));
                         }
                     }
@@ -264,6 +271,14 @@ impl Artifact {
                 .collect(),
             ArtKind::Compose { images, .. } => images.values().cloned().collect(),
         }
+    }
+}
+
+pub(crate) fn docker_err(e: docker::DockerError) -> DeployError {
+    if e.is_input() {
+        DeployError::input(e.to_string())
+    } else {
+        DeployError::failed(e.to_string())
     }
 }
 
@@ -714,7 +729,13 @@ fn deploy_new(
         if noop.is_some() {
             return Ok(((), "images already on the server".into()));
         }
-        let n = deps::ship(&*sess.t, &art.ship_list(), em)?;
+        if sess.server.is_local() {
+            return Ok((
+                (),
+                "local: built on this Docker engine, nothing to send".into(),
+            ));
+        }
+        let n = deps::ship(&*sess.t, &art.version, &art.git_sha, &art.ship_list(), em)?;
         Ok((
             (),
             match n {
@@ -769,16 +790,33 @@ fn release_running(sess: &Session, r: &Release) -> bool {
     }
 }
 
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '-'
+/// A release name short enough for container names (which the proxy uses as
+/// DNS names, 63 characters at most): the 40-hex commit becomes 12 digits and
+/// a dirty-tree hash 8; `-dirty` and `-r2` suffixes stay readable.
+pub(crate) fn short_release(release: &str) -> String {
+    release
+        .split('-')
+        .enumerate()
+        .map(|(i, part)| {
+            let hex = part.len() > 12 && part.chars().all(|c| c.is_ascii_hexdigit());
+            let part: String = part
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            match (i, hex) {
+                (0, true) => part[..12].to_string(),
+                (_, true) => part[..8].to_string(),
+                _ => part,
             }
         })
-        .collect()
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn new_release(
@@ -795,7 +833,7 @@ fn new_release(
         ArtKind::None => return Err(DeployError::failed("internal: no artifact to deploy")),
         ArtKind::Image { service, image, .. } => {
             let spec = RunSpec {
-                name: format!("{}-{}-{}-{}", sh.app, sh.env, service, sanitize(name)),
+                name: format!("{}-{}-{}-{}", sh.app, sh.env, service, short_release(name)),
                 image: image.clone(),
                 env_file,
                 network: network_name(sh),
@@ -1652,6 +1690,18 @@ mod tests {
         let f = parse_facts("HOME=/home/x\nCURRENT=\n--PS--\n");
         assert_eq!(f.current, None);
         assert!(f.releases.is_empty());
+    }
+
+    #[test]
+    fn container_names_use_short_releases() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(short_release(sha), "0123456789ab");
+        assert_eq!(short_release(&format!("{sha}-r2")), "0123456789ab-r2");
+        assert_eq!(
+            short_release(&format!("{sha}-dirty-fedcba9876543210")),
+            "0123456789ab-dirty-fedcba98"
+        );
+        assert_eq!(short_release("v1.2"), "v1.2");
     }
 
     #[test]

@@ -149,6 +149,26 @@ pub fn logs(tail: usize) -> Vec<String> {
     v(&["docker", "logs", "--tail", &tail.to_string(), CONTAINER])
 }
 
+/// The addresses of containers on their networks, one line per container:
+/// `name ip1 ip2...`.
+pub fn container_ips(names: &[String]) -> Vec<String> {
+    let mut a = v(&[
+        "docker",
+        "container",
+        "inspect",
+        "--format",
+        "{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+    ]);
+    a.extend(names.iter().cloned());
+    a
+}
+
+/// The proxy container's TCP sockets (`/proc/net/tcp`): used to count the
+/// connections still open to old upstreams while draining.
+pub fn proc_net_tcp() -> Vec<String> {
+    v(&["docker", "exec", CONTAINER, "cat", "/proc/net/tcp"])
+}
+
 /// Pipe one HTTP request into an admin listener inside the container.
 pub fn admin_pipe(port: u16) -> Vec<String> {
     v(&[

@@ -37,12 +37,23 @@ pub fn docker_ok() {
 
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl App {
@@ -77,7 +88,11 @@ impl App {
             "SECRET_TOKEN=s3cr3t-token-value-0042\nGREETING=hello\n",
         )
         .unwrap();
-        std::fs::write(p.join("config/envs/production.env"), "SECRET_TOKEN=prod-s3cr3t-value-77\n").unwrap();
+        std::fs::write(
+            p.join("config/envs/production.env"),
+            "SECRET_TOKEN=prod-s3cr3t-value-77\n",
+        )
+        .unwrap();
         std::fs::write(
             p.join("Dockerfile"),
             "FROM busybox:stable\nCOPY www /www\nEXPOSE 8080\nCMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]\n",
@@ -179,7 +194,12 @@ impl App {
 impl Drop for App {
     fn drop(&mut self) {
         let out = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &format!("label=arcane.app={}", self.name)])
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=arcane.app={}", self.name),
+            ])
             .output();
         if let Ok(out) = out {
             let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
@@ -187,7 +207,11 @@ impl Drop for App {
                 .map(String::from)
                 .collect();
             if !ids.is_empty() {
-                let _ = Command::new("docker").arg("rm").arg("-f").args(&ids).output();
+                let _ = Command::new("docker")
+                    .arg("rm")
+                    .arg("-f")
+                    .args(&ids)
+                    .output();
             }
         }
         for env in ["staging", "production"] {
