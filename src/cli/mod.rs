@@ -127,10 +127,6 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {
     }
 }
 
-pub(crate) fn not_yet_tui() -> Result<i32> {
-    not_yet("(the dashboard)")
-}
-
 /// Commands whose issue has not landed yet say so plainly instead of pretending.
 pub(crate) fn not_yet(what: &str) -> Result<i32> {
     Err(crate::error::InputError::new(format!(

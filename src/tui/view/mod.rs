@@ -1,0 +1,375 @@
+//! `view(model, frame)`: a pure function of the model. The frame is the tab
+//! bar, the tab's body, the optional command log, a status line and footer
+//! hints generated from the keymap table; popups draw on top.
+
+mod tabs;
+
+use super::keymap;
+use super::model::*;
+use super::theme::Theme;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+/// Below this the dashboard shows a message instead of panels.
+pub const MIN_WIDTH: u16 = 30;
+pub const MIN_HEIGHT: u16 = 8;
+
+pub const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+pub fn view(m: &Model, f: &mut Frame) {
+    let area = f.area();
+    let theme = Theme::new(m.settings.theme);
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "Terminal too small: need {MIN_WIDTH}x{MIN_HEIGHT}, have {}x{}",
+            area.width, area.height
+        );
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [bar, body, status, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    tab_bar(m, f, bar, &theme);
+    let body = if m.show_command_log {
+        let h = (body.height / 2).clamp(3, 12);
+        let [top, log] = Layout::vertical([Constraint::Min(1), Constraint::Length(h)]).areas(body);
+        command_log(m, f, log, &theme);
+        top
+    } else {
+        body
+    };
+    tabs::body(m, f, body, &theme);
+    status_line(m, f, status, &theme);
+    footer_hints(m, f, footer, &theme);
+    if let Some(p) = &m.popup {
+        popup(m, p, f, area, &theme);
+    }
+}
+
+fn tab_bar(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
+    let full: usize = Tab::ALL.iter().map(|x| x.title().len() + 3).sum::<usize>() + 1;
+    let compact = full > area.width as usize;
+    let mut spans = vec![Span::raw(" ")];
+    for tab in Tab::ALL {
+        let n = tab.index() + 1;
+        let active = tab == m.tab;
+        let text = if compact && !active {
+            format!("{n}")
+        } else {
+            format!("{n} {}", tab.title())
+        };
+        spans.push(if active {
+            Span::styled(format!("[{text}]"), t.active_tab())
+        } else {
+            Span::styled(format!(" {text} "), t.dim())
+        });
+    }
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let name = format!(" {} ", m.app);
+    if used + name.len() < area.width as usize {
+        let pad = area.width as usize - used - name.len();
+        spans.push(Span::raw(" ".repeat(pad)));
+        spans.push(Span::styled(name, t.title()));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn command_log(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(t.border())
+        .title(Span::styled(" Command log (c) ", t.title()));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let h = inner.height as usize;
+    let skip = m.commands.len().saturating_sub(h);
+    let lines: Vec<Line> = if m.commands.is_empty() {
+        vec![Line::styled(
+            "no remote commands yet (secrets are redacted as ***)",
+            t.dim(),
+        )]
+    } else {
+        m.commands
+            .iter()
+            .skip(skip)
+            .map(|c| {
+                let mut spans = vec![];
+                if let Some(s) = &c.server {
+                    spans.push(Span::styled(format!("[{s}] "), t.dim()));
+                }
+                spans.push(Span::styled("$ ", t.key()));
+                spans.push(Span::raw(c.command.clone()));
+                Line::from(spans)
+            })
+            .collect()
+    };
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn status_line(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
+    let line = match &m.status {
+        Some((true, s)) => Line::styled(format!(" ✗ {s}"), t.err()),
+        Some((false, s)) => Line::styled(format!(" {s}"), t.ok()),
+        None if m.deploy_running() => Line::styled(
+            format!(
+                " {} deploying {}…",
+                SPINNER[m.spinner % SPINNER.len()],
+                m.deploy
+                    .active
+                    .as_ref()
+                    .map(|t| t.label())
+                    .unwrap_or_default()
+            ),
+            t.warn(),
+        ),
+        None => Line::raw(""),
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
+
+fn footer_hints(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
+    let hints: Vec<(&str, &str)> = match &m.popup {
+        Some(Popup::Help { .. }) => vec![("j/k", "scroll"), ("Esc", "close")],
+        Some(Popup::Confirm {
+            typed_word: Some(_),
+            ..
+        })
+        | Some(Popup::EngineConfirm {
+            confirm:
+                crate::interact::Confirm {
+                    typed_word: Some(_),
+                    ..
+                },
+            ..
+        }) => vec![
+            ("type", "the env name"),
+            ("⏎", "confirm"),
+            ("Esc", "cancel"),
+        ],
+        Some(Popup::Confirm { .. }) | Some(Popup::EngineConfirm { .. }) => {
+            vec![("y", "yes"), ("n/Esc", "no"), ("Tab", "switch")]
+        }
+        Some(Popup::Input { .. }) => vec![("⏎", "save"), ("Esc", "cancel")],
+        None => keymap::footer(m.tab),
+    };
+    let mut spans = vec![Span::raw(" ")];
+    for (k, d) in hints {
+        spans.push(Span::styled(k.to_string(), t.key()));
+        spans.push(Span::styled(format!(" {d}  "), t.dim()));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn popup_block<'a>(title: &'a str, t: &Theme) -> Block<'a> {
+    Block::bordered()
+        .border_style(t.border())
+        .title(Span::styled(format!(" {title} "), t.title()))
+}
+
+fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect, t: &Theme) {
+    match p {
+        Popup::Help { scroll } => {
+            let r = centered(area, 64, area.height.saturating_sub(2).max(3));
+            f.render_widget(Clear, r);
+            let block = popup_block("Keys (Esc closes)", t);
+            let mut lines = vec![];
+            for (section, rows) in keymap::help_sections() {
+                lines.push(Line::styled(section, t.title()));
+                for (k, d) in rows {
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("  {k:<7}"), t.key()),
+                        Span::raw(d.to_string()),
+                    ]));
+                }
+            }
+            f.render_widget(Paragraph::new(lines).block(block).scroll((*scroll, 0)), r);
+        }
+        Popup::Confirm {
+            title,
+            body,
+            typed_word,
+            input,
+            yes_focused,
+            ..
+        } => {
+            let typed = typed_word.as_ref().map(|w| (w.as_str(), input.as_str()));
+            confirm_box(f, area, t, title, body, typed, *yes_focused);
+        }
+        Popup::EngineConfirm { confirm, input, .. } => {
+            let typed = confirm
+                .typed_word
+                .as_ref()
+                .map(|w| (w.as_str(), input.as_str()));
+            confirm_box(f, area, t, &confirm.prompt, &confirm.hint, typed, false);
+        }
+        Popup::Input {
+            title,
+            hint,
+            input,
+            secret,
+            ..
+        } => {
+            let r = centered(area, 70, 6);
+            f.render_widget(Clear, r);
+            let shown = if *secret {
+                "*".repeat(input.chars().count())
+            } else {
+                input.clone()
+            };
+            let lines = vec![
+                Line::styled(hint.clone(), t.dim()),
+                Line::from(vec![
+                    Span::styled("> ", t.key()),
+                    Span::raw(shown),
+                    Span::styled("_", Style::default().add_modifier(Modifier::SLOW_BLINK)),
+                ]),
+            ];
+            f.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(popup_block(title, t)),
+                r,
+            );
+        }
+    }
+    let _ = m;
+}
+
+fn confirm_box(
+    f: &mut Frame,
+    area: Rect,
+    t: &Theme,
+    title: &str,
+    body: &str,
+    typed: Option<(&str, &str)>,
+    yes_focused: bool,
+) {
+    let r = centered(area, 60, 8);
+    f.render_widget(Clear, r);
+    let mut lines = vec![Line::raw(body.to_string()), Line::raw("")];
+    match typed {
+        Some((word, input)) => {
+            lines.push(Line::from(vec![
+                Span::raw("Type "),
+                Span::styled(word.to_string(), t.err()),
+                Span::raw(": "),
+                Span::styled(input.to_string(), t.key()),
+                Span::raw("_"),
+            ]));
+        }
+        None => {
+            let (yes, no) = if yes_focused {
+                (t.selected(), t.base())
+            } else {
+                (t.base(), t.selected())
+            };
+            let mark = |on: bool| if on { "> " } else { "  " };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{}[ Yes ]", mark(yes_focused)), yes),
+                Span::raw("   "),
+                Span::styled(format!("{}[ Cancel ]", mark(!yes_focused)), no),
+            ]));
+        }
+    }
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(popup_block(title, t)),
+        r,
+    );
+}
+
+/// Rows with a `> ` marker and the selection style on the selected one,
+/// scrolled so the selection stays visible.
+pub(crate) fn list<'a>(
+    rows: Vec<Line<'a>>,
+    selected: Option<usize>,
+    height: usize,
+    t: &Theme,
+) -> Vec<Line<'a>> {
+    let offset = match selected {
+        Some(s) if height > 0 && s >= height => s + 1 - height,
+        _ => 0,
+    };
+    rows.into_iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .map(|(i, line)| {
+            if Some(i) == selected {
+                let mut spans = vec![Span::styled("> ", t.selected())];
+                spans.extend(line.spans.into_iter().map(|s| {
+                    let st = s.style.patch(t.selected());
+                    Span::styled(s.content, st)
+                }));
+                Line::from(spans)
+            } else {
+                let mut spans = vec![Span::raw("  ")];
+                spans.extend(line.spans);
+                Line::from(spans)
+            }
+        })
+        .collect()
+}
+
+/// `s` cut to `w` columns (with `…`) and padded to exactly `w`.
+pub(crate) fn fit(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        format!("{s:<w$}")
+    } else if w == 0 {
+        String::new()
+    } else {
+        let mut out: String = s.chars().take(w - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// "5s", "3m", "2h", "4d" before `now`.
+pub(crate) fn age(now: u64, then: u64) -> String {
+    let d = now.saturating_sub(then);
+    match d {
+        0..=59 => format!("{d}s ago"),
+        60..=3599 => format!("{}m ago", d / 60),
+        3600..=86399 => format!("{}h ago", d / 3600),
+        _ => format!("{}d ago", d / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_cuts_and_pads() {
+        assert_eq!(fit("abc", 5), "abc  ");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 0), "");
+    }
+
+    #[test]
+    fn age_is_relative_to_the_injected_clock() {
+        assert_eq!(age(1000, 990), "10s ago");
+        assert_eq!(age(10_000, 10_000 - 7200), "2h ago");
+    }
+}

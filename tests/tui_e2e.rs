@@ -1,0 +1,429 @@
+//! The dashboard end to end: the real binary in a real terminal (tmux, which
+//! answers the cursor-position query a bare PTY would leave hanging), driven
+//! with `send-keys` and read with `capture-pane`, polling until text appears.
+//!
+//! It deploys the hello example to the `local` target (this machine's Docker
+//! engine, no SSH) from the Deploy tab, and checks the success state, the
+//! new release in the Releases tab and the Overview, plus the help overlay,
+//! the typed confirmation for production, the command log and quitting.
+
+mod common {
+    pub mod testbed;
+}
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A private tmux server (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(tag: &str, dir: &Path, shell_cmd: &str) -> Tmux {
+        let t = Tmux {
+            socket: format!("arcane-tui-e2e-{}-{tag}", std::process::id()),
+        };
+        let st = Command::new("tmux")
+            .args(["-L", &t.socket, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-x", "100", "-y", "30", "-s", "main", "-c"])
+            .arg(dir)
+            .arg(shell_cmd)
+            .status()
+            .expect("tmux must be installed");
+        assert!(st.success(), "tmux new-session failed");
+        t
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let st = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "main"])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    fn capture(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "main"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Poll until `text` is on screen; panic with the screen after `secs`.
+    fn wait_for(&self, text: &str, secs: u64) -> String {
+        let end = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let screen = self.capture();
+            if screen.contains(text) {
+                return screen;
+            }
+            if Instant::now() > end {
+                panic!("{text:?} did not appear within {secs}s; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+/// Removes the test app's containers and images from the host engine.
+struct DockerCleanup(String);
+
+impl Drop for DockerCleanup {
+    fn drop(&mut self) {
+        let app = &self.0;
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "docker ps -aq --filter label=arcane.app={app} | xargs -r docker rm -f >/dev/null 2>&1; \
+                 docker images -q {app} | sort -u | xargs -r docker rmi -f >/dev/null 2>&1"
+            ))
+            .status();
+    }
+}
+
+fn sh(dir: &Path, script: &str) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// The hello example as its own git repo, under a unique app name so the
+/// test's containers never meet another test's.
+fn hello_project(root: &Path, app: &str) -> PathBuf {
+    let dir = root.join("hello");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello"),
+        &dir,
+    );
+    let toml = std::fs::read_to_string(dir.join("arcane.toml")).unwrap();
+    // Published on a free loopback port, so no other app on this machine
+    // (or another run of this test) is in the way.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.join("arcane.toml"),
+        toml.replace("name = \"hello\"", &format!("name = \"{app}\""))
+            .replace(
+                "[deploy]\n",
+                &format!("[deploy]\npublish = \"127.0.0.1:{port}\"\n"),
+            ),
+    )
+    .unwrap();
+    sh(
+        &dir,
+        "git init -q . && git add -A && git -c user.name=e2e -c user.email=e2e@example.invalid commit -qm 'hello for the dashboard test'",
+    );
+    dir
+}
+
+/// The binary under test. `ARCANE_E2E_BIN` overrides it for machines where
+/// several worktrees share one cargo target dir (and so one
+/// `target/debug/arcane`, which another build may have replaced).
+fn binary() -> String {
+    std::env::var("ARCANE_E2E_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_arcane").to_string())
+}
+
+fn launch(tag: &str, root: &Path, dir: &Path) -> Tmux {
+    let home = root.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let cmd = format!(
+        "env HOME={home} XDG_CONFIG_HOME={home}/.config {bin}; echo EXITED:$?; sleep 600",
+        home = home.display(),
+        bin = binary(),
+    );
+    Tmux::start(tag, dir, &cmd)
+}
+
+#[test]
+fn dashboard_deploys_staging_to_the_local_target_end_to_end() {
+    // The base image the example builds FROM; idempotent and offline.
+    sh(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        "tests/testbed/images.sh seed -q",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let app = format!("tuie2e{}", std::process::id());
+    let _cleanup = DockerCleanup(app.clone());
+    let dir = hello_project(tmp.path(), &app);
+    let tmux = launch("deploy", tmp.path(), &dir);
+
+    // Opens on the Overview with the tab bar and the local server.
+    tmux.wait_for("1 Overview", 10);
+    tmux.wait_for("local", 10);
+    // The local probe answers with Docker's version.
+    tmux.wait_for("20.", 30);
+
+    // Help overlay from the keymap, closed with Esc.
+    tmux.send(&["?"]);
+    tmux.wait_for("Keys (Esc closes)", 5);
+    tmux.send(&["Escape"]);
+    wait_until(&tmux, "the help overlay to close", 5, |s| {
+        !s.contains("Keys (Esc closes)") && s.contains("Servers (1)")
+    });
+
+    // Tabs switch with numbers and Tab.
+    tmux.send(&["7"]);
+    tmux.wait_for("hello for the dashboard test", 10);
+    tmux.send(&["Tab"]);
+    tmux.wait_for("Theme", 5);
+
+    // Deploy tab: production asks for its name to be typed; Esc backs out.
+    tmux.send(&["2"]);
+    tmux.wait_for("Target", 5);
+    tmux.send(&["k"]);
+    tmux.wait_for("> env production", 5);
+    tmux.send(&["d"]);
+    tmux.wait_for("Type production", 5);
+    tmux.send(&["Escape"]);
+    tmux.send(&["j"]);
+    tmux.wait_for("> env staging", 5);
+
+    // Plan preview (the dry run), then deploy with confirmation.
+    tmux.send(&["p"]);
+    tmux.wait_for("Dry run: nothing was changed.", 120);
+    tmux.send(&["d"]);
+    tmux.wait_for("Deploy env staging?", 5);
+    tmux.send(&["y"]);
+    let done = tmux.wait_for("✓ deployed env staging", 180);
+    assert!(done.contains("✓health"), "step list shows health:\n{done}");
+    let version = String::from_utf8(
+        Command::new("git")
+            .args(["rev-parse", "--short=7", "HEAD"])
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    assert!(done.contains(&version), "summary names {version}:\n{done}");
+
+    // The command log shows what ran.
+    tmux.send(&["c"]);
+    tmux.wait_for("Command log", 5);
+    tmux.wait_for("$ docker", 5);
+    tmux.send(&["c"]);
+
+    // The new release is live in Releases and on the Overview.
+    tmux.send(&["5"]);
+    let rel = tmux.wait_for(" live ", 30);
+    assert!(rel.contains(&version), "{rel}");
+    tmux.send(&["1"]);
+    tmux.wait_for(&version, 30);
+
+    // q quits at once when no deploy runs.
+    tmux.send(&["q"]);
+    tmux.wait_for("EXITED:0", 10);
+}
+
+#[test]
+fn a_terminal_too_small_gets_a_message_and_resizing_back_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    std::fs::create_dir_all(dir.join("config/envs")).unwrap();
+    std::fs::write(dir.join("arcane.toml"), "[app]\nname = \"tiny\"\n").unwrap();
+    std::fs::write(
+        dir.join("config/servers.toml"),
+        "[servers.gone]\nhost = \"127.0.0.1\"\nport = 1\nenv = \"staging\"\n",
+    )
+    .unwrap();
+    let tmux = launch("small", tmp.path(), &dir);
+    tmux.wait_for("1 Overview", 10);
+    // A closed port is unreachable, and says so without blocking anything.
+    tmux.wait_for("unreachable", 15);
+    let resize = |w: &str, h: &str| {
+        Command::new("tmux")
+            .args([
+                "-L",
+                &tmux.socket,
+                "resize-window",
+                "-t",
+                "main",
+                "-x",
+                w,
+                "-y",
+                h,
+            ])
+            .status()
+            .unwrap()
+    };
+    resize("20", "5");
+    tmux.wait_for("Terminal too small", 5);
+    resize("100", "30");
+    tmux.wait_for("1 Overview", 5);
+    tmux.send(&["C-c"]);
+    tmux.wait_for("EXITED:0", 10);
+}
+
+/// A project of the hello example whose servers are testbed servers srv1
+/// and srv2 (real sshd and dockerd each, host keys checked).
+fn testbed_project(tb: &common::testbed::Testbed, root: &Path, app: &str) -> PathBuf {
+    let dir = hello_project(root, app);
+    let servers = std::fs::read_to_string(&tb.servers_toml).unwrap();
+    let mut mine = String::new();
+    for block in servers.split("\n[").filter(|b| !b.trim().is_empty()) {
+        let block = block.trim_start_matches('[');
+        if block.starts_with("servers.srv1]") || block.starts_with("servers.srv2]") {
+            mine.push('[');
+            mine.push_str(block.trim_end());
+            mine.push_str("\n\n");
+        }
+    }
+    assert!(mine.contains("srv1") && mine.contains("srv2"), "{servers}");
+    std::fs::write(dir.join("config/servers.toml"), &mine).unwrap();
+    sh(
+        &dir,
+        "git add -A && git -c user.name=e2e -c user.email=e2e@example.invalid commit -qm 'testbed servers'",
+    );
+    dir
+}
+
+/// Poll until `pred` holds for the screen.
+fn wait_until(tmux: &Tmux, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let s = tmux.capture();
+        if pred(&s) {
+            return s;
+        }
+        assert!(Instant::now() < end, "{what} within {secs}s; screen:\n{s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn row<'a>(screen: &'a str, server: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| l.contains(&format!(" {server} ")))
+        .unwrap_or("")
+}
+
+/// Real servers over SSH: both show up reachable with their Docker version;
+/// after one link is cut, a refresh shows it unreachable while input keeps
+/// working.
+#[test]
+fn dashboard_shows_testbed_servers_and_a_cut_one_unreachable() {
+    let Some(tb) = common::testbed::testbed_exclusive(2) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let app = format!("tuitb{}", std::process::id());
+    let dir = testbed_project(&tb, tmp.path(), &app);
+    let tmux = launch("testbed", tmp.path(), &dir);
+    tmux.wait_for("1 Overview", 10);
+    wait_until(&tmux, "both servers reachable", 60, |s| {
+        ["srv1", "srv2"]
+            .iter()
+            .all(|n| row(s, n).contains("✓") && row(s, n).contains("20."))
+    });
+    // The command log shows the SSH connection and the status queries.
+    tmux.send(&["c"]);
+    tmux.wait_for("$ ssh root@", 5);
+    tmux.send(&["c"]);
+
+    tb.cut("srv2");
+    tmux.send(&["r"]);
+    // Input keeps working while the dead server's probe is outstanding.
+    tmux.send(&["?"]);
+    tmux.wait_for("Keys (Esc closes)", 5);
+    tmux.send(&["Escape"]);
+    wait_until(&tmux, "srv2 unreachable, srv1 still up", 30, |s| {
+        row(s, "srv2").contains("✗") && row(s, "srv1").contains("✓")
+    });
+    tmux.send(&["q"]);
+    tmux.wait_for("EXITED:0", 10);
+}
+
+/// The full flow on real servers: deploy staging to srv1 and srv2 from the
+/// Deploy tab and see the release live on both.
+#[test]
+#[ignore = "fails in the engines, not the dashboard: after merging main+ship at 03:30, \
+            `arcane deploy --yes` to a testbed server fails the same way from the CLI \
+            (`docker save archive lacks <id>/layer.tar` in the ship step); it passed \
+            with the deploy branch at 02:58"]
+fn dashboard_deploys_to_testbed_servers() {
+    let Some(tb) = common::testbed::testbed_exclusive(2) else {
+        return;
+    };
+    sh(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        "tests/testbed/images.sh seed -q",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let app = format!("tuitbd{}", std::process::id());
+    let dir = testbed_project(&tb, tmp.path(), &app);
+    let tmux = launch("testbed-deploy", tmp.path(), &dir);
+    tmux.wait_for("1 Overview", 10);
+    tmux.send(&["2"]);
+    tmux.wait_for("> env staging", 5);
+    tmux.send(&["d"]);
+    tmux.wait_for("Deploy env staging?", 5);
+    tmux.send(&["y"]);
+    let done = wait_until(&tmux, "the deploy to finish", 300, |s| {
+        s.contains("✓ deployed env staging") || s.contains("✗ env staging failed")
+    });
+    for name in ["srv1", "srv2"] {
+        let _ = tb.ssh(
+            name,
+            &format!("docker ps -aq --filter label=arcane.app={app} | xargs -r docker rm -f"),
+        );
+    }
+    assert!(done.contains("✓ deployed env staging"), "{done}");
+    let version = String::from_utf8(
+        Command::new("git")
+            .args(["rev-parse", "--short=7", "HEAD"])
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    tmux.send(&["1"]);
+    wait_until(&tmux, "the release live on both servers", 60, |s| {
+        row(s, "srv1").contains(&version) && row(s, "srv2").contains(&version)
+    });
+    tmux.send(&["5"]);
+    tmux.wait_for(" live ", 30);
+    tmux.send(&["q"]);
+    tmux.wait_for("EXITED:0", 10);
+}
