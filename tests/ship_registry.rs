@@ -51,9 +51,7 @@ fn registry_serves_a_real_engine_through_an_ssh_remote_forward() {
     ));
     let tag = format!("arcane-regtest:{}", std::process::id());
     sh(&format!("docker build -q -t {tag}-a {c}"));
-    sh(&format!(
-        "echo two > {c}/app.txt && docker build -q -t {tag}-b {c}"
-    ));
+    sh(&format!("echo two > {c}/app.txt && docker build -q -t {tag}-b {c}"));
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = Cache::at(cache_dir.path());
     let em = Emitter::null();
@@ -70,17 +68,13 @@ fn registry_serves_a_real_engine_through_an_ssh_remote_forward() {
         reg.addr()
     );
     let (repo, ta) = tag.split_once(':').unwrap();
-    sh(&format!(
-        "{ssh} docker pull -q 127.0.0.1:45123/{repo}:{ta}-a"
-    ));
+    sh(&format!("{ssh} docker pull -q 127.0.0.1:45123/{repo}:{ta}-a"));
     let first = reg.bytes_sent();
     let id = sh(&format!(
         "{ssh} docker image inspect --format '{{{{.Id}}}}' 127.0.0.1:45123/{repo}:{ta}-a"
     ));
     assert_eq!(id, a.id);
-    sh(&format!(
-        "{ssh} docker pull -q 127.0.0.1:45123/{repo}:{ta}-b"
-    ));
+    sh(&format!("{ssh} docker pull -q 127.0.0.1:45123/{repo}:{ta}-b"));
     let second = reg.bytes_sent() - first;
     let id = sh(&format!(
         "{ssh} docker image inspect --format '{{{{.Id}}}}' 127.0.0.1:45123/{repo}:{ta}-b"

@@ -67,11 +67,14 @@ impl Testbed {
     /// rx+tx bytes on the host side of server `k`'s link.
     fn wire(&self, k: usize) -> u64 {
         let read = |f: &str| -> u64 {
-            std::fs::read_to_string(format!("/sys/class/net/{}v{k}/statistics/{f}", self.prefix))
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
+            std::fs::read_to_string(format!(
+                "/sys/class/net/{}v{k}/statistics/{f}",
+                self.prefix
+            ))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
         };
         read("rx_bytes") + read("tx_bytes")
     }
@@ -95,11 +98,7 @@ impl Proj {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
         std::fs::create_dir_all(p.join("config")).unwrap();
-        std::fs::copy(
-            tb.dir.path().join("servers.toml"),
-            p.join("config/servers.toml"),
-        )
-        .unwrap();
+        std::fs::copy(tb.dir.path().join("servers.toml"), p.join("config/servers.toml")).unwrap();
         std::fs::write(
             p.join("arcane.toml"),
             format!("[app]\nname = \"{app}\"\n[health]\npath = \"{health}\"\nport = 8080\ntimeout = 5\n"),
@@ -189,31 +188,18 @@ fn push_reaches_three_servers_runs_there_and_resends_only_the_change() {
     let tag = format!("{app}:{}", p.head());
     let id = local_id(&tag);
     for (k, srv) in ["srv1", "srv2", "srv3"].iter().enumerate() {
-        assert!(
-            first[k] > 8 * 1024 * 1024,
-            "{srv}: only {} bytes moved",
-            first[k]
-        );
-        let (ok, out) = tb.exec(
-            srv,
-            &format!("docker image inspect --format '{{{{.Id}}}}' {tag}"),
-        );
+        assert!(first[k] > 8 * 1024 * 1024, "{srv}: only {} bytes moved", first[k]);
+        let (ok, out) = tb.exec(srv, &format!("docker image inspect --format '{{{{.Id}}}}' {tag}"));
         assert!(ok && out == id, "{srv}: image {out} != local {id}");
         let (ok, out) = tb.exec(srv, &format!("docker run --rm {tag} cat /www/app.txt"));
         assert!(ok && out == "version 1", "{srv}: container output {out:?}");
-        let (_, left) = tb.exec(
-            srv,
-            "docker image ls --format '{{.Repository}}' | grep '^127.0.0.1' || true",
-        );
+        let (_, left) = tb.exec(srv, "docker image ls --format '{{.Repository}}' | grep '^127.0.0.1' || true");
         assert_eq!(left, "", "{srv}: temporary names left behind");
     }
 
     // Pushing the same version again moves (almost) nothing.
     let w1 = tb.wire(1);
-    p.arcane()
-        .args(["push", "--server", "srv1"])
-        .assert()
-        .success();
+    p.arcane().args(["push", "--server", "srv1"]).assert().success();
     assert!(tb.wire(1) - w1 < 200 * 1024);
 
     // One small file changes: the second push sends < 10% of the first.
@@ -261,10 +247,7 @@ fn a_cut_link_fails_clearly_leaves_no_tag_and_a_retry_succeeds() {
     // Cut once a few MB of the 40 MB layer have crossed.
     let t = Instant::now();
     while tb.wire(1) - w0 < 6 * 1024 * 1024 {
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "transfer never started"
-        );
+        assert!(t.elapsed() < Duration::from_secs(60), "transfer never started");
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(tb.tb(&["cut", "srv1"]).status.success());
@@ -276,19 +259,10 @@ fn a_cut_link_fails_clearly_leaves_no_tag_and_a_retry_succeeds() {
     assert!(tb.tb(&["unshape", "srv1"]).status.success());
     let (ok, _) = tb.exec("srv1", &format!("docker image inspect {tag}"));
     assert!(!ok, "a half-shipped image is tagged {tag}");
-    p.arcane()
-        .args(["push", "--server", "srv1"])
-        .assert()
-        .success();
-    let (ok, id) = tb.exec(
-        "srv1",
-        &format!("docker image inspect --format '{{{{.Id}}}}' {tag}"),
-    );
+    p.arcane().args(["push", "--server", "srv1"]).assert().success();
+    let (ok, id) = tb.exec("srv1", &format!("docker image inspect --format '{{{{.Id}}}}' {tag}"));
     assert!(ok && id == local_id(&tag));
-    let (_, left) = tb.exec(
-        "srv1",
-        "docker image ls --format '{{.Repository}}' | grep '^127.0.0.1' || true",
-    );
+    let (_, left) = tb.exec("srv1", "docker image ls --format '{{.Repository}}' | grep '^127.0.0.1' || true");
     assert_eq!(left, "");
     rmi_local(&app);
 }
