@@ -52,6 +52,12 @@ fn compose_deploy_recreates_only_changed_services_and_rolls_back() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(app.get().as_deref(), Some("v1"));
     let _ = Command::new("docker-compose")
-        .args(["-p", &proj, "-f", p.join("compose.yml").to_str().unwrap(), "down"])
+        .args([
+            "-p",
+            &proj,
+            "-f",
+            p.join("compose.yml").to_str().unwrap(),
+            "down",
+        ])
         .output();
 }

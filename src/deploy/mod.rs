@@ -444,8 +444,8 @@ fn run_group(
     };
     let next = Mutex::new(0usize);
     let stop = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<(ServerOutcome, Option<server::Undo>)>>> =
-        Mutex::new((0..servers.len()).map(|_| None).collect());
+    type Slot = Option<(ServerOutcome, Option<server::Undo>)>;
+    let results: Mutex<Vec<Slot>> = Mutex::new((0..servers.len()).map(|_| None).collect());
     let empty = BTreeMap::new();
     std::thread::scope(|scope| {
         for _ in 0..n {

@@ -690,7 +690,8 @@ struct Done {
 }
 
 struct Failure {
-    error: DeployError,
+    /// Boxed: the error is large and Failure travels through every step.
+    error: Box<DeployError>,
     rolled_back: bool,
     /// The release serving after the failure.
     live: Option<String>,
@@ -699,7 +700,7 @@ struct Failure {
 impl From<DeployError> for Failure {
     fn from(error: DeployError) -> Self {
         Failure {
-            error,
+            error: Box::new(error),
             rolled_back: false,
             live: None,
         }
@@ -1080,7 +1081,7 @@ fn activate(
                     mark_failed(sess, &rel, em);
                 }
                 return Err(Failure {
-                    error,
+                    error: Box::new(error),
                     rolled_back: false,
                     live: prev,
                 });
@@ -1099,10 +1100,10 @@ fn activate(
                 mark_failed(sess, &rel, em);
             }
             Err(Failure {
-                error: match r {
+                error: Box::new(match r {
                     Ok(()) => error,
                     Err(e) => DeployError::failed(format!("{error}; ROLLBACK ALSO FAILED: {e}")),
-                },
+                }),
                 rolled_back: true,
                 live: prev,
             })
