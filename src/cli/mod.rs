@@ -126,11 +126,3 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {
         Proxy(c) => deploy_cmd::proxy(ctx, c),
     }
 }
-
-/// Commands whose issue has not landed yet say so plainly instead of pretending.
-pub(crate) fn not_yet(what: &str) -> Result<i32> {
-    Err(crate::error::InputError::new(format!(
-        "`arcane {what}` is not available in this build yet (see ROADMAP.md)"
-    ))
-    .into())
-}
