@@ -181,14 +181,10 @@ pub fn releases(ctx: &Ctx, a: ReleasesArgs) -> Result<i32> {
     let project = ctx.project()?;
     let sel = Selection::from(&a.target);
     let em = engine_emitter(ctx);
-    let all = deploy::releases(&project, &sel, &em).map_err(err)?;
-    let live = deploy::live_releases(&project, &sel, &em).map_err(err)?;
+    let all = deploy::history(&project, &sel, &em).map_err(err)?;
     let mut rows = vec![];
-    for (server, rels) in &all {
-        let cur = live
-            .iter()
-            .find(|(s, _)| s == server)
-            .and_then(|(_, c)| c.clone());
+    for h in &all {
+        let (server, rels, cur) = (&h.server, &h.releases, &h.live);
         if ctx.json() {
             for r in rels {
                 let mut v = serde_json::to_value(r).expect("serializes");

@@ -604,38 +604,37 @@ fn finish(
     }
 }
 
-/// The release history of the selected servers, newest first.
-pub fn releases(
-    project: &Project,
-    selection: &Selection,
-    em: &Emitter,
-) -> Result<Vec<(String, Vec<Release>)>, DeployError> {
-    let env = selection.env.clone().unwrap_or_else(|| "staging".into());
-    let servers = servers_for(project, selection, &env)?;
-    let mut out = vec![];
-    for s in &servers {
-        let sem = em.for_server(&s.name);
-        let sess = server::Session::open(project, s, &env, false, &sem)?;
-        let mut rels = sess.facts.releases.clone();
-        release::sort_newest_first(&mut rels);
-        out.push((s.name.clone(), rels));
-    }
-    Ok(out)
+/// One server's release history and its live release.
+#[derive(Debug, Clone)]
+pub struct ServerHistory {
+    pub server: String,
+    /// Newest first.
+    pub releases: Vec<Release>,
+    /// The release `current` points at, if any.
+    pub live: Option<String>,
 }
 
-/// The live release name per server (for `releases`' marker and the TUI).
-pub fn live_releases(
+/// The release history and live release of the selected servers, read in one
+/// session per server (the history and the live marker come from the same
+/// facts, so asking for them separately would connect twice).
+pub fn history(
     project: &Project,
     selection: &Selection,
     em: &Emitter,
-) -> Result<Vec<(String, Option<String>)>, DeployError> {
+) -> Result<Vec<ServerHistory>, DeployError> {
     let env = selection.env.clone().unwrap_or_else(|| "staging".into());
     let servers = servers_for(project, selection, &env)?;
     let mut out = vec![];
     for s in &servers {
         let sem = em.for_server(&s.name);
         let sess = server::Session::open(project, s, &env, false, &sem)?;
-        out.push((s.name.clone(), sess.facts.current.clone()));
+        let mut releases = sess.facts.releases.clone();
+        release::sort_newest_first(&mut releases);
+        out.push(ServerHistory {
+            server: s.name.clone(),
+            releases,
+            live: sess.facts.current.clone(),
+        });
     }
     Ok(out)
 }

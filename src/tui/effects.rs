@@ -687,17 +687,13 @@ fn load_releases(
     if p.select(&sel).is_err() {
         return Ok(vec![]);
     }
-    let history = deploy::releases(p, &sel, em).map_err(|e| e.to_string())?;
-    let live: Vec<(String, Option<String>)> =
-        deploy::live_releases(p, &sel, em).map_err(|e| e.to_string())?;
+    let history = deploy::history(p, &sel, em).map_err(|e| e.to_string())?;
     Ok(history
         .into_iter()
-        .map(|(server, rels)| {
-            let current = live
-                .iter()
-                .find(|(s, _)| *s == server)
-                .and_then(|(_, c)| c.clone());
-            let rows = rels
+        .map(|h| {
+            let (server, current) = (h.server, h.live);
+            let rows = h
+                .releases
                 .into_iter()
                 .map(|r| ReleaseRow {
                     live: current.as_deref() == Some(r.release.as_str()),
