@@ -375,10 +375,6 @@ fn dashboard_shows_testbed_servers_and_a_cut_one_unreachable() {
 /// The full flow on real servers: deploy staging to srv1 and srv2 from the
 /// Deploy tab and see the release live on both.
 #[test]
-#[ignore = "fails in the engines, not the dashboard: after merging main+ship at 03:30, \
-            `arcane deploy --yes` to a testbed server fails the same way from the CLI \
-            (`docker save archive lacks <id>/layer.tar` in the ship step); it passed \
-            with the deploy branch at 02:58"]
 fn dashboard_deploys_to_testbed_servers() {
     let Some(tb) = common::testbed::testbed_exclusive(2) else {
         return;

@@ -238,11 +238,27 @@ impl Cache {
         let mut files: HashMap<String, (String, u64)> = HashMap::new();
         let mut skipped: HashSet<String> = HashSet::new();
         let mut manifest: Option<Vec<u8>> = None;
+        // Docker 20.10 writes a byte-identical layer once and links the
+        // others to it (`b/layer.tar -> ../a/layer.tar`); remember the links
+        // and resolve them once every file is known.
+        let mut links: Vec<(String, String)> = vec![];
         let mut archive = tar::Archive::new(stdout);
         let res: Result<(), DockerError> = (|| {
             for entry in archive.entries()? {
                 let mut entry = entry?;
-                if !entry.header().entry_type().is_file() {
+                let kind = entry.header().entry_type();
+                if kind.is_symlink() || kind.is_hard_link() {
+                    let path = entry.path()?.to_string_lossy().into_owned();
+                    if let Some(target) = entry.link_name()? {
+                        let target = target.to_string_lossy().into_owned();
+                        links.push((
+                            path.clone(),
+                            resolve_link(&path, &target, kind.is_symlink()),
+                        ));
+                    }
+                    continue;
+                }
+                if !kind.is_file() {
                     continue;
                 }
                 let path = entry.path()?.to_string_lossy().into_owned();
@@ -297,6 +313,13 @@ impl Cache {
             )));
         }
         res?;
+        for (path, target) in links {
+            if let Some(v) = files.get(&target).cloned() {
+                files.insert(path, v);
+            } else if skipped.contains(&target) {
+                skipped.insert(path);
+            }
+        }
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct Entry {
@@ -424,5 +447,46 @@ mod tests {
         assert_eq!(v["layers"][0]["mediaType"], MT_LAYER_TAR);
         assert_eq!(v["layers"][0]["size"], 20);
         assert!(digest.starts_with("sha256:") && digest.len() == 71);
+    }
+}
+
+/// The archive path a link entry points at. Symlinks are relative to the
+/// link's own directory; hard links name an archive path directly.
+fn resolve_link(path: &str, target: &str, symlink: bool) -> String {
+    if !symlink {
+        return target.trim_start_matches("./").to_string();
+    }
+    let mut parts: Vec<&str> = path.split('/').collect();
+    parts.pop(); // the link's own file name
+    for seg in target.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::resolve_link;
+
+    #[test]
+    fn docker_save_layer_links_resolve_to_archive_paths() {
+        assert_eq!(
+            resolve_link("b/layer.tar", "../a/layer.tar", true),
+            "a/layer.tar"
+        );
+        assert_eq!(
+            resolve_link("b/layer.tar", "a/layer.tar", false),
+            "a/layer.tar"
+        );
+        assert_eq!(
+            resolve_link("blobs/sha256/x", "../sha256/y", true),
+            "blobs/sha256/y"
+        );
     }
 }
