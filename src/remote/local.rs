@@ -183,11 +183,7 @@ impl Transport for LocalTransport {
         em: &Emitter,
     ) -> Option<Result<Vec<u8>, RemoteError>> {
         use std::io::Read;
-        let first = String::from_utf8_lossy(request);
-        em.command(&format!(
-            "{} (via {socket})",
-            first.lines().next().unwrap_or_default()
-        ));
+        log_unix_request(em, socket, request);
         let go = || -> std::io::Result<Vec<u8>> {
             let mut s = std::os::unix::net::UnixStream::connect(socket)?;
             s.set_read_timeout(Some(Duration::from_secs(30)))?;

@@ -824,11 +824,7 @@ impl Transport for SshTransport {
         request: &[u8],
         em: &Emitter,
     ) -> Option<Result<Vec<u8>, RemoteError>> {
-        let first = String::from_utf8_lossy(request);
-        em.command(&format!(
-            "{} (via {socket})",
-            first.lines().next().unwrap_or_default()
-        ));
+        log_unix_request(em, socket, request);
         Some(self.streamlocal(socket, request))
     }
 }

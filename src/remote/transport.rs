@@ -88,6 +88,17 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
+/// Command-log line for a request sent straight to a unix socket on the
+/// server (e.g. docker's API): its request line, so `-v` and the TUI show the
+/// same thing whichever transport carried it. The body is never logged.
+pub fn log_unix_request(em: &Emitter, socket: &str, request: &[u8]) {
+    let first = String::from_utf8_lossy(request);
+    em.command(&format!(
+        "{} (via {socket})",
+        first.lines().next().unwrap_or_default()
+    ));
+}
+
 /// What a finished command produced.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Output {
