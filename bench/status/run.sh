@@ -65,6 +65,26 @@ hyperfine --warmup 2 --runs "$runs" --export-json "$here/results.json" \
   -n "status, 1 server" "$arcane status --server srv1" \
   -n "status, $servers servers" "$arcane status --group all" >&2
 
+# The testbed's servers share this machine's cores with arcane, so N servers
+# cost N times one server's sshd work in CPU, where real servers would do it
+# side by side. Measure that work (CPU ticks the srv1 sshd spends on 20
+# status runs) to show the floor sharing puts under the N-server time.
+host1=$(awk -F'"' '/^\[servers.srv1\]/{f=1} f && /^host/{print $2; exit}' config/servers.toml)
+sshd_pid=""
+for p in $(pgrep -f "sshd -D -e -f /.testbed/sshd_config"); do
+  ns=$(ip netns identify "$p" 2>/dev/null) || continue
+  if ip netns exec "$ns" ip -4 addr 2>/dev/null | grep -q "inet $host1/"; then sshd_pid=$p; fi
+done
+server_ms=""
+if [ -n "$sshd_pid" ]; then
+  hz=$(getconf CLK_TCK)
+  ticks() { awk '{print $14+$15+$16+$17}' "/proc/$sshd_pid/stat"; }
+  t0=$(ticks)
+  for _ in $(seq 20); do "$arcane" status --server srv1 >/dev/null; done
+  server_ms=$(( ($(ticks) - t0) * 1000 / hz / 20 ))
+fi
+cores=$(nproc)
+
 one=$(jq '.results[0].mean' "$here/results.json")
 many=$(jq '.results[1].mean' "$here/results.json")
 ratio=$(jq -n "$many / $one")
@@ -76,5 +96,11 @@ ratio=$(jq -n "$many / $one")
   jq -r '.results[] | "| \(.command) | \(.mean*1000|floor) ms | \(.stddev*1000|floor) ms |"' "$here/results.json"
   echo
   printf 'ratio (%s servers / 1 server): %.2fx (goal <= 1.5x)\n' "$servers" "$ratio"
+  if [ -n "$server_ms" ]; then
+    echo
+    echo "sshd CPU per status on one server: ${server_ms} ms. The $servers testbed servers"
+    echo "share this machine's $cores cores, so the $servers-server run carries at least"
+    echo "$(( servers * server_ms / cores )) ms of server CPU that real servers would spend side by side."
+  fi
 } > "$here/results.md"
 cat "$here/results.md"
