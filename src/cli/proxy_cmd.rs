@@ -129,10 +129,7 @@ fn connect(
     root: &std::path::Path,
     em: &Emitter,
 ) -> Result<Arc<dyn Transport>, String> {
-    let opts = crate::remote::ConnectOptions {
-        base_dir: Some(root.to_path_buf()),
-        ..Default::default()
-    };
+    let opts = crate::remote::ConnectOptions::for_project(root);
     crate::remote::connect(server, em, &opts).map_err(|e| e.to_string())
 }
 

@@ -13,24 +13,12 @@ use crate::remote::ops::human_bytes;
 use crate::remote::{ssh, ConnectOptions};
 use anyhow::{Context, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 /// Connect options for a project: relative paths in servers.toml are
 /// relative to the project root; `ARCANE_CONNECT_TIMEOUT` (seconds)
 /// overrides the 10 s connect timeout.
 pub fn connect_options(project: &Project) -> ConnectOptions {
-    let mut o = ConnectOptions {
-        base_dir: Some(project.root.clone()),
-        ..Default::default()
-    };
-    if let Some(secs) = std::env::var("ARCANE_CONNECT_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| *s > 0.0)
-    {
-        o.timeout = Duration::from_secs_f64(secs);
-    }
-    o
+    ConnectOptions::for_project(&project.root)
 }
 
 /// Map engine errors: refusals and bad input exit 2, the rest 1.

@@ -60,10 +60,7 @@ pub fn build(ctx: &Ctx, a: BuildArgs) -> Result<i32> {
 
 /// A transport for `server` (ssh, or this machine for `host = "local"`).
 fn connect(server: &Server, project: &Project, em: &Emitter) -> Result<Arc<dyn Transport>> {
-    let opts = ConnectOptions {
-        base_dir: Some(project.root.clone()),
-        ..Default::default()
-    };
+    let opts = ConnectOptions::for_project(&project.root);
     em.step_started("connect");
     let t = remote::connect(server, em, &opts);
     em.step_finished(

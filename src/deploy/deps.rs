@@ -20,10 +20,7 @@ pub fn connect(
     root: &Path,
     em: &Emitter,
 ) -> Result<Arc<dyn Transport>, DeployError> {
-    let opts = crate::remote::ConnectOptions {
-        base_dir: Some(root.to_path_buf()),
-        ..Default::default()
-    };
+    let opts = crate::remote::ConnectOptions::for_project(root);
     crate::remote::connect(server, em, &opts).map_err(DeployError::remote)
 }
 

@@ -24,6 +24,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 const EAGAIN: i32 = -37; // LIBSSH2_ERROR_EAGAIN
+const SOCKET_DISCONNECT: i32 = -13; // LIBSSH2_ERROR_SOCKET_DISCONNECT
 
 pub(crate) struct Core {
     pub name: String,
@@ -36,6 +37,9 @@ pub(crate) struct Core {
     /// [`MAX_SESSIONS`] wait for a free slot instead of failing.
     sessions: Mutex<usize>,
     freed: Condvar,
+    /// Set by the link watchdog when the server stopped acknowledging data;
+    /// errors after that carry this reason instead of libssh2's.
+    dead: std::sync::OnceLock<String>,
 }
 
 /// Session channels used for commands; two more stay free for the short
@@ -67,17 +71,26 @@ impl Drop for Core {
 /// "would block".
 pub(crate) trait Again {
     fn is_again(&self) -> bool;
+    /// The error every call gets once the link watchdog declared the
+    /// connection dead ([`Core::err`] replaces its text with the reason).
+    fn lost() -> Self;
 }
 
 impl Again for ssh2::Error {
     fn is_again(&self) -> bool {
         self.code() == ErrorCode::Session(EAGAIN)
     }
+    fn lost() -> Self {
+        ssh2::Error::new(ErrorCode::Session(SOCKET_DISCONNECT), "connection lost")
+    }
 }
 
 impl Again for io::Error {
     fn is_again(&self) -> bool {
         self.kind() == io::ErrorKind::WouldBlock
+    }
+    fn lost() -> Self {
+        io::Error::new(io::ErrorKind::ConnectionAborted, "connection lost")
     }
 }
 
@@ -109,6 +122,7 @@ impl Core {
             open: Mutex::new(()),
             sessions: Mutex::new(0),
             freed: Condvar::new(),
+            dead: std::sync::OnceLock::new(),
         }
     }
 
@@ -150,19 +164,64 @@ impl Core {
         RemoteError::Io {
             server: self.name.clone(),
             what: what.into(),
-            reason: e.to_string(),
+            reason: match self.dead.get() {
+                Some(why) => why.clone(),
+                None => e.to_string(),
+            },
         }
+    }
+
+    /// The link watchdog: if data we sent has gone unacknowledged for
+    /// `limit`, the connection is declared dead and the socket shut down, so
+    /// every call blocked on it (including one holding the I/O lock to
+    /// finish a half-sent packet) fails now. TCP's own user timeout does not
+    /// cover this: while the local route is gone (an interface down) failed
+    /// retransmissions are not counted, and a push hung for minutes. Reads
+    /// TCP_INFO only, so it never needs the session's locks.
+    pub fn check_link(&self, limit: Duration) -> bool {
+        if self.dead.get().is_some() {
+            return false;
+        }
+        let Some((established, unacked, since_ack)) = tcp_ack_state(self.fd) else {
+            return true;
+        };
+        let why = if !established {
+            // The kernel gave up first (its user timeout, or a reset).
+            "connection lost: the TCP connection to the server was closed".to_string()
+        } else if unacked > 0 && since_ack >= limit {
+            format!(
+                "connection lost: the server acknowledged nothing for {}s",
+                since_ack.as_secs()
+            )
+        } else {
+            return true;
+        };
+        let _ = self.dead.set(why);
+        // SAFETY: shutting down our own socket; the fd stays open (and owned
+        // by the session) until the session is freed.
+        unsafe {
+            libc::shutdown(self.fd, libc::SHUT_RDWR);
+        }
+        false
     }
 
     /// One attempt of a libssh2 call. `Ok(None)` means "would block waiting
     /// for the server": wait and try again.
-    pub fn attempt<T, E: Again>(
+    pub fn attempt<T, E: Again>(&self, f: impl FnMut() -> Result<T, E>) -> Result<Option<T>, E> {
+        let _g = self.io.lock().unwrap_or_else(|p| p.into_inner());
+        self.attempt_held(f)
+    }
+
+    /// [`Core::attempt`] for a caller that already holds the I/O lock.
+    fn attempt_held<T, E: Again>(
         &self,
         mut f: impl FnMut() -> Result<T, E>,
     ) -> Result<Option<T>, E> {
-        let _g = self.io.lock().unwrap_or_else(|p| p.into_inner());
         let start = Instant::now();
         loop {
+            if self.dead.get().is_some() {
+                return Err(E::lost());
+            }
             match f() {
                 Ok(v) => return Ok(Some(v)),
                 Err(e) if e.is_again() => {
@@ -170,10 +229,13 @@ impl Core {
                         self.sess.block_directions(),
                         BlockDirections::Outbound | BlockDirections::Both
                     );
-                    // A half-sent packet: finish it with the lock held. The
-                    // cap only matters on a wedged socket, which TCP's user
-                    // timeout turns into an error soon enough.
-                    if out && start.elapsed() < Duration::from_secs(120) {
+                    // A half-sent packet: finish it with the lock held. A
+                    // dead link ends this through the watchdog, which shuts
+                    // the socket down; the cap is a last resort.
+                    if out
+                        && self.dead.get().is_none()
+                        && start.elapsed() < Duration::from_secs(120)
+                    {
                         poll(&[(self.fd, libc::POLLOUT)], 50);
                         continue;
                     }
@@ -250,10 +312,39 @@ impl Core {
         drop(v);
     }
 
-    /// A global-request keepalive; the lock rules above apply.
+    /// A global-request keepalive; the lock rules above apply. If another
+    /// thread is busy on the socket, the connection is in use and needs no
+    /// keepalive, so this never waits for the lock.
     pub fn keepalive(&self) -> bool {
-        self.attempt(|| self.sess.keepalive_send()).is_ok()
+        let Ok(_g) = self.io.try_lock() else {
+            return true;
+        };
+        self.attempt_held(|| self.sess.keepalive_send()).is_ok()
     }
+}
+
+/// (still established, segments sent but not acknowledged, time since the
+/// last ACK arrived)
+fn tcp_ack_state(fd: RawFd) -> Option<(bool, u32, Duration)> {
+    // SAFETY: tcp_info is plain data; the kernel fills at most `len` bytes.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then(|| {
+        (
+            info.tcpi_state == 1, // TCP_ESTABLISHED
+            info.tcpi_unacked,
+            Duration::from_millis(info.tcpi_last_ack_recv.into()),
+        )
+    })
 }
 
 /// Send any pending delayed ACK on a TCP socket right away. The kernel clears

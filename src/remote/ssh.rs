@@ -47,6 +47,32 @@ impl Default for ConnectOptions {
 }
 
 impl ConnectOptions {
+    /// The options for a project: relative paths in its servers.toml resolve
+    /// against `root`, and the environment may override two timings:
+    /// `ARCANE_CONNECT_TIMEOUT` (seconds, fractions allowed) and
+    /// `ARCANE_SSH_KEEPALIVE` (seconds; a link is declared dead after three
+    /// keepalive intervals without an acknowledgement).
+    pub fn for_project(root: &std::path::Path) -> ConnectOptions {
+        let mut o = ConnectOptions {
+            base_dir: Some(root.to_path_buf()),
+            ..Default::default()
+        };
+        let secs = |var: &str| {
+            std::env::var(var)
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+                .filter(|s| *s > 0.0 && s.is_finite())
+                .map(Duration::from_secs_f64)
+        };
+        if let Some(d) = secs("ARCANE_CONNECT_TIMEOUT") {
+            o.timeout = d;
+        }
+        if let Some(d) = secs("ARCANE_SSH_KEEPALIVE") {
+            o.keepalive = d.max(Duration::from_secs(1));
+        }
+        o
+    }
+
     pub fn home(&self) -> PathBuf {
         self.home
             .clone()
@@ -615,19 +641,23 @@ fn signal_number(name: &str) -> i32 {
     }
 }
 
+/// Keepalives on an idle session, and the link watchdog
+/// ([`Core::check_link`]): a link is dead once the server has acknowledged
+/// nothing for three keepalive intervals, the same bound as TCP's user
+/// timeout.
 fn spawn_keepalive(core: std::sync::Weak<Core>, stop: Arc<AtomicBool>, every: Duration) {
+    let dead_after = every * 3;
     std::thread::spawn(move || {
         let mut last = Instant::now();
         while !stop.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(200));
+            let Some(c) = core.upgrade() else { return };
+            if !c.check_link(dead_after) {
+                return;
+            }
             if last.elapsed() >= every {
                 last = Instant::now();
-                match core.upgrade() {
-                    Some(c) => {
-                        c.keepalive();
-                    }
-                    None => return,
-                }
+                c.keepalive();
             }
         }
     });

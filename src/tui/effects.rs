@@ -358,8 +358,7 @@ fn server_by_name(p: &Project, name: &str) -> Result<Server, String> {
 fn connect_options(p: &Project) -> ConnectOptions {
     ConnectOptions {
         timeout: CONNECT_TIMEOUT,
-        base_dir: Some(p.root.clone()),
-        ..Default::default()
+        ..ConnectOptions::for_project(&p.root)
     }
 }
 
