@@ -657,6 +657,29 @@ mod tests {
     }
 
     #[test]
+    fn login_config_goes_right_after_docker() {
+        let local = LocalTransport::new("local");
+        let cfg = LoginConfig {
+            t: &local,
+            dir: "/tmp/arcane-docker-x".into(),
+        };
+        assert_eq!(
+            docker_argv(Some(&cfg), argv::pull("r/a:1")),
+            [
+                "docker",
+                "--config",
+                "/tmp/arcane-docker-x",
+                "pull",
+                "r/a:1"
+            ]
+        );
+        assert_eq!(
+            docker_argv(None, argv::pull("r/a:1")),
+            ["docker", "pull", "r/a:1"]
+        );
+    }
+
+    #[test]
     fn names_and_sizes() {
         assert_eq!(
             registry_reference("reg.example.com/team/", "web:abc"),
