@@ -437,6 +437,18 @@ fn push_via_a_real_registry_with_htpasswd_reaches_two_servers_and_keeps_the_pass
         assert!(!out.status.success(), "{s} has {tag} after a failed login");
     }
 
+    // The argv watch sees a short-lived process's arguments.
+    let canary = fresh_password();
+    let watch = ArgvWatch::start(&canary);
+    std::thread::sleep(Duration::from_millis(50));
+    let st = Std::new("sh")
+        .args(["-c", "sleep 0.3", &canary])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (hits, _) = watch.finish();
+    assert!(!hits.is_empty(), "the argv watch missed a process");
+
     // The real push, watched: verbose human output, then --json.
     let watch = ArgvWatch::start(&password);
     let t = Instant::now();
