@@ -103,6 +103,21 @@ pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
     } else {
         Via::Ssh
     });
+    // Registry settings and credentials are input: refuse (exit 2) before
+    // building or connecting anything.
+    let registry = match via {
+        Via::Ssh => None,
+        Via::Registry => {
+            let Some(reg) = project.config.registry.clone() else {
+                return Err(InputError::new(
+                    "--via registry needs a [registry] table in arcane.toml (server, username, password_key)",
+                )
+                .into());
+            };
+            let login = registry_login(&reg)?;
+            Some((reg, login))
+        }
+    };
     let built = ensure_built(ctx, &project, a.target.env.as_deref()).inspect_err(|_| {
         em.finished(false, "nothing was pushed");
     })?;
@@ -135,13 +150,7 @@ pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
             })
         }
         Via::Registry => {
-            let Some(reg) = project.config.registry.clone() else {
-                return Err(InputError::new(
-                    "--via registry needs a [registry] table in arcane.toml (server, username, password_key)",
-                )
-                .into());
-            };
-            let login = registry_login(&reg)?;
+            let (reg, login) = registry.expect("resolved above");
             push::registry_push(&reg.server, login.as_ref(), &built, em).map_err(to_anyhow)?;
             std::thread::scope(|s| {
                 let hs: Vec<_> = servers

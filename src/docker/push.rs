@@ -428,23 +428,94 @@ pub struct RegistryLogin {
     pub password: secrecy::SecretString,
 }
 
-/// `docker login` on a transport, password through stdin.
-fn login(
-    t: &dyn Transport,
+/// A throwaway Docker client configuration on one machine, made for one
+/// login: `docker login` stores the password (base64, not encrypted) in the
+/// client config, so arcane logs in with `docker --config DIR` and removes
+/// DIR afterwards instead of leaving the registry password in
+/// `~/.docker/config.json` here and on every server.
+struct LoginConfig<'a> {
+    t: &'a dyn Transport,
+    dir: String,
+}
+
+impl<'a> LoginConfig<'a> {
+    fn create(t: &'a dyn Transport, em: &Emitter) -> Result<LoginConfig<'a>, DockerError> {
+        // mktemp -d makes it 0700; config.json inside is 0600.
+        let out = t.run(
+            &Cmd::shell(r#"mktemp -d "${TMPDIR:-/tmp}/arcane-docker-XXXXXXXX""#),
+            em,
+        )?;
+        let dir = out.stdout_str().trim().to_string();
+        if !out.success() || !dir.starts_with('/') {
+            return Err(remote_fail(
+                t,
+                "creating a temporary docker config directory",
+                &out,
+            ));
+        }
+        Ok(LoginConfig { t, dir })
+    }
+
+    /// `docker ARGS` -> `docker --config DIR ARGS`.
+    fn docker(&self, mut words: Vec<String>) -> Vec<String> {
+        words.splice(1..1, ["--config".to_string(), self.dir.clone()]);
+        words
+    }
+
+    fn remove(self, em: &Emitter) {
+        let out = self
+            .t
+            .run(&Cmd::argv(["rm", "-rf", "--", self.dir.as_str()]), em);
+        if !out.as_ref().is_ok_and(|o| o.success()) {
+            em.warn(format!(
+                "{}: could not remove the temporary docker config {} (it holds the registry login); remove it by hand",
+                self.t.name(),
+                self.dir
+            ));
+        }
+    }
+}
+
+/// `docker login` on a transport, password through stdin, into a fresh
+/// [`LoginConfig`] (returned; the caller removes it when done).
+fn login<'a>(
+    t: &'a dyn Transport,
     server: &str,
     l: &RegistryLogin,
     em: &Emitter,
-) -> Result<(), DockerError> {
+) -> Result<LoginConfig<'a>, DockerError> {
     use secrecy::ExposeSecret;
     em.redactor().add(l.password.expose_secret());
     let host = server.split('/').next().unwrap_or(server);
-    let cmd = Cmd::argv(argv::login(host, &l.username))
+    let cfg = LoginConfig::create(t, em)?;
+    let cmd = Cmd::argv(cfg.docker(argv::login(host, &l.username)))
         .with_stdin(l.password.expose_secret().as_bytes().to_vec());
-    let out = t.run(&cmd, em)?;
+    let out = match t.run(&cmd, em) {
+        Ok(o) => o,
+        Err(e) => {
+            cfg.remove(em);
+            return Err(e.into());
+        }
+    };
     if !out.success() {
-        return Err(remote_fail(t, "docker login", &out));
+        cfg.remove(em);
+        return Err(DockerError::Failed(format!(
+            "{}: docker login to {host} as {:?} failed (exit {}): {}; check [registry] in arcane.toml (server, username) and the password in the variable its password_key names",
+            t.name(),
+            l.username,
+            out.status,
+            out.stderr_str().trim()
+        )));
     }
-    Ok(())
+    Ok(cfg)
+}
+
+/// `docker ARGS`, through the login's config when there is one.
+fn docker_argv(cfg: Option<&LoginConfig>, words: Vec<String>) -> Vec<String> {
+    match cfg {
+        Some(c) => c.docker(words),
+        None => words,
+    }
 }
 
 /// `--via registry`, local half: push every image to `registry`.
@@ -455,26 +526,38 @@ pub fn registry_push(
     em: &Emitter,
 ) -> Result<(), DockerError> {
     let local = LocalTransport::new("local");
-    if let Some(l) = login_with {
-        login(&local, registry, l, em)?;
-    }
-    for img in &built.images {
-        let remote = registry_reference(registry, &img.tag);
-        let step = format!("registry push {}", img.service);
-        em.step_started(&step);
-        let out = local.run(&Cmd::argv(argv::tag(&img.tag, &remote)), em)?;
-        if !out.success() {
-            return Err(remote_fail(&local, "docker tag", &out));
+    let cfg = login_with
+        .map(|l| login(&local, registry, l, em))
+        .transpose()?;
+    let res = (|| {
+        for img in &built.images {
+            let remote = registry_reference(registry, &img.tag);
+            let step = format!("registry push {}", img.service);
+            em.step_started(&step);
+            let out = local.run(&Cmd::argv(argv::tag(&img.tag, &remote)), em)?;
+            if !out.success() {
+                let e = remote_fail(&local, "docker tag", &out);
+                em.step_finished(&step, false, Some(e.to_string()));
+                return Err(e);
+            }
+            let status = local.stream(
+                &Cmd::argv(docker_argv(cfg.as_ref(), argv::push(&remote))),
+                em,
+                &|| false,
+            )?;
+            em.step_finished(&step, status == 0, Some(remote.clone()));
+            if status != 0 {
+                return Err(DockerError::Failed(format!(
+                    "docker push {remote} failed (exit {status}); check [registry] in arcane.toml and your credentials"
+                )));
+            }
         }
-        let status = local.stream(&Cmd::argv(argv::push(&remote)), em, &|| false)?;
-        em.step_finished(&step, status == 0, Some(remote.clone()));
-        if status != 0 {
-            return Err(DockerError::Failed(format!(
-                "docker push {remote} failed (exit {status}); check [registry] in arcane.toml and your credentials"
-            )));
-        }
+        Ok(())
+    })();
+    if let Some(c) = cfg {
+        c.remove(em);
     }
-    Ok(())
+    res
 }
 
 /// `--via registry`, server half: pull from the registry, retag, verify.
@@ -487,40 +570,50 @@ pub fn registry_pull(
 ) -> Result<PushReport, DockerError> {
     let start = Instant::now();
     em.step_started("pull");
-    let res = (|| {
-        if let Some(l) = login_with {
-            login(t, registry, l, em)?;
-        }
-        let mut images = vec![];
-        for img in &built.images {
-            let remote = registry_reference(registry, &img.tag);
-            let out = t.run(&Cmd::argv(argv::pull(&remote)), em)?;
-            if !out.success() {
-                return Err(remote_fail(t, &format!("docker pull {remote}"), &out));
-            }
-            let out = t.run(&Cmd::argv(argv::tag(&remote, &img.tag)), em)?;
-            if !out.success() {
-                return Err(remote_fail(t, "docker tag", &out));
-            }
-            match remote_image_id(t, &img.tag, em)? {
-                Some(id) if id == img.id => images.push((img.tag.clone(), id)),
-                other => {
-                    return Err(DockerError::Failed(format!(
-                        "{}: pulled {} has ID {}, expected {}",
-                        t.name(),
-                        img.tag,
-                        other.as_deref().map(short_id).unwrap_or("none"),
-                        short_id(&img.id)
-                    )))
+    let res = (|| -> Result<PushReport, DockerError> {
+        let cfg = login_with.map(|l| login(t, registry, l, em)).transpose()?;
+        let pulled = (|| -> Result<Vec<(String, String)>, DockerError> {
+            let mut images = vec![];
+            for img in &built.images {
+                let remote = registry_reference(registry, &img.tag);
+                let out = t.run(
+                    &Cmd::argv(docker_argv(cfg.as_ref(), argv::pull(&remote))),
+                    em,
+                )?;
+                if !out.success() {
+                    return Err(remote_fail(t, &format!("docker pull {remote}"), &out));
+                }
+                let out = t.run(&Cmd::argv(argv::tag(&remote, &img.tag)), em)?;
+                if !out.success() {
+                    return Err(remote_fail(t, "docker tag", &out));
+                }
+                // The registry name was only the way in: the server keeps
+                // `<repo>:<version>`, as with `--via ssh`.
+                let _ = t.run(&Cmd::argv(argv::untag(&remote)), em)?;
+                match remote_image_id(t, &img.tag, em)? {
+                    Some(id) if id == img.id => images.push((img.tag.clone(), id)),
+                    other => {
+                        return Err(DockerError::Failed(format!(
+                            "{}: pulled {} has ID {}, expected {}",
+                            t.name(),
+                            img.tag,
+                            other.as_deref().map(short_id).unwrap_or("none"),
+                            short_id(&img.id)
+                        )))
+                    }
                 }
             }
+            Ok(images)
+        })();
+        if let Some(c) = cfg {
+            c.remove(em);
         }
         Ok(PushReport {
             server: t.name().to_string(),
             bytes_sent: 0,
             bytes_missing_estimate: 0,
             already_present: vec![],
-            images,
+            images: pulled?,
             elapsed_ms: start.elapsed().as_millis() as u64,
         })
     })();
@@ -561,6 +654,29 @@ mod tests {
         assert_eq!(inv.chains.len(), 2);
         let repos: HashSet<&str> = ["web"].into();
         assert_eq!(stale_names(&inv, &repos), ["127.0.0.1:4000/web:0"]);
+    }
+
+    #[test]
+    fn login_config_goes_right_after_docker() {
+        let local = LocalTransport::new("local");
+        let cfg = LoginConfig {
+            t: &local,
+            dir: "/tmp/arcane-docker-x".into(),
+        };
+        assert_eq!(
+            docker_argv(Some(&cfg), argv::pull("r/a:1")),
+            [
+                "docker",
+                "--config",
+                "/tmp/arcane-docker-x",
+                "pull",
+                "r/a:1"
+            ]
+        );
+        assert_eq!(
+            docker_argv(None, argv::pull("r/a:1")),
+            ["docker", "pull", "r/a:1"]
+        );
     }
 
     #[test]
