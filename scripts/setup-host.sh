@@ -36,6 +36,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" \
     </dev/null >/tmp/setup-host-apt.log 2>&1 \
     || { tail -n 30 /tmp/setup-host-apt.log >&2; exit 1; }
+  # The registry package enables a system-wide registry on port 5000 where
+  # systemd runs. The tests start their own on a free port; a registry we
+  # installed ourselves must not stay listening on the machine.
+  for p in "${missing[@]}"; do
+    if [ "$p" = docker-registry ] && command -v systemctl >/dev/null 2>&1; then
+      systemctl disable --now docker-registry >/dev/null 2>&1 || true
+    fi
+  done
 fi
 
 # The host engine.  Its socket answering is what counts, not a process name.
