@@ -2,7 +2,7 @@
 //! reused for a clean commit) on this machine, or described without
 //! building for a dry run.
 
-use super::detect_compose;
+use super::session::detect_compose;
 use super::DeployError;
 use crate::config::{BuildMode, Project};
 use crate::deploy::compose;
