@@ -1,7 +1,8 @@
 //! The `pre_deploy` / `post_deploy` hooks: one-off containers of the new
 //! release's image, with its env file, on the app's network.
 
-use super::{ensure_network, remaining, Session, Shared};
+use super::activate::ensure_network;
+use super::{remaining, Session, Shared};
 use crate::config::Hook;
 use crate::deploy::argv::{self, Labels};
 use crate::deploy::release::{Release, Runtime};

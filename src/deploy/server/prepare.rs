@@ -109,7 +109,7 @@ pub(crate) fn short_release(release: &str) -> String {
         .join("-")
 }
 
-pub(super) fn new_release(
+fn new_release(
     sh: &Shared,
     sess: &Session,
     name: &str,
@@ -194,7 +194,7 @@ pub(super) fn new_release(
 
 /// Docker network of the app: the proxy's shared network behind a proxy,
 /// else one per app+env so apps on one server cannot reach each other.
-pub(super) fn network_name(sh: &Shared) -> String {
+fn network_name(sh: &Shared) -> String {
     if sh.project.config.proxy.is_some() {
         deps::PROXY_NETWORK.to_string()
     } else {
@@ -203,7 +203,7 @@ pub(super) fn network_name(sh: &Shared) -> String {
 }
 
 /// `-p` value without a proxy: `[deploy] publish` or the app port on all interfaces.
-pub(super) fn publish_value(sh: &Shared) -> String {
+fn publish_value(sh: &Shared) -> String {
     let port = sh.project.config.app_port();
     match deps::publish_setting(sh.project) {
         // "8080" or "127.0.0.1:8080": docker's `-p` takes both before `:port`.
@@ -212,7 +212,7 @@ pub(super) fn publish_value(sh: &Shared) -> String {
     }
 }
 
-pub(super) fn write_release_dir(
+fn write_release_dir(
     sh: &Shared,
     sess: &Session,
     rel: &Release,

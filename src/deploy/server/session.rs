@@ -6,7 +6,7 @@ use super::{remaining, short, Shared};
 use crate::config::{Project, Server};
 use crate::deploy::argv::{self, ComposeCli};
 use crate::deploy::deps;
-use crate::deploy::release::{Layout, Release};
+use crate::deploy::release::{Layout, Release, Runtime};
 use crate::deploy::DeployError;
 use crate::event::Emitter;
 use crate::remote::{shell_quote, Cmd, Transport};
@@ -242,6 +242,21 @@ impl Session {
             )));
         }
         Ok(out.stdout_str())
+    }
+}
+
+pub(super) fn release_running(sess: &Session, r: &Release) -> bool {
+    match &r.runtime {
+        Runtime::Image { spec, .. } => sess
+            .facts
+            .containers
+            .iter()
+            .any(|c| c.name == spec.name && c.state == "running"),
+        Runtime::Compose { .. } => sess
+            .facts
+            .containers
+            .iter()
+            .any(|c| c.state == "running" && c.accessory.is_empty()),
     }
 }
 
