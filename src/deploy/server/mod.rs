@@ -1,0 +1,231 @@
+//! One server's deploy, as plain sequential steps: connect, lock, ship,
+//! release-dir, pre-deploy, start, health, cutover, post-deploy, record,
+//! prune, unlock. Any failure after the new version started undoes exactly
+//! what was done (see [`Stage`]) and leaves the previous release serving.
+//!
+//! This file drives one server (connect, lock, dispatch, unlock); the steps
+//! live beside it: [`session`] (connect, what is on the server),
+//! [`artifact`] (what a new deploy ships), [`prepare`] (ship, release dir),
+//! [`activate`] (start, health, cutover, record), [`hooks`], [`prune`] and
+//! [`rollback`] (an existing release, undo, rollback-all).
+
+use super::lock::Lock;
+use super::{Cancel, DeployError, ServerOutcome};
+use crate::config::{Project, Server};
+use crate::event::Emitter;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+mod activate;
+mod artifact;
+mod hooks;
+mod prepare;
+mod prune;
+mod rollback;
+mod session;
+
+use activate::{activate, Stage};
+use artifact::ArtKind;
+pub(crate) use artifact::{docker_err, Artifact};
+use hooks::run_hooks;
+use prepare::{deploy_new, save_release};
+use prune::prune;
+pub(crate) use rollback::undo_success;
+use rollback::{rollback_to, undo};
+use session::release_running;
+pub(crate) use session::Session;
+
+/// What every server's deploy shares.
+pub(crate) struct Shared<'a> {
+    pub project: &'a Project,
+    pub app: String,
+    pub env: String,
+    pub art: Artifact,
+    pub deadline: Instant,
+    pub cancel: Cancel,
+    pub lock_wait: Duration,
+}
+
+impl Shared<'_> {
+    pub fn art_is_rollback(&self) -> bool {
+        matches!(self.art.kind, ArtKind::None)
+    }
+}
+
+/// Deploy the freshly built artifact, or activate a release already on the
+/// server (rollback; `None` = the one before the live one).
+pub(crate) enum Target {
+    New,
+    Existing(Option<String>),
+}
+
+/// What the group needs to undo a server that succeeded (rollback-all).
+pub(crate) struct Undo {
+    server: Server,
+    previous: Option<String>,
+    new_release: String,
+}
+
+fn short(s: &str) -> String {
+    if s.chars().count() > 120 {
+        format!("{}...", s.chars().take(117).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+fn remaining(sh: &Shared) -> Result<Duration, DeployError> {
+    if sh.cancel.is_cancelled() {
+        return Err(DeployError::Cancelled);
+    }
+    let now = Instant::now();
+    if now >= sh.deadline {
+        return Err(DeployError::failed(format!(
+            "deploy timed out ([deploy] timeout = {}s)",
+            sh.project.config.deploy.timeout
+        )));
+    }
+    Ok(sh.deadline - now)
+}
+
+/// Run `f` as a named step with start/finish events.
+fn step<T>(
+    em: &Emitter,
+    name: &str,
+    f: impl FnOnce() -> Result<(T, String), DeployError>,
+) -> Result<T, DeployError> {
+    em.step_started(name);
+    match f() {
+        Ok((v, detail)) => {
+            em.step_finished(name, true, (!detail.is_empty()).then_some(detail));
+            Ok(v)
+        }
+        Err(e) => {
+            em.step_finished(name, false, Some(e.to_string()));
+            Err(e)
+        }
+    }
+}
+
+/// Deploy to (or roll back) one server. Never panics on a server problem:
+/// the outcome says what happened.
+pub(crate) fn run(
+    sh: &Shared,
+    server: &Server,
+    vars: &BTreeMap<String, String>,
+    target: &Target,
+    em: &Emitter,
+) -> (ServerOutcome, Option<Undo>) {
+    let mut out = ServerOutcome {
+        server: server.name.clone(),
+        ok: false,
+        version: None,
+        detail: String::new(),
+        rolled_back: false,
+        changed: false,
+    };
+    let want_compose = match target {
+        Target::New => sh.art.is_compose(),
+        Target::Existing(_) => true,
+    };
+    let sess = step(em, "connect", || {
+        let s = Session::open(sh.project, server, &sh.env, want_compose, em)?;
+        let d = match &s.facts.current {
+            Some(c) => format!("{}; live release {c}", server.config.host),
+            None => format!("{}; nothing deployed yet", server.config.host),
+        };
+        Ok((s, d))
+    });
+    let mut sess = match sess {
+        Ok(s) => s,
+        Err(e) => {
+            out.detail = e.to_string();
+            return (out, None);
+        }
+    };
+    out.version = sess.facts.current.clone();
+    let lock = step(em, "lock", || {
+        let l = Lock::acquire(
+            sess.t.clone(),
+            &sess.layout.lock_dir(),
+            &sh.art.version,
+            sh.lock_wait,
+            em,
+        )?;
+        Ok((l, String::new()))
+    });
+    let lock = match lock {
+        Ok(l) => l,
+        Err(e) => {
+            out.detail = e.to_string();
+            return (out, None);
+        }
+    };
+    // Re-read under the lock: a deploy that held it may have changed things.
+    let res = sess
+        .refresh(em)
+        .map_err(Failure::from)
+        .and_then(|_| match target {
+            Target::New => deploy_new(sh, &sess, vars, em),
+            Target::Existing(to) => rollback_to(sh, &sess, to.as_deref(), em),
+        });
+    let unlock = step(em, "unlock", || {
+        lock.release(em).map(|_| ((), String::new()))
+    });
+    match res {
+        Ok(done) => {
+            out.ok = unlock.is_ok();
+            out.changed = done.changed;
+            out.version = Some(done.release.clone());
+            out.detail = match (&unlock, done.changed) {
+                (Err(e), _) => format!("{} is live, but unlocking failed: {e}", done.release),
+                (Ok(_), true) => format!("{} is live", done.release),
+                (Ok(_), false) => format!("{} already live, unchanged", done.release),
+            };
+            let undo = done.changed.then(|| Undo {
+                server: server.clone(),
+                previous: done.previous,
+                new_release: done.release,
+            });
+            (out, undo)
+        }
+        Err(f) => {
+            out.rolled_back = f.rolled_back;
+            out.version = f.live.clone();
+            out.detail = if f.rolled_back {
+                format!(
+                    "{}; rolled back, {} is live",
+                    f.error,
+                    f.live.as_deref().unwrap_or("nothing")
+                )
+            } else {
+                f.error.to_string()
+            };
+            (out, None)
+        }
+    }
+}
+
+struct Done {
+    release: String,
+    previous: Option<String>,
+    changed: bool,
+}
+
+struct Failure {
+    /// Boxed: the error is large and Failure travels through every step.
+    error: Box<DeployError>,
+    rolled_back: bool,
+    /// The release serving after the failure.
+    live: Option<String>,
+}
+
+impl From<DeployError> for Failure {
+    fn from(error: DeployError) -> Self {
+        Failure {
+            error: Box::new(error),
+            rolled_back: false,
+            live: None,
+        }
+    }
+}
