@@ -59,7 +59,9 @@ fn deploys_to_three_servers_sequentially_then_in_parallel() {
 
 #[test]
 fn failing_health_check_rolls_back_on_a_server_and_v1_keeps_serving() {
-    let Some(tb) = testbed(1) else { return };
+    // Every test asks for 3: the binary shares one testbed, sized by whichever
+    // test gets there first.
+    let Some(tb) = testbed(3) else { return };
     let app = App::with_publish("tbh", "", &servers_toml(&tb), false);
     assert!(app.arcane(&["deploy", "--server", "srv1"]).status.success());
     app.commit_version("v2", false);
@@ -72,7 +74,9 @@ fn failing_health_check_rolls_back_on_a_server_and_v1_keeps_serving() {
 
 #[test]
 fn env_file_is_0600_and_no_secret_reaches_any_argv_on_the_server() {
-    let Some(tb) = testbed(1) else { return };
+    // Every test asks for 3: the binary shares one testbed, sized by whichever
+    // test gets there first.
+    let Some(tb) = testbed(3) else { return };
     let app = App::with_publish(
         "tbs",
         "[[hooks.pre_deploy]]\ncommand = \"test -n \\\"$SECRET_TOKEN\\\"\"\n",
@@ -146,7 +150,9 @@ fn a_server_cut_off_mid_rollout_is_reported_and_the_exit_code_is_non_zero() {
 
 #[test]
 fn concurrent_deploy_to_a_server_is_refused_naming_the_holder() {
-    let Some(tb) = testbed(1) else { return };
+    // Every test asks for 3: the binary shares one testbed, sized by whichever
+    // test gets there first.
+    let Some(tb) = testbed(3) else { return };
     let app = App::with_publish("tbl", "", &servers_toml(&tb), false);
     app.write(
         "arcane.toml",
