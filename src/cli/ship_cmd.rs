@@ -233,16 +233,5 @@ pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
 /// Registry credentials: the password comes from the environment variable
 /// named by `[registry] password_key` and goes to `docker login` on stdin.
 fn registry_login(reg: &crate::config::RegistryConfig) -> Result<Option<push::RegistryLogin>> {
-    let (Some(user), Some(key)) = (&reg.username, &reg.password_key) else {
-        return Ok(None);
-    };
-    let password = std::env::var(key).map_err(|_| {
-        InputError::new(format!(
-            "[registry] password_key = {key:?}, but {key} is not set; export it (or put it in your env files) so arcane can run `docker login`"
-        ))
-    })?;
-    Ok(Some(push::RegistryLogin {
-        username: user.clone(),
-        password: password.into(),
-    }))
+    push::RegistryLogin::from_config(reg).map_err(|m| InputError::new(m).into())
 }

@@ -59,7 +59,17 @@ pub fn ship(
     if images.is_empty() {
         return Ok(0);
     }
-    let built = crate::docker::BuiltImages {
+    let built = built_images(version, revision, images);
+    let rep = crate::docker::push::push_image(t, &built, em).map_err(super::server::docker_err)?;
+    Ok(images.len() - rep.already_present.len().min(images.len()))
+}
+
+fn built_images(
+    version: &str,
+    revision: &str,
+    images: &[(String, String)],
+) -> crate::docker::BuiltImages {
+    crate::docker::BuiltImages {
         version: version.to_string(),
         revision: revision.to_string(),
         images: images
@@ -70,9 +80,40 @@ pub fn ship(
                 id: id.clone(),
             })
             .collect(),
-    };
-    let rep = crate::docker::push::push_image(t, &built, em).map_err(super::server::docker_err)?;
-    Ok(images.len() - rep.already_present.len().min(images.len()))
+    }
+}
+
+/// `[registry]`, once per deploy: push the artifact's images there.
+pub(crate) fn registry_push(
+    registry: &str,
+    login: Option<&crate::docker::push::RegistryLogin>,
+    art: &super::server::Artifact,
+    em: &Emitter,
+) -> Result<(), DeployError> {
+    let images = art.ship_list();
+    if images.is_empty() {
+        return Ok(());
+    }
+    let built = built_images(&art.version, &art.git_sha, &images);
+    crate::docker::push::registry_push(registry, login, &built, em)
+        .map_err(super::server::docker_err)
+}
+
+/// `[registry]`, on each server: pull, retag and check the image IDs.
+pub(crate) fn registry_pull(
+    t: &dyn Transport,
+    reg: &super::server::Registry,
+    art: &super::server::Artifact,
+    em: &Emitter,
+) -> Result<usize, DeployError> {
+    let images = art.ship_list();
+    if images.is_empty() {
+        return Ok(0);
+    }
+    let built = built_images(&art.version, &art.git_sha, &images);
+    crate::docker::push::registry_pull(t, &reg.server, reg.login.as_ref(), &built, em)
+        .map_err(super::server::docker_err)?;
+    Ok(images.len())
 }
 
 /// The image ID of a local image, if it exists.

@@ -396,6 +396,13 @@ pub fn deploy(
         });
     }
     let servers = servers_for(project, &req.selection, &req.env)?;
+    // Registry credentials are input: refuse before building or connecting.
+    let login = match &project.config.registry {
+        Some(reg) => {
+            crate::docker::push::RegistryLogin::from_config(reg).map_err(DeployError::input)?
+        }
+        None => None,
+    };
     confirm_protected(project, &req.env, "Deploy", interact)?;
     let envs = load_envs(project, &req.env, &servers, em)?;
     let started = Instant::now();
@@ -413,6 +420,20 @@ pub fn deploy(
             return Err(e);
         }
     };
+    let registry = match &project.config.registry {
+        Some(reg) if servers.iter().any(|s| !s.is_local()) => {
+            let pushed = deps::registry_push(&reg.server, login.as_ref(), &art, em);
+            if let Err(e) = pushed {
+                finish(project, &req.env, &art.version, em, &[], Some(&e));
+                return Err(e);
+            }
+            Some(server::Registry {
+                server: reg.server.clone(),
+                login,
+            })
+        }
+        _ => None,
+    };
     let shared = server::Shared {
         project,
         app: project.app_name().to_string(),
@@ -421,6 +442,7 @@ pub fn deploy(
         deadline,
         cancel: cancel.clone(),
         lock_wait: req.lock_wait,
+        registry,
     };
     let target = server::Target::New;
     let outcomes = run_group(&shared, &servers, &envs, req.parallel, &target, em);
@@ -661,6 +683,7 @@ pub fn rollback(
         deadline: started + Duration::from_secs(project.config.deploy.timeout),
         cancel: cancel.clone(),
         lock_wait: Duration::ZERO,
+        registry: None,
     };
     let target = server::Target::Existing(to.map(String::from));
     let outcomes = run_group(&shared, &servers, &BTreeMap::new(), None, &target, em);

@@ -428,6 +428,27 @@ pub struct RegistryLogin {
     pub password: secrecy::SecretString,
 }
 
+impl RegistryLogin {
+    /// The login `[registry]` asks for: none without `username` and
+    /// `password_key` (docker then uses the machine's own login), else the
+    /// password from the environment variable `password_key` names. `Err`
+    /// is a message for the user (bad input).
+    pub fn from_config(reg: &crate::config::RegistryConfig) -> Result<Option<Self>, String> {
+        let (Some(user), Some(key)) = (&reg.username, &reg.password_key) else {
+            return Ok(None);
+        };
+        let password = std::env::var(key).map_err(|_| {
+            format!(
+                "[registry] password_key = {key:?} in arcane.toml, but the environment variable {key} is not set; export it so arcane can run `docker login`"
+            )
+        })?;
+        Ok(Some(RegistryLogin {
+            username: user.clone(),
+            password: password.into(),
+        }))
+    }
+}
+
 /// A throwaway Docker client configuration on one machine, made for one
 /// login: `docker login` stores the password (base64, not encrypted) in the
 /// client config, so arcane logs in with `docker --config DIR` and removes

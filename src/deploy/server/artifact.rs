@@ -222,7 +222,7 @@ impl Artifact {
         }
     }
 
-    pub(super) fn ship_list(&self) -> Vec<(String, String)> {
+    pub(crate) fn ship_list(&self) -> Vec<(String, String)> {
         match &self.kind {
             ArtKind::None => vec![],
             ArtKind::Image {

@@ -44,6 +44,15 @@ pub(crate) struct Shared<'a> {
     pub deadline: Instant,
     pub cancel: Cancel,
     pub lock_wait: Duration,
+    /// `[registry]`: images were pushed there once, and each server pulls
+    /// them instead of receiving them over SSH.
+    pub registry: Option<Registry>,
+}
+
+/// Where a deploy's images wait for the servers (see `Shared::registry`).
+pub(crate) struct Registry {
+    pub server: String,
+    pub login: Option<crate::docker::push::RegistryLogin>,
 }
 
 impl Shared<'_> {

@@ -40,7 +40,10 @@ pub(super) fn deploy_new(
                 "local: built on this Docker engine, nothing to send".into(),
             ));
         }
-        let n = deps::ship(&*sess.t, &art.version, &art.git_sha, &art.ship_list(), em)?;
+        let n = match &sh.registry {
+            Some(reg) => deps::registry_pull(&*sess.t, reg, art, em)?,
+            None => deps::ship(&*sess.t, &art.version, &art.git_sha, &art.ship_list(), em)?,
+        };
         Ok((
             (),
             match n {

@@ -154,6 +154,7 @@ pub(crate) fn undo_success(
         deadline: Instant::now() + Duration::from_secs(sh.project.config.deploy.timeout),
         cancel: Cancel::default(),
         lock_wait: Duration::from_secs(30),
+        registry: None,
     };
     match &u.previous {
         Some(p) => {
