@@ -192,6 +192,19 @@ fn accessory_lifecycle_boot_logs_stop_reboot_remove_and_deploys_leave_it_alone()
         Some("v2")
     );
     assert_eq!(state(tb, &cname), st3, "deploy did not touch the accessory");
+    // The app (image mode, no proxy) reaches the accessory by its name.
+    let reach = tb.exec(
+        "srv1",
+        &format!(
+            "c=$(docker ps -q --filter label=arcane.app={name} --filter label=arcane.release | head -n1); \
+             test -n \"$c\" && docker exec \"$c\" ping -c1 -W3 {cname}"
+        ),
+    );
+    assert!(
+        reach.status.success(),
+        "app -> accessory: {}",
+        String::from_utf8_lossy(&reach.stdout)
+    );
 
     // remove without a TTY and without --yes: refused, exit 2, nothing removed.
     let o = arcane(&app, &with(&["accessory", "remove", "cache"]));
@@ -252,4 +265,71 @@ fn unknown_accessory_name_exits_2_listing_the_configured_names() {
             "{verb}: {t}"
         );
     }
+}
+
+/// `arcane ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.
+fn arcane_on_tty(app: &App, args: &[&str], answer: &str) -> Output {
+    use std::io::Write;
+    let line = std::iter::once(env!("CARGO_BIN_EXE_arcane"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &line, "/dev/null"])
+        .current_dir(app.path())
+        .env("HOME", app.home.path())
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Answer once the prompt is up; `script` forwards it to the terminal.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    drop(stdin);
+    o
+}
+
+#[test]
+fn remove_on_a_tty_asks_for_the_accessory_name() {
+    let Some(tb) = testbed(1) else { return };
+    let tb: &'static Testbed = tb.testbed();
+    let extra = "[accessories.tmp]\nimage = \"busybox:stable\"\ncmd = \"sleep 3600\"\n";
+    let app = App::with_publish("tbt", extra, &servers_toml(tb), false);
+    let cname = format!("{}-staging-tmp", app.name);
+    let o = arcane(&app, &["accessory", "boot", "tmp", "--server", "srv1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let st = state(tb, &cname);
+    assert_eq!(field(&st, 2), "running");
+
+    // "y" is not the name: not confirmed, exit 2, nothing removed.
+    let o = arcane_on_tty(
+        &app,
+        &["accessory", "remove", "tmp", "--server", "srv1"],
+        "y",
+    );
+    let t = text(&o);
+    assert!(t.contains("Type tmp to confirm"), "{t}");
+    assert!(t.contains("not confirmed"), "{t}");
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert_eq!(state(tb, &cname), st, "nothing removed");
+
+    let o = arcane_on_tty(
+        &app,
+        &["accessory", "remove", "tmp", "--server", "srv1"],
+        "tmp",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(state(tb, &cname), "", "removed: {}", text(&o));
+    sh(
+        tb,
+        &format!(
+            "docker network rm {}-staging >/dev/null 2>&1; rm -rf /root/.arcane/{}",
+            app.name, app.name
+        ),
+    );
 }
