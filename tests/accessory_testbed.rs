@@ -295,7 +295,7 @@ fn arcane_on_tty(app: &App, args: &[&str], answer: &str) -> Output {
 }
 
 #[test]
-fn remove_on_a_tty_asks_for_the_accessory_name() {
+fn reboot_with_a_missing_env_key_changes_nothing_and_remove_on_a_tty_asks_for_the_name() {
     let Some(tb) = testbed(1) else { return };
     let tb: &'static Testbed = tb.testbed();
     let extra = "[accessories.tmp]\nimage = \"busybox:stable\"\ncmd = \"sleep 3600\"\n";
@@ -305,6 +305,22 @@ fn remove_on_a_tty_asks_for_the_accessory_name() {
     assert!(o.status.success(), "{}", text(&o));
     let st = state(tb, &cname);
     assert_eq!(field(&st, 2), "running");
+
+    // A reboot whose env key resolves nowhere is refused before anything
+    // changes: the running container stays.
+    let toml = std::fs::read_to_string(app.path().join("arcane.toml")).unwrap();
+    app.write(
+        "arcane.toml",
+        &toml.replace(
+            "cmd = \"sleep 3600\"",
+            "cmd = \"sleep 3600\"\nenv = [\"NOT_DEFINED_KEY\"]",
+        ),
+    );
+    app.commit("missing key");
+    let o = arcane(&app, &["accessory", "reboot", "tmp", "--server", "srv1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("NOT_DEFINED_KEY"), "{}", text(&o));
+    assert_eq!(state(tb, &cname), st, "old container still running");
 
     // "y" is not the name: not confirmed, exit 2, nothing removed.
     let o = arcane_on_tty(

@@ -77,6 +77,27 @@ pub fn run(
             acc.roles.join(", ")
         )));
     }
+    if matches!(action, Action::Boot | Action::Reboot) && !acc.env.is_empty() {
+        // Every key must resolve on every server before anything changes, so
+        // a missing key never leaves an accessory removed and not recreated.
+        for s in &servers {
+            let all = deps::merged_env(project, &env, &s.name)?;
+            em.redactor().add_all(all.values().map(|v| v.as_str()));
+            let missing: Vec<&str> = acc
+                .env
+                .iter()
+                .filter(|k| !all.contains_key(*k))
+                .map(|k| k.as_str())
+                .collect();
+            if !missing.is_empty() {
+                return Err(DeployError::input(format!(
+                    "accessory {name} needs env key(s) {} that config/envs/ does not define for {env} on {}; nothing changed",
+                    missing.join(", "),
+                    s.name
+                )));
+            }
+        }
+    }
     if action == Action::Remove {
         let ok =
             interact
@@ -104,13 +125,8 @@ pub fn run(
         let r = (|| -> Result<String, DeployError> {
             let t = deps::connect(s, &project.root, &sem)?;
             match action {
-                Action::Boot => boot(project, &*t, &env, s, name, &cname, &sem),
-                Action::Reboot => {
-                    if status(&*t, &cname, &sem)?.is_some() {
-                        run_ok(&*t, argv::rm_force(std::slice::from_ref(&cname)), &sem)?;
-                    }
-                    boot(project, &*t, &env, s, name, &cname, &sem)
-                }
+                Action::Boot => boot(project, &*t, &env, s, name, &cname, false, &sem),
+                Action::Reboot => boot(project, &*t, &env, s, name, &cname, true, &sem),
                 Action::Stop => match status(&*t, &cname, &sem)?.as_deref() {
                     None => Err(DeployError::input(format!(
                         "no container {cname} on {}; nothing to stop",
@@ -190,6 +206,11 @@ fn run_ok(t: &dyn Transport, a: Vec<String>, em: &Emitter) -> Result<String, Dep
     Ok(out.stdout_str())
 }
 
+/// Create and start the accessory. Without `recreate` an existing container
+/// is kept (started again if stopped); with it (reboot) the container is
+/// replaced, but only once the env file, image and network are ready, so a
+/// failed preparation leaves the old one running.
+#[allow(clippy::too_many_arguments)]
 fn boot(
     project: &Project,
     t: &dyn Transport,
@@ -197,12 +218,15 @@ fn boot(
     server: &Server,
     name: &str,
     cname: &str,
+    recreate: bool,
     em: &Emitter,
 ) -> Result<String, DeployError> {
     let acc = &project.config.accessories[name];
     let app = project.app_name();
-    match status(t, cname, em)?.as_deref() {
+    let existing = status(t, cname, em)?;
+    match existing.as_deref() {
         None => {}
+        Some(_) if recreate => {}
         Some("running" | "restarting") => {
             return Ok(format!(
                 "{cname} already running; `arcane accessory reboot {name}` recreates it"
@@ -297,8 +321,18 @@ fn boot(
             .map(argv::split_words)
             .unwrap_or_default(),
     };
+    if existing.is_some() {
+        run_ok(t, argv::rm_force(&[cname.to_string()]), em)?;
+    }
     run_ok(t, argv::accessory_run(&spec), em)?;
-    Ok(format!("{cname} running on network {network}"))
+    Ok(format!(
+        "{cname} {} on network {network}",
+        if existing.is_some() {
+            "recreated, running"
+        } else {
+            "running"
+        }
+    ))
 }
 
 fn remote_home(t: &dyn Transport, em: &Emitter) -> Result<String, DeployError> {
