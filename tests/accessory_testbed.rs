@@ -79,7 +79,7 @@ fn arcane(app: &App, args: &[&str]) -> Output {
 
 #[test]
 fn accessory_lifecycle_boot_logs_stop_reboot_remove_and_deploys_leave_it_alone() {
-    let Some(tb) = testbed(1) else { return };
+    let Some(tb) = testbed(2) else { return };
     let tb: &'static Testbed = tb.testbed();
     let prefix = "tba";
     let name = format!("{prefix}{}", std::process::id() % 100000);
@@ -253,7 +253,7 @@ fn accessory_lifecycle_boot_logs_stop_reboot_remove_and_deploys_leave_it_alone()
 
 #[test]
 fn unknown_accessory_name_exits_2_listing_the_configured_names() {
-    let Some(tb) = testbed(1) else { return };
+    let Some(tb) = testbed(2) else { return };
     let extra = "[accessories.cache]\nimage = \"busybox:stable\"\n\n[accessories.db]\nimage = \"busybox:stable\"\n";
     let app = App::with_publish("tbu", extra, &servers_toml(tb.testbed()), false);
     for verb in ["boot", "reboot", "stop", "logs", "remove"] {
@@ -296,7 +296,7 @@ fn arcane_on_tty(app: &App, args: &[&str], answer: &str) -> Output {
 
 #[test]
 fn reboot_with_a_missing_env_key_changes_nothing_and_remove_on_a_tty_asks_for_the_name() {
-    let Some(tb) = testbed(1) else { return };
+    let Some(tb) = testbed(2) else { return };
     let tb: &'static Testbed = tb.testbed();
     let extra = "[accessories.tmp]\nimage = \"busybox:stable\"\ncmd = \"sleep 3600\"\n";
     let app = App::with_publish("tbt", extra, &servers_toml(tb), false);
@@ -348,4 +348,79 @@ fn reboot_with_a_missing_env_key_changes_nothing_and_remove_on_a_tty_asks_for_th
             app.name, app.name
         ),
     );
+}
+
+#[test]
+fn an_accessory_with_roles_runs_only_on_servers_with_one_of_them() {
+    let Some(tb) = testbed(2) else { return };
+    let tb: &'static Testbed = tb.testbed();
+    // srv2 gets the role "db" (the testbed gives every server "web").
+    let toml = servers_toml(tb);
+    let at = toml.find("[servers.srv2]").unwrap();
+    let (head, tail) = toml.split_at(at);
+    let toml = format!(
+        "{head}{}",
+        tail.replacen("roles = [\"web\"]", "roles = [\"web\", \"db\"]", 1)
+    );
+    let extra =
+        "[accessories.kv]\nimage = \"busybox:stable\"\ncmd = \"sleep 3600\"\nroles = [\"db\"]\n";
+    let app = App::with_publish("tbr", extra, &toml, false);
+    let cname = format!("{}-staging-kv", app.name);
+    let o = arcane(&app, &["accessory", "boot", "kv", "--server", "srv1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("no selected server has a role"),
+        "{}",
+        text(&o)
+    );
+    let o = arcane(
+        &app,
+        &[
+            "accessory",
+            "boot",
+            "kv",
+            "--server",
+            "srv1",
+            "--server",
+            "srv2",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let on = |s: &str| {
+        String::from_utf8_lossy(
+            &tb.exec(
+                s,
+                &format!("docker inspect --type container -f '{{{{.State.Status}}}}' {cname} 2>/dev/null"),
+            )
+            .stdout,
+        )
+        .trim()
+        .to_string()
+    };
+    assert_eq!(on("srv2"), "running");
+    assert_eq!(on("srv1"), "", "srv1 has no db role");
+    let o = arcane(
+        &app,
+        &[
+            "accessory",
+            "remove",
+            "kv",
+            "--yes",
+            "--server",
+            "srv1",
+            "--server",
+            "srv2",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(on("srv2"), "");
+    for s in ["srv1", "srv2"] {
+        tb.exec(
+            s,
+            &format!(
+                "docker network rm {}-staging >/dev/null 2>&1; rm -rf /root/.arcane/{}",
+                app.name, app.name
+            ),
+        );
+    }
 }
