@@ -99,18 +99,22 @@ pub fn run(
         }
     }
     if action == Action::Remove {
-        let ok =
-            interact
-                .confirm(&Confirm {
-                    prompt: format!(
-                    "Remove accessory {name} on {}? Its container and env file are deleted ({})",
-                    servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
-                    kept_volumes_note(&acc.volumes)
-                ),
-                    typed_word: Some(name.to_string()),
-                    hint: "pass --yes to remove it non-interactively".into(),
-                })
-                .map_err(DeployError::Input)?;
+        let on = servers
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let prompt = format!(
+            "Remove accessory {name} on {on}? Its container and env file are deleted ({})",
+            kept_volumes_note(&acc.volumes)
+        );
+        let ok = interact
+            .confirm(&Confirm {
+                prompt,
+                typed_word: Some(name.to_string()),
+                hint: "pass --yes to remove it non-interactively".into(),
+            })
+            .map_err(DeployError::Input)?;
         if !ok {
             return Err(DeployError::input("not confirmed; nothing removed"));
         }
