@@ -52,7 +52,10 @@ pub struct TtyPrompt;
 impl Interact for TtyPrompt {
     fn confirm(&self, req: &Confirm) -> Result<bool, InputError> {
         let mut err = std::io::stderr();
-        let _ = write!(err, "{} [y/N] ", req.prompt);
+        let _ = match &req.typed_word {
+            Some(w) if !w.is_empty() => write!(err, "{} Type {w} to confirm: ", req.prompt),
+            _ => write!(err, "{} [y/N] ", req.prompt),
+        };
         let _ = err.flush();
         let mut line = String::new();
         std::io::stdin()

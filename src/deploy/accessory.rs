@@ -9,7 +9,7 @@ use super::{deps, DeployError};
 use crate::config::{Project, Selection, Server};
 use crate::event::Emitter;
 use crate::interact::{Confirm, Interact};
-use crate::remote::{shell_quote, Cmd, Transport};
+use crate::remote::{Cmd, Transport};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -77,13 +77,40 @@ pub fn run(
             acc.roles.join(", ")
         )));
     }
+    if matches!(action, Action::Boot | Action::Reboot) && !acc.env.is_empty() {
+        // Every key must resolve on every server before anything changes, so
+        // a missing key never leaves an accessory removed and not recreated.
+        for s in &servers {
+            let all = deps::merged_env(project, &env, &s.name)?;
+            em.redactor().add_all(all.values().map(|v| v.as_str()));
+            let missing: Vec<&str> = acc
+                .env
+                .iter()
+                .filter(|k| !all.contains_key(*k))
+                .map(|k| k.as_str())
+                .collect();
+            if !missing.is_empty() {
+                return Err(DeployError::input(format!(
+                    "accessory {name} needs env key(s) {} that config/envs/ does not define for {env} on {}; nothing changed",
+                    missing.join(", "),
+                    s.name
+                )));
+            }
+        }
+    }
     if action == Action::Remove {
+        let on = servers
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let prompt = format!(
+            "Remove accessory {name} on {on}? Its container and env file are deleted ({})",
+            kept_volumes_note(&acc.volumes)
+        );
         let ok = interact
             .confirm(&Confirm {
-                prompt: format!(
-                    "Remove accessory {name} on {}? Its container is deleted (named volumes are kept)",
-                    servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
-                ),
+                prompt,
                 typed_word: Some(name.to_string()),
                 hint: "pass --yes to remove it non-interactively".into(),
             })
@@ -102,18 +129,37 @@ pub fn run(
         let r = (|| -> Result<String, DeployError> {
             let t = deps::connect(s, &project.root, &sem)?;
             match action {
-                Action::Boot => boot(project, &*t, &env, s, name, &cname, &sem),
-                Action::Reboot => {
-                    run_ok(&*t, argv::rm_force(std::slice::from_ref(&cname)), &sem)?;
-                    boot(project, &*t, &env, s, name, &cname, &sem)
-                }
-                Action::Stop => {
-                    run_ok(&*t, argv::stop(std::slice::from_ref(&cname), 10), &sem)?;
-                    Ok(format!("{cname} stopped"))
-                }
+                Action::Boot => boot(project, &*t, &env, s, name, &cname, false, &sem),
+                Action::Reboot => boot(project, &*t, &env, s, name, &cname, true, &sem),
+                Action::Stop => match status(&*t, &cname, &sem)?.as_deref() {
+                    None => Err(DeployError::input(format!(
+                        "no container {cname} on {}; nothing to stop",
+                        s.name
+                    ))),
+                    Some("exited" | "created" | "dead") => Ok(format!("{cname} already stopped")),
+                    Some(_) => {
+                        run_ok(&*t, argv::stop(std::slice::from_ref(&cname), 10), &sem)?;
+                        Ok(format!("{cname} stopped"))
+                    }
+                },
                 Action::Remove => {
-                    run_ok(&*t, argv::rm_force(std::slice::from_ref(&cname)), &sem)?;
-                    Ok(format!("{cname} removed (volumes kept)"))
+                    let existed = status(&*t, &cname, &sem)?.is_some();
+                    if existed {
+                        run_ok(&*t, argv::rm_force(std::slice::from_ref(&cname)), &sem)?;
+                    }
+                    // The env file holds secrets: it goes with the container.
+                    let home = remote_home(&*t, &sem)?;
+                    let path = Layout::new(&home, app, &env).accessory_env(name);
+                    run_ok(&*t, vec!["rm".into(), "-f".into(), path], &sem)?;
+                    Ok(format!(
+                        "{} ({})",
+                        if existed {
+                            format!("{cname} removed")
+                        } else {
+                            format!("no container {cname}; nothing to remove")
+                        },
+                        kept_volumes_note(&acc.volumes)
+                    ))
                 }
                 Action::Logs => {
                     let st = t
@@ -164,6 +210,11 @@ fn run_ok(t: &dyn Transport, a: Vec<String>, em: &Emitter) -> Result<String, Dep
     Ok(out.stdout_str())
 }
 
+/// Create and start the accessory. Without `recreate` an existing container
+/// is kept (started again if stopped); with it (reboot) the container is
+/// replaced, but only once the env file, image and network are ready, so a
+/// failed preparation leaves the old one running.
+#[allow(clippy::too_many_arguments)]
 fn boot(
     project: &Project,
     t: &dyn Transport,
@@ -171,23 +222,36 @@ fn boot(
     server: &Server,
     name: &str,
     cname: &str,
+    recreate: bool,
     em: &Emitter,
 ) -> Result<String, DeployError> {
     let acc = &project.config.accessories[name];
     let app = project.app_name();
-    let exists = t
-        .run(&Cmd::argv(argv::inspect(&[cname.to_string()])), em)
-        .map_err(DeployError::remote)?;
-    if exists.success() {
-        return Err(DeployError::input(format!(
-            "{cname} already exists on {}; use `arcane accessory reboot {name}` to recreate it",
-            server.name
-        )));
+    let existing = status(t, cname, em)?;
+    match existing.as_deref() {
+        None => {}
+        Some(_) if recreate => {}
+        Some("running" | "restarting") => {
+            return Ok(format!(
+                "{cname} already running; `arcane accessory reboot {name}` recreates it"
+            ))
+        }
+        Some("paused") => {
+            return Err(DeployError::input(format!(
+                "{cname} is paused on {}; `arcane accessory reboot {name}` recreates it",
+                server.name
+            )))
+        }
+        Some(_) => {
+            // Stopped (by `accessory stop` or a crash): start the same
+            // container, its data and configuration as they were.
+            run_ok(t, argv::start(&[cname.to_string()]), em)?;
+            return Ok(format!(
+                "{cname} started again (existing container; `arcane accessory reboot {name}` recreates it with the current config)"
+            ));
+        }
     }
-    let home = t
-        .run(&Cmd::shell("printf %s \"$HOME\""), em)
-        .map_err(DeployError::remote)?
-        .stdout_str();
+    let home = remote_home(t, em)?;
     let layout = Layout::new(&home, app, env);
     let env_file = if acc.env.is_empty() {
         None
@@ -261,7 +325,103 @@ fn boot(
             .map(argv::split_words)
             .unwrap_or_default(),
     };
+    if existing.is_some() {
+        run_ok(t, argv::rm_force(&[cname.to_string()]), em)?;
+    }
     run_ok(t, argv::accessory_run(&spec), em)?;
-    let _ = shell_quote;
-    Ok(format!("{cname} running on network {network}"))
+    Ok(format!(
+        "{cname} {} on network {network}",
+        if existing.is_some() {
+            "recreated, running"
+        } else {
+            "running"
+        }
+    ))
+}
+
+fn remote_home(t: &dyn Transport, em: &Emitter) -> Result<String, DeployError> {
+    let out = t
+        .run(&Cmd::shell("printf %s \"$HOME\""), em)
+        .map_err(DeployError::remote)?;
+    let home = out.stdout_str();
+    if !out.success() || home.is_empty() {
+        return Err(DeployError::failed("cannot read $HOME on the server"));
+    }
+    Ok(home)
+}
+
+/// The container's state (`running`, `exited`, ...), `None` when there is
+/// no such container.
+fn status(t: &dyn Transport, cname: &str, em: &Emitter) -> Result<Option<String>, DeployError> {
+    let out = t
+        .run(
+            &Cmd::argv(vec![
+                "docker".into(),
+                "inspect".into(),
+                "--type".into(),
+                "container".into(),
+                "-f".into(),
+                "{{.State.Status}}".into(),
+                cname.to_string(),
+            ]),
+            em,
+        )
+        .map_err(DeployError::remote)?;
+    if out.success() {
+        return Ok(Some(out.stdout_str().trim().to_string()));
+    }
+    let err = out.stderr_str();
+    if err.contains("No such") {
+        Ok(None)
+    } else {
+        Err(DeployError::failed(format!(
+            "docker inspect {cname}: {}",
+            err.trim()
+        )))
+    }
+}
+
+/// Named volumes of an accessory's `volumes` (bind mounts of host paths are
+/// not volumes).
+pub fn named_volumes(volumes: &[String]) -> Vec<String> {
+    volumes
+        .iter()
+        .filter_map(|v| v.split_once(':').map(|(src, _)| src))
+        .filter(|src| !src.is_empty() && !src.starts_with(['/', '.', '~', '$']))
+        .map(String::from)
+        .collect()
+}
+
+fn kept_volumes_note(volumes: &[String]) -> String {
+    let named = named_volumes(volumes);
+    if named.is_empty() {
+        "it has no named volumes".into()
+    } else {
+        format!(
+            "volumes kept: {}; delete the data with `docker volume rm` on the server",
+            named.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_volumes_skip_bind_mounts_and_anonymous_volumes() {
+        let v: Vec<String> = [
+            "pgdata:/var/lib/postgresql/data",
+            "/srv/conf:/etc/conf:ro",
+            "./local:/x",
+            "/anon",
+            "cache:/c:ro",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(named_volumes(&v), ["pgdata", "cache"]);
+        assert!(kept_volumes_note(&v).contains("pgdata, cache"));
+        assert_eq!(kept_volumes_note(&[]), "it has no named volumes");
+    }
 }
