@@ -5,15 +5,15 @@
 //! accessory container alone.
 
 mod common {
+    pub mod argv_watch;
     pub mod testbed;
 }
 mod deploy_support;
 
+use common::argv_watch::ArgvWatch;
 use common::testbed::{testbed, Testbed};
 use deploy_support::*;
 use std::process::{Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// The staging secret `App` writes to config/envs/staging.env.
 const SECRET: &str = "s3cr3t-token-value-0042";
@@ -42,28 +42,12 @@ fn field(st: &str, i: usize) -> String {
 }
 
 /// Run arcane without a TTY (stdin from /dev/null, output captured) while a
-/// thread scans every process's argv on srv1 for the secret.
-fn arcane_scanned(tb: &'static Testbed, app: &App, args: &[&str]) -> Output {
-    let tbr = tb;
-    let stop = Arc::new(AtomicBool::new(false));
-    let s2 = stop.clone();
-    let scanner = std::thread::spawn(move || {
-        let mut hits = vec![];
-        while !s2.load(Ordering::Relaxed) {
-            let o = tbr.exec(
-                "srv1",
-                "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done | grep 's3cr3t-token-valu[e]' || true",
-            );
-            let t = String::from_utf8_lossy(&o.stdout).trim().to_string();
-            if !t.is_empty() {
-                hits.push(t);
-            }
-        }
-        hits
-    });
+/// [`ArgvWatch`] scans every process's argv (the servers' included) for
+/// the secret.
+fn arcane_scanned(app: &App, args: &[&str]) -> Output {
+    let watch = ArgvWatch::start(SECRET);
     let o = app.cmd().args(args).stdin(Stdio::null()).output().unwrap();
-    stop.store(true, Ordering::Relaxed);
-    let hits = scanner.join().unwrap();
+    let (hits, _) = watch.finish();
     assert!(hits.is_empty(), "secret in a server argv: {hits:?}");
     assert!(
         !text(&o).contains("s3cr3t"),
@@ -100,7 +84,7 @@ fn accessory_lifecycle_boot_logs_stop_reboot_remove_and_deploys_leave_it_alone()
 
     // boot (with -v: the command log must not show the secret).
     let v = with(&["-v", "accessory", "boot", "cache"]);
-    let o = arcane_scanned(tb, &app, &v);
+    let o = arcane_scanned(&app, &v);
     assert!(o.status.success(), "{}", text(&o));
     let st = state(tb, &cname);
     assert_eq!(field(&st, 2), "running", "{st}\n{}", text(&o));
@@ -170,7 +154,7 @@ fn accessory_lifecycle_boot_logs_stop_reboot_remove_and_deploys_leave_it_alone()
 
     // reboot: a new container (with --json: no secret in any event either).
     let v = with(&["--json", "-v", "accessory", "reboot", "cache"]);
-    let o = arcane_scanned(tb, &app, &v);
+    let o = arcane_scanned(&app, &v);
     assert!(o.status.success(), "{}", text(&o));
     let st3 = state(tb, &cname);
     assert_eq!(field(&st3, 2), "running", "{}", text(&o));

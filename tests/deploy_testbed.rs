@@ -2,10 +2,12 @@
 //! each, see docs/testing.md), over SSH, with the real binary.
 
 mod common {
+    pub mod argv_watch;
     pub mod testbed;
 }
 mod deploy_support;
 
+use common::argv_watch::ArgvWatch;
 use common::testbed::{testbed, testbed_exclusive, Testbed};
 use deploy_support::*;
 use std::time::Duration;
@@ -83,27 +85,10 @@ fn env_file_is_0600_and_no_secret_reaches_any_argv_on_the_server() {
         &servers_toml(&tb),
         false,
     );
-    let tbr = tb.testbed();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let s2 = stop.clone();
-    // Scan every process's argv inside the server while the deploy runs.
-    let scanner = std::thread::spawn(move || {
-        let mut hits = vec![];
-        while !s2.load(std::sync::atomic::Ordering::Relaxed) {
-            let o = tbr.exec(
-                "srv1",
-                "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done | grep 's3cr3t-token-valu[e]' || true",
-            );
-            let t = String::from_utf8_lossy(&o.stdout).trim().to_string();
-            if !t.is_empty() {
-                hits.push(t);
-            }
-        }
-        hits
-    });
+    // Watch every process's argv (the server's included) while it deploys.
+    let watch = ArgvWatch::start("s3cr3t-token-value");
     let o = app.arcane(&["-v", "deploy", "--server", "srv1"]);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let hits = scanner.join().unwrap();
+    let (hits, _) = watch.finish();
     assert!(o.status.success(), "{}", text(&o));
     assert!(hits.is_empty(), "secret in a server argv: {hits:?}");
     assert!(!text(&o).contains("s3cr3t"), "command log is redacted");

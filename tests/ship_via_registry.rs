@@ -15,17 +15,16 @@
 //! is mocked.
 
 mod common {
+    pub mod argv_watch;
     pub mod testbed;
 }
 
 use assert_cmd::Command;
+use common::argv_watch::ArgvWatch;
 use common::testbed::{testbed, Testbed};
-use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Std, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const USER: &str = "arcane-ci";
@@ -280,62 +279,6 @@ impl Proj {
             "git -C {} rev-parse HEAD",
             self.dir.path().display()
         ))
-    }
-}
-
-/// Every process's argv on this machine (the servers' pid namespaces are
-/// children of ours, so their processes are listed too), scanned until
-/// stopped; returns the argv lines that contained `needle`.
-struct ArgvWatch {
-    stop: Arc<AtomicBool>,
-    hits: Arc<Mutex<Vec<String>>>,
-    scans: Arc<Mutex<u64>>,
-    h: Option<std::thread::JoinHandle<()>>,
-}
-
-impl ArgvWatch {
-    fn start(needle: &str) -> ArgvWatch {
-        let (stop, hits, scans) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(Mutex::new(vec![])),
-            Arc::new(Mutex::new(0)),
-        );
-        let needle = needle.as_bytes().to_vec();
-        let h = {
-            let (stop, hits, scans) = (stop.clone(), hits.clone(), scans.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-                        let mut buf = vec![];
-                        if std::fs::File::open(e.path().join("cmdline"))
-                            .and_then(|mut f| f.read_to_end(&mut buf))
-                            .is_ok()
-                            && buf.windows(needle.len()).any(|w| w == needle)
-                        {
-                            hits.lock()
-                                .unwrap()
-                                .push(String::from_utf8_lossy(&buf).replace('\0', " "));
-                        }
-                    }
-                    *scans.lock().unwrap() += 1;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            })
-        };
-        ArgvWatch {
-            stop,
-            hits,
-            scans,
-            h: Some(h),
-        }
-    }
-
-    fn finish(mut self) -> (Vec<String>, u64) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.h.take().unwrap().join().unwrap();
-        let hits = self.hits.lock().unwrap().clone();
-        let scans = *self.scans.lock().unwrap();
-        (hits, scans)
     }
 }
 
