@@ -1,6 +1,7 @@
 //! Compose mode against the `local` target (this machine has compose v1,
 //! `docker-compose`): only changed services are recreated, and rollback
-//! converges back to the previous release's files.
+//! converges back to the previous release's files. A fake v2 plugin (named
+//! so) checks that a server with `docker compose` is driven through it.
 
 mod deploy_support;
 
@@ -15,9 +16,9 @@ fn container_id(name: &str) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
-#[test]
-fn compose_deploy_recreates_only_changed_services_and_rolls_back() {
-    let app = App::local("dc", "");
+/// A local compose project: `web` built from ./web, `worker` from busybox.
+fn compose_app(prefix: &str) -> App {
+    let app = App::local(prefix, "");
     let p = app.path();
     std::fs::create_dir_all(p.join("web")).unwrap();
     std::fs::rename(p.join("www"), p.join("web/www")).unwrap();
@@ -30,6 +31,25 @@ fn compose_deploy_recreates_only_changed_services_and_rolls_back() {
         ),
     );
     app.commit("compose");
+    app
+}
+
+fn compose_down(app: &App) {
+    let _ = Command::new("docker-compose")
+        .args([
+            "-p",
+            &format!("{}-staging", app.name),
+            "-f",
+            app.path().join("compose.yml").to_str().unwrap(),
+            "down",
+        ])
+        .output();
+}
+
+#[test]
+fn compose_deploy_recreates_only_changed_services_and_rolls_back() {
+    let app = compose_app("dc");
+    let p = app.path();
     let o = app.arcane(&["deploy"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(app.get().as_deref(), Some("v1"));
@@ -51,13 +71,56 @@ fn compose_deploy_recreates_only_changed_services_and_rolls_back() {
     let o = app.arcane(&["rollback"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(app.get().as_deref(), Some("v1"));
-    let _ = Command::new("docker-compose")
-        .args([
-            "-p",
-            &proj,
-            "-f",
-            p.join("compose.yml").to_str().unwrap(),
-            "down",
-        ])
-        .output();
+    compose_down(&app);
+}
+
+/// FAKE compose v2: Debian ships only compose v1, and no v2 binary can be
+/// installed here. This docker CLI plugin (in the test's own `$HOME`, so
+/// nothing else sees it) answers `docker compose version` like v2, logs
+/// every argv it gets and hands it to v1, which takes the same words for
+/// what arcane runs. It proves a server with the plugin is driven through
+/// `docker compose ...`, with words v1 also accepts; not v2's own behaviour.
+#[test]
+fn fake_compose_v2_plugin_is_preferred_on_the_server_and_gets_v2_argv() {
+    let app = compose_app("dv");
+    let plugins = app.home.path().join(".docker/cli-plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let log = app.home.path().join("compose-v2.log");
+    let shim = plugins.join("docker-compose");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh
+\
+             if [ \"$1\" = docker-cli-plugin-metadata ]; then
+\
+             echo '{{\"SchemaVersion\":\"0.1.0\",\"Vendor\":\"arcane tests\",\"Version\":\"v2.99.0-fake\",\"ShortDescription\":\"fake v2\"}}'; exit 0; fi
+\
+             shift
+\
+             echo \"$*\" >> {log}
+\
+             if [ \"$1\" = version ]; then echo 'Docker Compose version v2.99.0-fake'; exit 0; fi
+\
+             exec docker-compose \"$@\"
+",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let o = app.arcane(&["deploy"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(app.get().as_deref(), Some("v1"));
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    let proj = format!("{}-staging", app.name);
+    assert!(calls.lines().any(|l| l == "version"), "{calls}");
+    assert!(
+        calls.lines().any(|l| l.starts_with(&format!("-p {proj} -f "))
+            && l.ends_with("arcane.override.yml up -d --remove-orphans --no-build")),
+        "arcane ran `docker compose -p .. up` through the plugin: {calls}"
+    );
+    compose_down(&app);
 }

@@ -237,7 +237,7 @@ mod tests {
             let _ = s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n");
         });
         assert_eq!(
-            http_status(addr, "/health", Duration::from_secs(2)).unwrap(),
+            http_status(addr, "/health", Duration::from_secs(10)).unwrap(),
             204
         );
     }
