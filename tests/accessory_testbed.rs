@@ -408,3 +408,107 @@ fn an_accessory_with_roles_runs_only_on_servers_with_one_of_them() {
         );
     }
 }
+
+/// An accessory serving "from-db" over HTTP on port 8000: a stand-in for a
+/// database that an app (and its migration hook) must reach by name.
+const DB_ACCESSORY: &str = "[accessories.db]\nimage = \"busybox:stable\"\ncmd = \"sh -c 'mkdir -p /w && echo from-db > /w/index.html && exec httpd -f -p 8000 -h /w'\"\n\n[[hooks.pre_deploy]]\ncommand = \"wget -qO- http://db:8000/ | grep -q from-db\"\ntimeout = 30\n";
+
+/// Inside container `c` on srv1: GET `url`, or the error.
+fn fetch_inside(tb: &Testbed, c: &str, url: &str) -> String {
+    sh(tb, &format!("docker exec {c} wget -qO- {url} 2>&1"))
+}
+
+#[test]
+fn an_app_behind_the_proxy_and_its_hooks_reach_the_accessory_by_name() {
+    let Some(tb) = testbed(2) else { return };
+    let tb: &'static Testbed = tb.testbed();
+    let host = format!("tbp{}.test", std::process::id() % 100000);
+    let extra = format!(
+        "{DB_ACCESSORY}\n[proxy]\nhosts = [\"{host}\"]\napp_port = 8080\ntls = \"off\"\ndrain_timeout = 2\n"
+    );
+    let app = App::with_publish("tbp", &extra, &servers_toml(tb), false);
+    let o = arcane(&app, &["accessory", "boot", "db", "--server", "srv1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The pre-deploy hook fails the deploy unless it reaches `db`.
+    let o = arcane(&app, &["deploy", "--server", "srv1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("1 hook(s) ran"), "{}", text(&o));
+    let c = sh(
+        tb,
+        &format!(
+            "docker ps --filter label=arcane.app={} --filter label=arcane.service=web --format '{{{{.Names}}}}'",
+            app.name
+        ),
+    );
+    assert!(!c.is_empty() && !c.contains('\n'), "one app container: {c}");
+    let nets = sh(
+        tb,
+        &format!("docker inspect -f '{{{{range $k, $v := .NetworkSettings.Networks}}}}{{{{$k}}}} {{{{end}}}}' {c}"),
+    );
+    let mut nets: Vec<&str> = nets.split_whitespace().collect();
+    nets.sort();
+    let own = format!("{}-staging", app.name);
+    assert_eq!(
+        nets,
+        [arcane::proxy::NETWORK, own.as_str()],
+        "networks of {c}"
+    );
+    assert_eq!(fetch_inside(tb, &c, "http://db:8000/"), "from-db");
+    assert_eq!(
+        fetch_inside(tb, &c, &format!("http://{}-staging-db:8000/", app.name)),
+        "from-db"
+    );
+    // And the proxy still serves the app.
+    let page = sh(
+        tb,
+        &format!(
+            "busybox wget -qO- --header 'Host: {host}' http://{}:80/ 2>&1",
+            tb.ip("srv1")
+        ),
+    );
+    assert_eq!(page, "v1");
+    remove_app(tb, &app);
+}
+
+#[test]
+fn a_compose_app_reaches_the_accessory_by_name() {
+    let Some(tb) = testbed(2) else { return };
+    let tb: &'static Testbed = tb.testbed();
+    let app = App::with_publish("tbc", DB_ACCESSORY, &servers_toml(tb), false);
+    let p = app.path();
+    std::fs::create_dir_all(p.join("web")).unwrap();
+    std::fs::rename(p.join("www"), p.join("web/www")).unwrap();
+    std::fs::rename(p.join("Dockerfile"), p.join("web/Dockerfile")).unwrap();
+    app.write(
+        "compose.yml",
+        &format!(
+            "services:\n  web:\n    build: ./web\n    ports: [\"{}:8080\"]\n",
+            app.port
+        ),
+    );
+    app.commit("compose");
+    let o = arcane(&app, &["accessory", "boot", "db", "--server", "srv1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = arcane(&app, &["deploy", "--server", "srv1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let web = format!("{}-staging_web_1", app.name);
+    assert_eq!(fetch_inside(tb, &web, "http://db:8000/"), "from-db");
+    remove_app(tb, &app);
+}
+
+/// Remove the app's accessory, containers, network and records from srv1.
+fn remove_app(tb: &Testbed, app: &App) {
+    let o = arcane(
+        app,
+        &["accessory", "remove", "db", "--yes", "--server", "srv1"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    sh(
+        tb,
+        &format!(
+            "docker ps -aq --filter label=arcane.app={n} | xargs -r docker rm -f >/dev/null 2>&1; \
+             docker network rm {n}-staging {n}-staging_default >/dev/null 2>&1; rm -rf /root/.arcane/{n}",
+            n = app.name
+        ),
+    );
+}

@@ -50,6 +50,11 @@ pub struct RunSpec {
     /// `-p` value (e.g. `8080:8080`) when the app is published without a proxy.
     pub publish: Option<String>,
     pub labels: Labels,
+    /// Networks joined after `network`: behind the proxy the app lives on
+    /// the proxy's network (`arcane`) and also joins `<app>-<env>`, where its
+    /// accessories are. Empty (and absent from older `release.json`) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
 }
 
 fn s(v: &[&str]) -> Vec<String> {
@@ -73,6 +78,28 @@ pub fn container(verb: &str, spec: &RunSpec, name: &str, publish: Option<&str>) 
     }
     a.push(spec.image.clone());
     a
+}
+
+/// The shell line that brings an app container up (`run`) or leaves it
+/// created (`create`), on all its networks. `docker run` joins one network
+/// on every docker version; further ones are joined between create and
+/// start, so the app never runs without reaching its accessories.
+pub fn container_line(verb: &str, spec: &RunSpec, name: &str, publish: Option<&str>) -> String {
+    if spec.also.is_empty() {
+        return sh(&container(verb, spec, name, publish)) + " >/dev/null";
+    }
+    let mut parts = vec![sh(&container("create", spec, name, publish))];
+    for n in &spec.also {
+        parts.push(sh(&s(&["docker", "network", "connect", n, name])));
+    }
+    if verb == "run" {
+        parts.push(sh(&start(&[name.to_string()])));
+    }
+    parts
+        .iter()
+        .map(|p| format!("{p} >/dev/null"))
+        .collect::<Vec<_>>()
+        .join(" && ")
 }
 
 /// A one-off container of the new image with the new env (pre/post-deploy hooks).
@@ -205,6 +232,9 @@ pub fn accessory_run(a: &AccessorySpec) -> Vec<String> {
     }
     v.extend(s(&["--restart", "unless-stopped"]));
     v.extend(["--network".into(), a.network.clone()]);
+    // Apps on the network reach it by its short name (`db`) as well as by
+    // its container name; the network is per app+env, so `db` is unambiguous.
+    v.extend(["--network-alias".into(), a.accessory.clone()]);
     for vol in &a.volumes {
         v.extend(["-v".into(), vol.clone()]);
     }
@@ -312,7 +342,41 @@ mod tests {
                 version: "abc1234".into(),
                 release: "abc1234".into(),
             },
+            also: vec![],
         }
+    }
+
+    #[test]
+    fn container_line_joins_extra_networks_between_create_and_start() {
+        let mut sp = spec();
+        assert_eq!(
+            container_line("run", &sp, "n", None),
+            sh(&container("run", &sp, "n", None)) + " >/dev/null"
+        );
+        sp.network = "arcane".into();
+        sp.also = vec!["hello-staging".into()];
+        let run = container_line("run", &sp, "n", None);
+        let create = sh(&container("create", &sp, "n", None));
+        assert_eq!(
+            run,
+            format!(
+                "{create} >/dev/null && docker network connect hello-staging n >/dev/null \
+                 && docker start n >/dev/null"
+            )
+        );
+        assert_eq!(
+            container_line("create", &sp, "n", None),
+            format!("{create} >/dev/null && docker network connect hello-staging n >/dev/null")
+        );
+    }
+
+    #[test]
+    fn run_spec_without_also_reads_old_release_json() {
+        let mut v = serde_json::to_value(spec()).unwrap();
+        assert!(v.get("also").is_none(), "empty `also` is not written");
+        v.as_object_mut().unwrap().remove("also");
+        let back: RunSpec = serde_json::from_value(v).unwrap();
+        assert_eq!(back, spec());
     }
 
     #[test]
@@ -438,7 +502,7 @@ mod tests {
             accessory_run(&a).join(" "),
             "docker run -d --name hello-staging-db --label arcane.app=hello --label arcane.env=staging \
              --label arcane.accessory=db --env-file /h/.arcane/hello/staging/accessories/db.env \
-             --restart unless-stopped --network hello-staging -v pgdata:/var/lib/postgresql/data \
+             --restart unless-stopped --network hello-staging --network-alias db -v pgdata:/var/lib/postgresql/data \
              -p 127.0.0.1:5432:5432 postgres:16 postgres -c max_connections=50"
         );
     }

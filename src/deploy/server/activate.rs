@@ -2,6 +2,7 @@
 //! to it, run post-deploy hooks and record it as live; on failure undo what
 //! the recorded [`Stage`] says was done.
 
+use super::prepare::accessory_network;
 use super::{prune, run_hooks, save_release, step, undo, Done, Failure, Session, Shared};
 use crate::config::Strategy;
 use crate::deploy::argv;
@@ -125,7 +126,9 @@ fn activate_steps(
                 if noop {
                     return Ok(((), format!("{} already running", spec.name)));
                 }
-                ensure_network(sh, sess, &spec.network, em)?;
+                for n in std::iter::once(&spec.network).chain(&spec.also) {
+                    ensure_network(sh, sess, n, em)?;
+                }
                 // Leftovers: this release's names, and candidates of deploys
                 // that died (we hold the lock, so nobody else uses them).
                 let mut gone = vec![check.clone(), spec.name.clone()];
@@ -157,7 +160,11 @@ fn activate_steps(
                 if *stage == Stage::None {
                     *stage = Stage::Started;
                 }
-                sess.run_ok(argv::container("run", spec, name, publish), sh, em)?;
+                sess.run_cmd(
+                    Cmd::shell(argv::container_line("run", spec, name, publish)),
+                    sh,
+                    em,
+                )?;
                 Ok(((), format!("started {name}")))
             })?;
             step(em, "health", || {
@@ -194,8 +201,13 @@ fn activate_steps(
                 // works; now create the real container (port published, not
                 // yet bound), then stop the old and start the new in one
                 // command: the gap is docker stop + docker start.
-                sess.run_ok(
-                    argv::container("create", spec, &spec.name, spec.publish.as_deref()),
+                sess.run_cmd(
+                    Cmd::shell(argv::container_line(
+                        "create",
+                        spec,
+                        &spec.name,
+                        spec.publish.as_deref(),
+                    )),
                     sh,
                     em,
                 )?;
@@ -240,6 +252,9 @@ fn activate_steps(
             step(em, "start", || {
                 if noop {
                     return Ok(((), "services already running".into()));
+                }
+                if let Some(n) = accessory_network(sh) {
+                    ensure_network(sh, sess, &n, em)?;
                 }
                 *stage = Stage::Replaced;
                 let out = sess.run_ok(argv::compose_up(*cli, project, files), sh, em)?;

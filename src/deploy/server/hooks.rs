@@ -2,6 +2,7 @@
 //! release's image, with its env file, on the app's network.
 
 use super::activate::ensure_network;
+use super::prepare::accessory_network;
 use super::{remaining, Session, Shared};
 use crate::config::Hook;
 use crate::deploy::argv::{self, Labels};
@@ -22,8 +23,18 @@ pub(super) fn run_hooks(
     if hooks.is_empty() {
         return Ok("none".into());
     }
+    // Hooks (migrations) need the accessories more than the proxy, so they
+    // run on `<app>-<env>` whenever the app has accessories.
+    let acc = accessory_network(sh);
     let (network, default_svc) = match &rel.runtime {
-        Runtime::Image { spec, .. } => (spec.network.clone(), spec.labels.service.clone()),
+        Runtime::Image { spec, .. } => (
+            acc.unwrap_or_else(|| spec.network.clone()),
+            spec.labels.service.clone(),
+        ),
+        Runtime::Compose { health_service, .. } if acc.is_some() => (
+            acc.unwrap_or_default(),
+            health_service.clone().unwrap_or_default(),
+        ),
         Runtime::Compose {
             project,
             health_service,

@@ -142,6 +142,10 @@ fn new_release(
                     version: sh.art.version.clone(),
                     release: name.to_string(),
                 },
+                also: accessory_network(sh)
+                    .filter(|n| *n != network_name(sh))
+                    .into_iter()
+                    .collect(),
             };
             let images = [(service.clone(), image.clone())].into_iter().collect();
             (Runtime::Image { spec, port }, images)
@@ -205,6 +209,12 @@ fn network_name(sh: &Shared) -> String {
     }
 }
 
+/// The network an app's accessories are on, `<app>-<env>`, when it has any:
+/// app containers (and hook runs) join it so they reach `db` by name.
+pub(super) fn accessory_network(sh: &Shared) -> Option<String> {
+    (!sh.project.config.accessories.is_empty()).then(|| format!("{}-{}", sh.app, sh.env))
+}
+
 /// `-p` value without a proxy: `[deploy] publish` or the app port on all interfaces.
 fn publish_value(sh: &Shared) -> String {
     let port = sh.project.config.app_port();
@@ -249,16 +259,22 @@ fn write_release_dir(
                 built: s.context.is_some(),
             })
             .collect();
+        let acc = accessory_network(sh);
+        let nets: Vec<&str> = sh
+            .project
+            .config
+            .proxy
+            .as_ref()
+            .map(|_| deps::PROXY_NETWORK)
+            .into_iter()
+            .chain(acc.as_deref())
+            .collect();
         let y = compose::override_yaml(
             &sh.app,
             &sh.env,
             &sess.layout.env_file(&rel.release),
             &ovs,
-            sh.project
-                .config
-                .proxy
-                .as_ref()
-                .map(|_| deps::PROXY_NETWORK),
+            &nets,
         );
         t.upload(
             &format!("{dir}/arcane.override.yml"),
