@@ -118,8 +118,10 @@ fn fake_compose_v2_plugin_is_preferred_on_the_server_and_gets_v2_argv() {
     let proj = format!("{}-staging", app.name);
     assert!(calls.lines().any(|l| l == "version"), "{calls}");
     assert!(
-        calls.lines().any(|l| l.starts_with(&format!("-p {proj} -f "))
-            && l.ends_with("arcane.override.yml up -d --remove-orphans --no-build")),
+        calls
+            .lines()
+            .any(|l| l.starts_with(&format!("-p {proj} -f "))
+                && l.ends_with("arcane.override.yml up -d --remove-orphans --no-build")),
         "arcane ran `docker compose -p .. up` through the plugin: {calls}"
     );
     compose_down(&app);

@@ -1,4 +1,5 @@
-//! `arcane push --via registry` against a real registry (Debian's
+//! `arcane push --via registry`, and `arcane deploy` with `[registry]`,
+//! against a real registry (Debian's
 //! `docker-registry`, distribution 2.8, htpasswd auth) and two testbed
 //! servers, each with its own Docker 20.10 engine.
 //!
@@ -468,8 +469,60 @@ fn push_via_a_real_registry_with_htpasswd_reaches_two_servers_and_keeps_the_pass
     )
     .replace("\"$PW\"", &format!("'{password}'")));
     assert!(out.contains(&p.head()), "{out}");
+
+    // `arcane deploy` with [registry]: a new version is pushed once and each
+    // server pulls it (nothing goes over SSH), password still unseen.
+    std::fs::write(p.dir.path().join("app.txt"), format!("{app}-v2\n")).unwrap();
+    std::fs::create_dir_all(p.dir.path().join("config/envs")).unwrap();
+    std::fs::write(
+        p.dir.path().join("config/envs/staging.env"),
+        "GREETING=hi\n",
+    )
+    .unwrap();
+    p.git(&["add", "-A"]);
+    p.git(&["commit", "-qm", "v2"]);
+    let watch = ArgvWatch::start(&password);
+    let t = Instant::now();
+    let out = p
+        .arcane()
+        .env("REGISTRY_PASSWORD", &password)
+        .args(["-v", "deploy", "--group", "all"])
+        .assert()
+        .success();
+    let deploy_secs = t.elapsed().as_secs_f64();
+    let (hits, _) = watch.finish();
+    assert!(hits.is_empty(), "the password was in an argv: {hits:?}");
+    let text = output_text(out.get_output());
+    assert!(!text.contains(&password), "password in output: {text}");
+    let v2 = format!("{registry}/{app}:{}", p.head());
+    assert_eq!(
+        text.matches(&format!(" push {v2}")).count(),
+        1,
+        "pushed once: {text}"
+    );
+    assert_eq!(
+        text.matches(&format!(" pull {v2}")).count(),
+        2,
+        "each server pulled: {text}"
+    );
+    for s in ["srv1", "srv2"] {
+        let out = tb.exec(s, "curl -s -m 5 http://127.0.0.1:8080/app.txt");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("{app}-v2"),
+            "{s} serves the new version"
+        );
+        let out = tb.exec(
+            s,
+            &format!(
+                "docker ps -aq --filter label=arcane.app={app} | xargs -r docker rm -f; rm -rf /root/.arcane/{app}; cat /root/.docker/config.json 2>/dev/null; ls -d /tmp/arcane-docker-* 2>/dev/null"
+            ),
+        );
+        let left = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(!left.contains(&reg_host), "{s}: login kept: {left}");
+    }
     eprintln!(
-        "push --via registry to 2 servers: {push_secs:.1}s; whole test {:.1}s",
+        "push --via registry to 2 servers: {push_secs:.1}s; deploy through it: {deploy_secs:.1}s; whole test {:.1}s",
         started.elapsed().as_secs_f64()
     );
 }
