@@ -10,6 +10,7 @@
 
 use super::DeployError;
 use crate::event::Emitter;
+use crate::remote::ssh::remote_path;
 use crate::remote::{shell_quote, Cmd, Transport};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,11 +69,18 @@ pub fn stale_after() -> Duration {
     Duration::from_secs(secs)
 }
 
-/// Try once: prints `ACQUIRED`, or `HELD <age>` and the holder JSON.
-fn try_script(lock_dir: &str) -> String {
-    let d = shell_quote(lock_dir);
+/// Try once: prints `ACQUIRED` (then whatever `then` prints), or
+/// `HELD <age>` and the holder JSON.
+fn try_script(lock_dir: &str, then: &str) -> String {
+    let d = remote_path(lock_dir);
+    // `then`'s exit status is ignored: the lock is taken once holder.json is written.
+    let then = if then.is_empty() {
+        String::new()
+    } else {
+        format!(" {then};")
+    };
     format!(
-        "mkdir -p \"$(dirname {d})\" && if mkdir {d} 2>/dev/null; then cat > {d}/holder.json && echo ACQUIRED; \
+        "mkdir -p \"$(dirname {d})\" && if mkdir {d} 2>/dev/null; then cat > {d}/holder.json && {{ echo ACQUIRED;{then} true; }}; \
          else cat >/dev/null; now=$(date +%s); m=$(stat -c %Y {d}/holder.json 2>/dev/null || stat -c %Y {d} 2>/dev/null || echo $now); \
          echo \"HELD $((now - m))\"; cat {d}/holder.json 2>/dev/null; fi"
     )
@@ -123,13 +131,32 @@ impl Lock {
         wait: Duration,
         em: &Emitter,
     ) -> Result<Lock, DeployError> {
+        Lock::acquire_then(t, dir, version, wait, "", em).map(|(l, _)| l)
+    }
+
+    /// [`Lock::acquire`], then run the shell snippet `then` in the same
+    /// round trip, under the lock, and return what it printed: a deploy
+    /// reads the server's state this way without a second round trip.
+    pub fn acquire_then(
+        t: Arc<dyn Transport>,
+        dir: &str,
+        version: &str,
+        wait: Duration,
+        then: &str,
+        em: &Emitter,
+    ) -> Result<(Lock, String), DeployError> {
         let holder = Holder::new(version);
         let body = serde_json::to_vec_pretty(&holder).expect("serializable");
         let start = Instant::now();
         let mut told = false;
         loop {
             let out = t
-                .run(&Cmd::shell(try_script(dir)).with_stdin(body.clone()), em)
+                .run(
+                    &Cmd::shell(try_script(dir, then))
+                        .with_stdin(body.clone())
+                        .with_timeout(Duration::from_secs(60)),
+                    em,
+                )
                 .map_err(DeployError::remote)?;
             if !out.success() {
                 return Err(DeployError::failed(format!(
@@ -138,7 +165,8 @@ impl Lock {
                     out.stderr_str().trim()
                 )));
             }
-            let st = parse_state(&out.stdout_str());
+            let text = out.stdout_str();
+            let st = parse_state(&text);
             if !st.held {
                 let mut lock = Lock {
                     t,
@@ -148,7 +176,8 @@ impl Lock {
                     beat: None,
                 };
                 lock.start_heartbeat(em.clone());
-                return Ok(lock);
+                let rest = text.split_once('\n').map(|(_, r)| r).unwrap_or("");
+                return Ok((lock, rest.to_string()));
             }
             if st.stale {
                 let who = st
@@ -199,7 +228,7 @@ impl Lock {
             let script = format!(
                 "grep -q {} {f} && touch {f}",
                 shell_quote(&token),
-                f = shell_quote(&file)
+                f = remote_path(&file)
             );
             let mut last = Instant::now();
             while !stop.load(Ordering::Relaxed) {
@@ -222,7 +251,7 @@ impl Lock {
     /// Remove the lock if it is still ours.
     pub fn release(mut self, em: &Emitter) -> Result<(), DeployError> {
         self.stop_heartbeat();
-        let d = shell_quote(&self.dir);
+        let d = remote_path(&self.dir);
         let script = format!(
             "if grep -q {tok} {d}/holder.json 2>/dev/null; then rm -rf {d}; fi",
             tok = shell_quote(&self.holder.token)
@@ -270,7 +299,7 @@ pub fn break_lock(
     token: Option<&str>,
     em: &Emitter,
 ) -> Result<(), DeployError> {
-    let d = shell_quote(dir);
+    let d = remote_path(dir);
     let script = match token {
         Some(tok) => format!(
             "if grep -q {} {d}/holder.json 2>/dev/null; then mv {d} {d}.stale.$$ 2>/dev/null && rm -rf {d}.stale.$$; fi; true",
@@ -293,7 +322,7 @@ pub fn break_lock(
 
 /// Read a lock without taking it.
 pub fn status(t: &dyn Transport, dir: &str, em: &Emitter) -> Result<LockState, DeployError> {
-    let d = shell_quote(dir);
+    let d = remote_path(dir);
     let script = format!(
         "if [ -d {d} ]; then now=$(date +%s); m=$(stat -c %Y {d}/holder.json 2>/dev/null || stat -c %Y {d}); \
          echo \"HELD $((now - m))\"; cat {d}/holder.json 2>/dev/null; else echo FREE; fi"

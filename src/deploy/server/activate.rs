@@ -201,12 +201,13 @@ fn activate_steps(
                 // works; now create the real container (port published, not
                 // yet bound), then stop the old and start the new in one
                 // command: the gap is docker stop + docker start.
+                // The candidate has done its job: it goes in the same round
+                // trip that creates the real container, before the gap.
                 sess.run_cmd(
-                    Cmd::shell(argv::container_line(
-                        "create",
-                        spec,
-                        &spec.name,
-                        spec.publish.as_deref(),
+                    Cmd::shell(format!(
+                        "{} && {{ {} >/dev/null 2>&1; true; }}",
+                        argv::container_line("create", spec, &spec.name, spec.publish.as_deref(),),
+                        argv::sh(&argv::rm_force(std::slice::from_ref(&check)))
                     )),
                     sh,
                     em,
@@ -222,14 +223,6 @@ fn activate_steps(
                 let t0 = Instant::now();
                 sess.run_cmd(Cmd::shell(script), sh, em)?;
                 let gap = t0.elapsed();
-                let _ = sess.run_cmd(
-                    Cmd::shell(format!(
-                        "{} >/dev/null 2>&1; true",
-                        argv::sh(&argv::rm_force(std::slice::from_ref(&check)))
-                    )),
-                    sh,
-                    em,
-                );
                 let d = wait(sh, sess, &spec.name, *port, em)?;
                 Ok((
                     (),

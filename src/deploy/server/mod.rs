@@ -137,13 +137,11 @@ pub(crate) fn run(
         Target::New => sh.art.is_compose(),
         Target::Existing(_) => true,
     };
+    // The server's state is read in the lock's round trip, under the lock:
+    // one round trip fewer per server than reading it before and again after.
     let sess = step(em, "connect", || {
-        let s = Session::open(sh.project, server, &sh.env, want_compose, em)?;
-        let d = match &s.facts.current {
-            Some(c) => format!("{}; live release {c}", server.config.host),
-            None => format!("{}; nothing deployed yet", server.config.host),
-        };
-        Ok((s, d))
+        let s = Session::connect(sh.project, server, &sh.env, want_compose, em)?;
+        Ok((s, server.config.host.clone()))
     });
     let mut sess = match sess {
         Ok(s) => s,
@@ -152,32 +150,41 @@ pub(crate) fn run(
             return (out, None);
         }
     };
-    out.version = sess.facts.current.clone();
     let lock = step(em, "lock", || {
-        let l = Lock::acquire(
+        let (l, facts) = Lock::acquire_then(
             sess.t.clone(),
-            &sess.layout.lock_dir(),
+            &sess.lock_dir(),
             &sh.art.version,
             sh.lock_wait,
+            &sess.facts_script(),
             em,
         )?;
-        Ok((l, String::new()))
+        if let Err(e) = sess.apply_facts(&facts, "") {
+            let _ = l.release(em);
+            return Err(e);
+        }
+        let d = match &sess.facts.current {
+            Some(c) => format!("live release {c}"),
+            None => "nothing deployed yet".to_string(),
+        };
+        Ok((l, d))
     });
     let lock = match lock {
         Ok(l) => l,
         Err(e) => {
+            // Say what is live even though this deploy could not lock.
+            if sess.refresh(em).is_ok() {
+                out.version = sess.facts.current.clone();
+            }
             out.detail = e.to_string();
             return (out, None);
         }
     };
-    // Re-read under the lock: a deploy that held it may have changed things.
-    let res = sess
-        .refresh(em)
-        .map_err(Failure::from)
-        .and_then(|_| match target {
-            Target::New => deploy_new(sh, &sess, vars, em),
-            Target::Existing(to) => rollback_to(sh, &sess, to.as_deref(), em),
-        });
+    out.version = sess.facts.current.clone();
+    let res = match target {
+        Target::New => deploy_new(sh, &sess, vars, em),
+        Target::Existing(to) => rollback_to(sh, &sess, to.as_deref(), em),
+    };
     let unlock = step(em, "unlock", || {
         lock.release(em).map(|_| ((), String::new()))
     });

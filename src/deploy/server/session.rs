@@ -148,9 +148,23 @@ impl Session {
         want_compose: bool,
         em: &Emitter,
     ) -> Result<Session, DeployError> {
+        let mut s = Session::connect(project, server, env, want_compose, em)?;
+        s.refresh(em)?;
+        Ok(s)
+    }
+
+    /// Connected, but nothing read yet: the deploy reads the facts in the
+    /// lock's round trip ([`Session::facts_script`], [`Session::apply_facts`]).
+    pub fn connect(
+        project: &Project,
+        server: &Server,
+        env: &str,
+        want_compose: bool,
+        em: &Emitter,
+    ) -> Result<Session, DeployError> {
         let app = project.app_name();
         let t = deps::connect(server, &project.root, em)?;
-        let mut s = Session {
+        Ok(Session {
             server: server.clone(),
             t,
             layout: Layout::new("/", app, env),
@@ -158,26 +172,42 @@ impl Session {
             app: app.into(),
             env: env.into(),
             want_compose,
-        };
-        s.refresh(em)?;
-        Ok(s)
+        })
+    }
+
+    /// The lock directory before the home directory is known:
+    /// `~/.arcane/<app>/<env>/lock` (the lock scripts expand `~`).
+    pub fn lock_dir(&self) -> String {
+        if self.facts.home.is_empty() {
+            Layout::new("~", &self.app, &self.env).lock_dir()
+        } else {
+            self.layout.lock_dir()
+        }
+    }
+
+    pub fn facts_script(&self) -> String {
+        facts_script(&self.app, &self.env, self.want_compose)
     }
 
     pub fn refresh(&mut self, em: &Emitter) -> Result<(), DeployError> {
         let out = self
             .t
             .run(
-                &Cmd::shell(facts_script(&self.app, &self.env, self.want_compose))
-                    .with_timeout(Duration::from_secs(60)),
+                &Cmd::shell(self.facts_script()).with_timeout(Duration::from_secs(60)),
                 em,
             )
             .map_err(DeployError::remote)?;
-        let facts = parse_facts(&out.stdout_str());
+        self.apply_facts(&out.stdout_str(), &out.stderr_str())
+    }
+
+    /// Take what [`Session::facts_script`] printed.
+    pub fn apply_facts(&mut self, stdout: &str, stderr: &str) -> Result<(), DeployError> {
+        let facts = parse_facts(stdout);
         if facts.home.is_empty() {
             return Err(DeployError::failed(format!(
                 "{}: could not read the server's home directory: {}",
                 self.server.name,
-                out.stderr_str().trim()
+                stderr.trim()
             )));
         }
         self.layout = Layout::new(&facts.home, &self.app, &self.env);
