@@ -3,7 +3,9 @@
 //! the recorded [`Stage`] says was done.
 
 use super::prepare::accessory_network;
-use super::{prune, run_hooks, save_release, step, undo, Done, Failure, Session, Shared};
+use super::{
+    prune, release_running, run_hooks, save_release, step, undo, Done, Failure, Session, Shared,
+};
 use crate::config::Strategy;
 use crate::deploy::argv;
 use crate::deploy::deps;
@@ -126,29 +128,39 @@ fn activate_steps(
                 if noop {
                     return Ok(((), format!("{} already running", spec.name)));
                 }
+                // One round trip: networks that may be missing, leftovers
+                // that exist, then the container (unless `recreate` must
+                // stop the old one in between).
+                let mut prep = vec![];
                 for n in std::iter::once(&spec.network).chain(&spec.also) {
-                    ensure_network(sh, sess, n, em)?;
+                    if n == deps::PROXY_NETWORK {
+                        ensure_network(sh, sess, n, em)?;
+                    } else if !network_known(sess, n) {
+                        prep.push(network_line(sh, n));
+                    }
                 }
                 // Leftovers: this release's names, and candidates of deploys
                 // that died (we hold the lock, so nobody else uses them).
-                let mut gone = vec![check.clone(), spec.name.clone()];
-                gone.extend(
-                    sess.facts
-                        .containers
-                        .iter()
-                        .filter(|c| c.name.ends_with("-check"))
-                        .map(|c| c.name.clone()),
-                );
-                gone.dedup();
-                sess.run_cmd(
-                    Cmd::shell(format!(
-                        "{} >/dev/null 2>&1; true",
+                let gone: Vec<String> = sess
+                    .facts
+                    .containers
+                    .iter()
+                    .filter(|c| {
+                        c.name == check || c.name == spec.name || c.name.ends_with("-check")
+                    })
+                    .map(|c| c.name.clone())
+                    .collect();
+                if !gone.is_empty() {
+                    prep.push(format!(
+                        "{{ {} >/dev/null 2>&1; true; }}",
                         argv::sh(&argv::rm_force(&gone))
-                    )),
-                    sh,
-                    em,
-                )?;
+                    ));
+                }
                 if recreate && !old.is_empty() {
+                    if !prep.is_empty() {
+                        sess.run_cmd(Cmd::shell(prep.join(" && ")), sh, em)?;
+                        prep.clear();
+                    }
                     *stage = Stage::Replaced;
                     sess.run_ok(argv::stop(old, 10), sh, em)?;
                 }
@@ -160,11 +172,8 @@ fn activate_steps(
                 if *stage == Stage::None {
                     *stage = Stage::Started;
                 }
-                sess.run_cmd(
-                    Cmd::shell(argv::container_line("run", spec, name, publish)),
-                    sh,
-                    em,
-                )?;
+                prep.push(argv::container_line("run", spec, name, publish));
+                sess.run_cmd(Cmd::shell(prep.join(" && ")), sh, em)?;
                 Ok(((), format!("started {name}")))
             })?;
             step(em, "health", || {
@@ -382,14 +391,27 @@ pub(super) fn ensure_network(
     if name == deps::PROXY_NETWORK {
         return deps::proxy_ensure(sh.project, &*sess.t, em);
     }
-    sess.run_cmd(
-        Cmd::shell(format!(
-            "{} >/dev/null 2>&1 || {} >/dev/null",
-            argv::sh(&argv::network_inspect(name)),
-            argv::sh(&argv::network_create(name, &sh.app, &sh.env))
-        )),
-        sh,
-        em,
-    )?;
+    sess.run_cmd(Cmd::shell(network_line(sh, name)), sh, em)?;
     Ok(())
+}
+
+/// Create the app's network `name` unless it exists.
+fn network_line(sh: &Shared, name: &str) -> String {
+    format!(
+        "{{ {} >/dev/null 2>&1 || {} >/dev/null; }}",
+        argv::sh(&argv::network_inspect(name)),
+        argv::sh(&argv::network_create(name, &sh.app, &sh.env))
+    )
+}
+
+/// The network certainly exists: the live release's container is running
+/// on it (docker refuses to remove a network in use).
+fn network_known(sess: &Session, name: &str) -> bool {
+    sess.live_release().is_some_and(|r| match &r.runtime {
+        Runtime::Image { spec, .. } => {
+            (spec.network == name || spec.also.iter().any(|n| n == name))
+                && release_running(sess, r)
+        }
+        Runtime::Compose { .. } => false,
+    })
 }
