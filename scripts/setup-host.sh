@@ -14,6 +14,8 @@ PACKAGES=(
   # the testbed and the tools tests drive
   docker.io docker-compose openssh-server openssh-client busybox-static caddy
   iproute2 iptables tmux git-crypt age hyperfine wrk curl util-linux
+  # a real D-Bus session bus for the desktop notification test
+  dbus-daemon dbus-bin
   # a real registry for `push --via registry` (tests/ship_via_registry.rs)
   docker-registry apache2-utils
   # building the crate (ssh2 -> libssh2-sys -> openssl)
