@@ -385,6 +385,8 @@ fn dashboard_deploys_to_testbed_servers() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let app = format!("tuitbd{}", std::process::id());
+    // The image is built on this machine: remove it here too.
+    let _host = DockerCleanup(app.clone());
     let dir = testbed_project(&tb, tmp.path(), &app);
     let tmux = launch("testbed-deploy", tmp.path(), &dir);
     tmux.wait_for("1 Overview", 10);

@@ -30,6 +30,7 @@ TB=""
 cleanup() {
   docker ps -aq --filter label=arcane.app=benchapp | xargs -r docker rm -f >/dev/null 2>&1 || true
   docker network rm benchapp-staging >/dev/null 2>&1 || true
+  docker images -q benchapp | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
   if [ -n "$TB" ]; then "$ROOT/tests/testbed/testbed" down --dir "$TB" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
 }
