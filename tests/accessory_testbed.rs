@@ -427,6 +427,7 @@ fn an_app_behind_the_proxy_and_its_hooks_reach_the_accessory_by_name() {
         "{DB_ACCESSORY}\n[proxy]\nhosts = [\"{host}\"]\napp_port = 8080\ntls = \"off\"\ndrain_timeout = 2\n"
     );
     let app = App::with_publish("tbp", &extra, &servers_toml(tb), false);
+    let _clean = OnSrv1(tb, app.name.clone());
     let o = arcane(&app, &["accessory", "boot", "db", "--server", "srv1"]);
     assert!(o.status.success(), "{}", text(&o));
     // The pre-deploy hook fails the deploy unless it reaches `db`.
@@ -467,7 +468,7 @@ fn an_app_behind_the_proxy_and_its_hooks_reach_the_accessory_by_name() {
         ),
     );
     assert_eq!(page, "v1");
-    remove_app(tb, &app);
+    remove_accessory(&app);
 }
 
 #[test]
@@ -475,6 +476,7 @@ fn a_compose_app_reaches_the_accessory_by_name() {
     let Some(tb) = testbed(2) else { return };
     let tb: &'static Testbed = tb.testbed();
     let app = App::with_publish("tbc", DB_ACCESSORY, &servers_toml(tb), false);
+    let _clean = OnSrv1(tb, app.name.clone());
     let p = app.path();
     std::fs::create_dir_all(p.join("web")).unwrap();
     std::fs::rename(p.join("www"), p.join("web/www")).unwrap();
@@ -493,22 +495,31 @@ fn a_compose_app_reaches_the_accessory_by_name() {
     assert!(o.status.success(), "{}", text(&o));
     let web = format!("{}-staging_web_1", app.name);
     assert_eq!(fetch_inside(tb, &web, "http://db:8000/"), "from-db");
-    remove_app(tb, &app);
+    remove_accessory(&app);
 }
 
-/// Remove the app's accessory, containers, network and records from srv1.
-fn remove_app(tb: &Testbed, app: &App) {
+/// Removes the app's containers (accessories too), networks and records
+/// from srv1 when the test ends, passed or not.
+struct OnSrv1<'a>(&'a Testbed, String);
+
+impl Drop for OnSrv1<'_> {
+    fn drop(&mut self) {
+        sh(
+            self.0,
+            &format!(
+                "docker ps -aq --filter label=arcane.app={n} | xargs -r docker rm -f >/dev/null 2>&1; \
+                 docker network rm {n}-staging {n}-staging_default >/dev/null 2>&1; rm -rf /root/.arcane/{n}",
+                n = self.1
+            ),
+        );
+    }
+}
+
+/// `accessory remove` works on the way out (the guard cleans up the rest).
+fn remove_accessory(app: &App) {
     let o = arcane(
         app,
         &["accessory", "remove", "db", "--yes", "--server", "srv1"],
     );
     assert!(o.status.success(), "{}", text(&o));
-    sh(
-        tb,
-        &format!(
-            "docker ps -aq --filter label=arcane.app={n} | xargs -r docker rm -f >/dev/null 2>&1; \
-             docker network rm {n}-staging {n}-staging_default >/dev/null 2>&1; rm -rf /root/.arcane/{n}",
-            n = app.name
-        ),
-    );
 }

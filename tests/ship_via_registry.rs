@@ -215,6 +215,25 @@ impl Drop for LoopbackNat {
     }
 }
 
+/// Removes the deployed app from both servers when the test ends, passed or
+/// not (it publishes port 8080 there).
+struct Deployed<'a>(&'a Testbed, String);
+
+impl Drop for Deployed<'_> {
+    fn drop(&mut self) {
+        for s in ["srv1", "srv2"] {
+            let _ = self.0.exec(
+                s,
+                &format!(
+                    "docker ps -aq --filter label=arcane.app={a} | xargs -r docker rm -f; \
+                     docker network rm {a}-staging; rm -rf /root/.arcane/{a}",
+                    a = self.1
+                ),
+            );
+        }
+    }
+}
+
 /// A git-committed busybox project with `[registry]`.
 struct Proj {
     dir: tempfile::TempDir,
@@ -481,6 +500,7 @@ fn push_via_a_real_registry_with_htpasswd_reaches_two_servers_and_keeps_the_pass
     .unwrap();
     p.git(&["add", "-A"]);
     p.git(&["commit", "-qm", "v2"]);
+    let _deployed = Deployed(&tb, app.clone());
     let watch = ArgvWatch::start(&password);
     let t = Instant::now();
     let out = p
@@ -514,9 +534,7 @@ fn push_via_a_real_registry_with_htpasswd_reaches_two_servers_and_keeps_the_pass
         );
         let out = tb.exec(
             s,
-            &format!(
-                "docker ps -aq --filter label=arcane.app={app} | xargs -r docker rm -f; rm -rf /root/.arcane/{app}; cat /root/.docker/config.json 2>/dev/null; ls -d /tmp/arcane-docker-* 2>/dev/null"
-            ),
+            "cat /root/.docker/config.json 2>/dev/null; ls -d /tmp/arcane-docker-* 2>/dev/null",
         );
         let left = String::from_utf8_lossy(&out.stdout).to_string();
         assert!(!left.contains(&reg_host), "{s}: login kept: {left}");

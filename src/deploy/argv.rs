@@ -120,6 +120,24 @@ pub fn hook_run(
     a
 }
 
+/// A hook container that also joins `also` before it starts: `hook_run`
+/// turned into `create`, `network connect`, then `start -a` (which streams
+/// its output and exits with its status; `--rm` still removes it).
+pub fn hook_line(mut run: Vec<String>, also: &[String], name: &str) -> String {
+    if let Some(verb) = run.get_mut(1) {
+        *verb = "create".into();
+    }
+    let mut parts = vec![format!("{} >/dev/null", sh(&run))];
+    for n in also {
+        parts.push(format!(
+            "{} >/dev/null",
+            sh(&s(&["docker", "network", "connect", n, name]))
+        ));
+    }
+    parts.push(sh(&s(&["docker", "start", "-a", name])));
+    parts.join(" && ")
+}
+
 pub fn start(names: &[String]) -> Vec<String> {
     let mut a = s(&["docker", "start"]);
     a.extend(names.iter().cloned());
@@ -368,6 +386,24 @@ mod tests {
             container_line("create", &sp, "n", None),
             format!("{create} >/dev/null && docker network connect hello-staging n >/dev/null")
         );
+    }
+
+    #[test]
+    fn hook_line_creates_connects_then_starts_attached() {
+        let l = spec().labels;
+        let run = hook_run("img:1", "/e", "arcane", "h-0", &l, "migrate");
+        let line = hook_line(run.clone(), &["hello-staging".into()], "h-0");
+        let mut create = run;
+        create[1] = "create".into();
+        assert_eq!(
+            line,
+            format!(
+                "{} >/dev/null && docker network connect hello-staging h-0 >/dev/null \
+                 && docker start -a h-0",
+                sh(&create)
+            )
+        );
+        assert!(line.starts_with("docker create --rm --name h-0"));
     }
 
     #[test]

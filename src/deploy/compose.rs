@@ -18,6 +18,9 @@ pub struct Service {
     pub context: Option<String>,
     pub dockerfile: Option<String>,
     pub image: Option<String>,
+    /// The service sets `network_mode` (host, `service:x`, ...), which
+    /// compose refuses to combine with `networks`.
+    pub network_mode: bool,
 }
 
 /// Parse the services of a normalized compose file (`docker-compose config`
@@ -59,6 +62,7 @@ pub fn parse_config(yaml: &str) -> Vec<Service> {
                 match key.as_str() {
                     "build" if !val.is_empty() => s.context = Some(val),
                     "image" => s.image = Some(val),
+                    "network_mode" => s.network_mode = true,
                     _ => {}
                 }
             }
@@ -94,6 +98,8 @@ pub struct OverrideService {
     pub image: Option<String>,
     /// Whether the service has a `build` section to neutralize on the server.
     pub built: bool,
+    /// The service sets `network_mode`: it joins no networks.
+    pub network_mode: bool,
 }
 
 /// The generated override. `networks` are external networks every service
@@ -131,7 +137,7 @@ pub fn override_yaml(
         for (k, v) in labels {
             y.push_str(&format!("      {}: {}\n", q(k), q(v)));
         }
-        if !networks.is_empty() {
+        if !networks.is_empty() && !s.network_mode {
             y.push_str("    networks:\n      - default\n");
             for n in networks {
                 y.push_str(&format!("      - {}\n", q(n)));
@@ -161,6 +167,10 @@ mod tests {
         assert_eq!(s[0].dockerfile.as_deref(), Some("Dockerfile"));
         assert_eq!(s[1].image.as_deref(), Some("redis:7"));
         assert_eq!(s[1].context, None);
+        let s = parse_config(
+            "services:\n  agent:\n    image: a\n    network_mode: host\n  web:\n    image: b\n",
+        );
+        assert!(s[0].network_mode && !s[1].network_mode);
     }
 
     #[test]
@@ -182,11 +192,13 @@ mod tests {
                     name: "web".into(),
                     image: Some("hello-web:img-0123456789ab".into()),
                     built: true,
+                    network_mode: false,
                 },
                 OverrideService {
                     name: "redis".into(),
                     image: None,
                     built: false,
+                    network_mode: false,
                 },
             ],
             &[],

@@ -73,11 +73,13 @@ pub fn stale_after() -> Duration {
 /// `HELD <age>` and the holder JSON.
 fn try_script(lock_dir: &str, then: &str) -> String {
     let d = remote_path(lock_dir);
-    // `then`'s exit status is ignored: the lock is taken once holder.json is written.
+    // `then`'s exit status is ignored: the lock is taken once holder.json is
+    // written. Its time is not held against the heartbeat: holder.json is
+    // touched again after it, before the heartbeat thread starts.
     let then = if then.is_empty() {
         String::new()
     } else {
-        format!(" {then};")
+        format!(" {then}; touch {d}/holder.json 2>/dev/null;")
     };
     format!(
         "mkdir -p \"$(dirname {d})\" && if mkdir {d} 2>/dev/null; then cat > {d}/holder.json && {{ echo ACQUIRED;{then} true; }}; \
@@ -157,7 +159,13 @@ impl Lock {
                         .with_timeout(Duration::from_secs(60)),
                     em,
                 )
-                .map_err(DeployError::remote)?;
+                .map_err(|e| {
+                    // The lock may have been taken before the round trip
+                    // failed (a slow state read, a dropped link): remove it
+                    // if it is ours, so it does not wait to go stale.
+                    let _ = break_lock(&*t, dir, Some(&holder.token), em);
+                    DeployError::remote(e)
+                })?;
             if !out.success() {
                 return Err(DeployError::failed(format!(
                     "{}: cannot create the lock {dir}: {}",

@@ -74,6 +74,12 @@ pub enum Runtime {
         /// The service the `[health]` probe targets.
         health_service: Option<String>,
         port: u16,
+        /// External networks the override joins (besides the proxy's):
+        /// `<app>-<env>` when the app has accessories. Recorded so that a
+        /// rollback creates what its own override needs, whatever the
+        /// config says now.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        networks: Vec<String>,
     },
 }
 

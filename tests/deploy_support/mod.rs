@@ -150,6 +150,7 @@ impl App {
         c.current_dir(self.path())
             .env("HOME", self.home.path())
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("DOCKER_CONFIG")
             .env("NO_COLOR", "1");
         c
     }
@@ -216,7 +217,12 @@ impl Drop for App {
         }
         for env in ["staging", "production"] {
             let _ = Command::new("docker")
-                .args(["network", "rm", &format!("{}-{env}", self.name)])
+                .args([
+                    "network",
+                    "rm",
+                    &format!("{}-{env}", self.name),
+                    &format!("{}-{env}_default", self.name),
+                ])
                 .output();
         }
         let _ = Command::new("sh")

@@ -2,7 +2,6 @@
 //! to it, run post-deploy hooks and record it as live; on failure undo what
 //! the recorded [`Stage`] says was done.
 
-use super::prepare::accessory_network;
 use super::{
     prune, release_running, run_hooks, save_release, step, undo, Done, Failure, Session, Shared,
 };
@@ -250,13 +249,14 @@ fn activate_steps(
             files,
             health_service,
             port,
+            networks,
         } => {
             step(em, "start", || {
                 if noop {
                     return Ok(((), "services already running".into()));
                 }
-                if let Some(n) = accessory_network(sh) {
-                    ensure_network(sh, sess, &n, em)?;
+                for n in networks {
+                    ensure_network(sh, sess, n, em)?;
                 }
                 *stage = Stage::Replaced;
                 let out = sess.run_ok(argv::compose_up(*cli, project, files), sh, em)?;

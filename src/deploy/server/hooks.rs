@@ -2,7 +2,6 @@
 //! release's image, with its env file, on the app's network.
 
 use super::activate::ensure_network;
-use super::prepare::accessory_network;
 use super::{remaining, Session, Shared};
 use crate::config::Hook;
 use crate::deploy::argv::{self, Labels};
@@ -23,18 +22,8 @@ pub(super) fn run_hooks(
     if hooks.is_empty() {
         return Ok("none".into());
     }
-    // Hooks (migrations) need the accessories more than the proxy, so they
-    // run on `<app>-<env>` whenever the app has accessories.
-    let acc = accessory_network(sh);
     let (network, default_svc) = match &rel.runtime {
-        Runtime::Image { spec, .. } => (
-            acc.unwrap_or_else(|| spec.network.clone()),
-            spec.labels.service.clone(),
-        ),
-        Runtime::Compose { health_service, .. } if acc.is_some() => (
-            acc.unwrap_or_default(),
-            health_service.clone().unwrap_or_default(),
-        ),
+        Runtime::Image { spec, .. } => (spec.network.clone(), spec.labels.service.clone()),
         Runtime::Compose {
             project,
             health_service,
@@ -52,8 +41,19 @@ pub(super) fn run_hooks(
             )
         }
     };
-    if network != "bridge" {
-        ensure_network(sh, sess, &network, em)?;
+    // The networks the release's containers also join (`<app>-<env>` with
+    // accessories), so a migration reaches `db` as the app does.
+    let also: Vec<String> = match &rel.runtime {
+        Runtime::Image { spec, .. } => spec.also.clone(),
+        Runtime::Compose { networks, .. } => networks.clone(),
+    }
+    .into_iter()
+    .filter(|n| *n != network)
+    .collect();
+    for n in std::iter::once(&network).chain(&also) {
+        if n != "bridge" {
+            ensure_network(sh, sess, n, em)?;
+        }
     }
     let mut ran = 0;
     for (i, h) in hooks.iter().enumerate() {
@@ -73,9 +73,12 @@ pub(super) fn run_hooks(
         };
         let name = format!("{}-{}-hook-{}-{i}", sh.app, sh.env, std::process::id());
         let left = remaining(sh)?;
-        let cmd = Cmd::argv(argv::hook_run(
-            &image, env_file, &network, &name, &labels, &h.command,
-        ))
+        let run = argv::hook_run(&image, env_file, &network, &name, &labels, &h.command);
+        let cmd = if also.is_empty() {
+            Cmd::argv(run)
+        } else {
+            Cmd::shell(argv::hook_line(run, &also, &name))
+        }
         .with_timeout(left.min(Duration::from_secs(h.timeout)));
         let cancel = sh.cancel.clone();
         let status = sess

@@ -26,6 +26,7 @@ pub(super) fn deploy_new(
         .filter(|r| {
             r.version == art.version
                 && r.same_content(&image_ids, &digest.all)
+                && same_networks(sh, r)
                 && release_running(sess, r)
         })
         .cloned();
@@ -142,10 +143,7 @@ fn new_release(
                     version: sh.art.version.clone(),
                     release: name.to_string(),
                 },
-                also: accessory_network(sh)
-                    .filter(|n| *n != network_name(sh))
-                    .into_iter()
-                    .collect(),
+                also: extra_networks(sh),
             };
             let images = [(service.clone(), image.clone())].into_iter().collect();
             (Runtime::Image { spec, port }, images)
@@ -172,6 +170,7 @@ fn new_release(
                     ],
                     health_service: health_service.clone(),
                     port,
+                    networks: accessory_network(sh).into_iter().collect(),
                 },
                 images
                     .iter()
@@ -207,6 +206,27 @@ fn network_name(sh: &Shared) -> String {
     } else {
         format!("{}-{}", sh.app, sh.env)
     }
+}
+
+/// Whether the live release's container is on the networks a new one would
+/// join (an accessory added since, or an arcane that did not join them yet,
+/// makes a same-commit redeploy a real one).
+fn same_networks(sh: &Shared, r: &Release) -> bool {
+    match &r.runtime {
+        Runtime::Image { spec, .. } => {
+            let want: Vec<String> = extra_networks(sh);
+            spec.network == network_name(sh) && spec.also == want
+        }
+        Runtime::Compose { .. } => true,
+    }
+}
+
+/// Networks an app container joins besides [`network_name`].
+fn extra_networks(sh: &Shared) -> Vec<String> {
+    accessory_network(sh)
+        .filter(|n| *n != network_name(sh))
+        .into_iter()
+        .collect()
 }
 
 /// The network an app's accessories are on, `<app>-<env>`, when it has any:
@@ -257,6 +277,7 @@ fn write_release_dir(
                     .as_ref()
                     .and_then(|_| rel.images.get(&s.name).cloned()),
                 built: s.context.is_some(),
+                network_mode: s.network_mode,
             })
             .collect();
         let acc = accessory_network(sh);
