@@ -277,3 +277,23 @@ fn no_project_is_an_input_error() {
         .code(2)
         .stderr(contains("no arcane.toml found").and(contains("arcane init")));
 }
+
+#[test]
+fn a_negative_service_grace_and_an_unknown_service_key_are_located() {
+    let t = project(&[(
+        "arcane.toml",
+        "[app]\nname = \"demo\"\n\n[health.services.worker]\ngrace = -1\n\n[health.services.web]\ngrce = 2\n",
+    )]);
+    check(t.path()).code(2).stderr(
+        contains("arcane.toml:8:1: unknown field `grce`").and(contains("did you mean `grace`?")),
+    );
+    let t = project(&[(
+        "arcane.toml",
+        "[app]\nname = \"demo\"\n\n[health.services.worker]\ngrace = -1\n",
+    )]);
+    check(t.path())
+        .code(2)
+        .stderr(contains("arcane.toml:5:1").and(contains(
+            "[health.services.worker] grace cannot be negative",
+        )));
+}

@@ -126,3 +126,51 @@ fn fake_compose_v2_plugin_is_preferred_on_the_server_and_gets_v2_argv() {
     );
     compose_down(&app);
 }
+
+/// `[health.services.NAME] grace`: a service must still be up once its own
+/// grace period has passed. A worker that dies after a second passes a
+/// check made at once, but not one made after its 3 s grace: the deploy
+/// fails and rolls back. A table naming no service is bad input.
+#[test]
+fn a_service_that_dies_within_its_grace_fails_the_deploy_and_rolls_back() {
+    let app = compose_app("dg");
+    let o = app.arcane(&["deploy"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(app.get().as_deref(), Some("v1"));
+
+    let p = app.path();
+    let compose = std::fs::read_to_string(p.join("compose.yml")).unwrap();
+    app.write(
+        "compose.yml",
+        &compose.replace("trap 'exit 0' TERM; sleep 100000 & wait", "sleep 1; exit 3"),
+    );
+    std::fs::write(p.join("web/www/index.html"), "v2\n").unwrap();
+    let toml = std::fs::read_to_string(p.join("arcane.toml")).unwrap();
+    app.write(
+        "arcane.toml",
+        &format!("{toml}\n[health.services.wrker]\ngrace = 3\n"),
+    );
+    app.commit("v2 with a worker that dies");
+    let o = app.arcane(&["deploy"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("arcane.toml:") && t.contains("[health.services.wrker]"),
+        "{t}"
+    );
+    assert!(t.contains("web, worker"), "{t}");
+    assert_eq!(app.get().as_deref(), Some("v1"), "nothing changed");
+
+    app.write(
+        "arcane.toml",
+        &format!("{toml}\n[health.services.worker]\ngrace = 3\n"),
+    );
+    app.commit("the right name");
+    let o = app.arcane(&["deploy"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("worker") && t.contains("exited"), "{t}");
+    assert!(t.contains("rolled back"), "{t}");
+    assert_eq!(app.get().as_deref(), Some("v1"), "v1 serves again");
+    compose_down(&app);
+}

@@ -215,6 +215,8 @@ name = "{name}"
 # interval = 1.0              # seconds between probes
 # healthy_threshold = 1       # consecutive successes needed
 # grace = 0.0                 # seconds after start before the first probe
+# [health.services.worker]    # compose mode: one service's own grace; it must
+# grace = 10.0                #   still be running once this has passed
 
 [deploy]
 # strategy = "rolling"        # or "recreate" (stops the old version first: downtime)

@@ -64,8 +64,29 @@ pub struct HealthConfig {
     pub interval: f64,
     /// Consecutive successful probes needed.
     pub healthy_threshold: u32,
-    /// Seconds after start before probing.
+    /// Seconds after start before probing (every service without its own).
     pub grace: f64,
+    /// `[health.services.NAME]`: per-service settings (compose mode).
+    pub services: BTreeMap<String, ServiceHealth>,
+}
+
+/// `[health.services.NAME]`: what differs for one service.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceHealth {
+    /// Seconds after start before the service is probed or judged: it must
+    /// still be running (and not Docker-unhealthy) once they have passed.
+    pub grace: Option<f64>,
+}
+
+impl HealthConfig {
+    /// The grace period of `service`: its own, else `[health] grace`.
+    pub fn grace_for(&self, service: &str) -> f64 {
+        self.services
+            .get(service)
+            .and_then(|s| s.grace)
+            .unwrap_or(self.grace)
+    }
 }
 
 impl Default for HealthConfig {
@@ -77,6 +98,7 @@ impl Default for HealthConfig {
             interval: 1.0,
             healthy_threshold: 1,
             grace: 0.0,
+            services: BTreeMap::new(),
         }
     }
 }
@@ -324,6 +346,14 @@ impl ProjectConfig {
                 &[Key("health"), Key("grace")],
                 "[health] grace cannot be negative",
             ));
+        }
+        for (name, s) in &self.health.services {
+            if s.grace.is_some_and(|g| g.is_nan() || g < 0.0) {
+                errs.push(src.error(
+                    &[Key("health"), Key("services"), Key(name), Key("grace")],
+                    format!("[health.services.{name}] grace cannot be negative"),
+                ));
+            }
         }
         if self.health.healthy_threshold == 0 {
             errs.push(src.error(

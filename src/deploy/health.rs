@@ -92,6 +92,8 @@ pub struct Probe<'a> {
     pub container: &'a str,
     pub port: u16,
     pub cfg: &'a HealthConfig,
+    /// Seconds to wait before the first probe (the service's grace).
+    pub grace: f64,
     /// Deadline of the whole deploy; the check never outlives it.
     pub deadline: Instant,
 }
@@ -107,9 +109,9 @@ pub fn wait_healthy(
 ) -> Result<String, DeployError> {
     let start = Instant::now();
     let limit = (start + Duration::from_secs(p.cfg.timeout)).min(p.deadline);
-    if p.cfg.grace > 0.0 {
+    if p.grace > 0.0 {
         sleep_until(
-            (start + Duration::from_secs_f64(p.cfg.grace)).min(limit),
+            (start + Duration::from_secs_f64(p.grace)).min(limit),
             cancelled,
         );
     }
@@ -196,7 +198,7 @@ pub fn wait_healthy(
     }
 }
 
-fn sleep_until(t: Instant, cancelled: &dyn Fn() -> bool) {
+pub(crate) fn sleep_until(t: Instant, cancelled: &dyn Fn() -> bool) {
     while Instant::now() < t && !cancelled() {
         std::thread::sleep((t - Instant::now()).min(Duration::from_millis(100)));
     }

@@ -286,11 +286,35 @@ fn load_envs(
     Ok(out)
 }
 
+/// `[health.services.NAME]` must name a service of the app (a typo would
+/// silently give that service no grace).
+fn check_health_services(project: &Project, art: &server::Artifact) -> Result<(), DeployError> {
+    use crate::config::locate::{Seg::Key, TomlSource};
+    let services = art.services();
+    for name in project.config.health.services.keys() {
+        if !services.contains(name) {
+            let src = TomlSource::read(&project.root.join(crate::config::PROJECT_FILE));
+            return Err(src
+                .error(
+                    &[Key("health"), Key("services"), Key(name)],
+                    format!("[health.services.{name}] names no service of this app"),
+                )
+                .with_help(format!(
+                    "the services are: {}; fix the name or remove the table",
+                    services.join(", ")
+                ))
+                .into());
+        }
+    }
+    Ok(())
+}
+
 /// What a deploy would do, reading each server's live release; changes nothing.
 pub fn plan(project: &Project, req: &DeployRequest, em: &Emitter) -> Result<Plan, DeployError> {
     let servers = servers_for(project, &req.selection, &req.env)?;
     let envs = load_envs(project, &req.env, &servers, em)?;
     let art = server::Artifact::describe(project, em)?;
+    check_health_services(project, &art)?;
     let app = project.app_name().to_string();
     let mut out = vec![];
     for s in &servers {
@@ -412,6 +436,10 @@ pub fn deploy(
     let art = match server::Artifact::build(project, req.skip_build, em) {
         Ok(a) => {
             em.step_finished("build", true, Some(a.image_refs().join(", ")));
+            if let Err(e) = check_health_services(project, &a) {
+                finish(project, &req.env, "?", em, &[], Some(&e));
+                return Err(e);
+            }
             a
         }
         Err(e) => {

@@ -176,7 +176,7 @@ fn activate_steps(
                 Ok(((), format!("started {name}")))
             })?;
             step(em, "health", || {
-                let d = wait(sh, sess, &probe_name, *port, em)?;
+                let d = wait(sh, sess, &probe_name, &spec.labels.service, *port, em)?;
                 Ok(((), d))
             })?;
             step(em, "cutover", || {
@@ -231,7 +231,7 @@ fn activate_steps(
                 let t0 = Instant::now();
                 sess.run_cmd(Cmd::shell(script), sh, em)?;
                 let gap = t0.elapsed();
-                let d = wait(sh, sess, &spec.name, *port, em)?;
+                let d = wait(sh, sess, &spec.name, &spec.labels.service, *port, em)?;
                 Ok((
                     (),
                     format!(
@@ -266,12 +266,29 @@ fn activate_steps(
                 Ok(((), format!("{} converged", project)))
             })?;
             step(em, "health", || {
+                let t0 = Instant::now();
                 let rows = compose_containers(sh, sess, project, em)?;
                 let mut details = vec![];
                 for (svc, id) in &rows {
                     if Some(svc) == health_service.as_ref() {
-                        details.push(format!("{svc}: {}", wait(sh, sess, id, *port, em)?));
+                        details.push(format!("{svc}: {}", wait(sh, sess, id, svc, *port, em)?));
                     }
+                }
+                // Every service must still be up once its grace period
+                // (`[health.services.NAME] grace`) has passed.
+                let hc = &cfg.health;
+                let longest = rows
+                    .iter()
+                    .map(|(svc, _)| hc.grace_for(svc))
+                    .fold(0.0, f64::max);
+                if longest > 0.0 {
+                    let until = (t0 + std::time::Duration::from_secs_f64(longest)).min(sh.deadline);
+                    let cancel = sh.cancel.clone();
+                    health::sleep_until(until, &move || cancel.is_cancelled());
+                    if sh.cancel.is_cancelled() {
+                        return Err(DeployError::Cancelled);
+                    }
+                    details.push(format!("all services up after {longest:.1}s of grace"));
                 }
                 let st = health::inspect(
                     &*sess.t,
@@ -338,16 +355,19 @@ fn wait(
     sh: &Shared,
     sess: &Session,
     container: &str,
+    service: &str,
     port: u16,
     em: &Emitter,
 ) -> Result<String, DeployError> {
     let cancel = sh.cancel.clone();
+    let cfg = &sh.project.config.health;
     health::wait_healthy(
         &*sess.t,
         &Probe {
             container,
             port,
-            cfg: &sh.project.config.health,
+            cfg,
+            grace: cfg.grace_for(service),
             deadline: sh.deadline,
         },
         em,
