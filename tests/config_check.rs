@@ -296,4 +296,14 @@ fn a_negative_service_grace_and_an_unknown_service_key_are_located() {
         .stderr(contains("arcane.toml:5:1").and(contains(
             "[health.services.worker] grace cannot be negative",
         )));
+    // inf is valid TOML; as a duration it would panic mid-deploy.
+    let t = project(&[(
+        "arcane.toml",
+        "[app]\nname = \"demo\"\n\n[health]\ninterval = inf\ngrace = 1e9\n",
+    )]);
+    check(t.path()).code(2).stderr(
+        contains("arcane.toml:5:1: [health] interval must be greater than 0 and at most 3600").and(
+            contains("arcane.toml:6:1: [health] grace cannot be negative or more than 3600"),
+        ),
+    );
 }

@@ -172,5 +172,21 @@ fn a_service_that_dies_within_its_grace_fails_the_deploy_and_rolls_back() {
     assert!(t.contains("worker") && t.contains("exited"), "{t}");
     assert!(t.contains("rolled back"), "{t}");
     assert_eq!(app.get().as_deref(), Some("v1"), "v1 serves again");
+
+    // The same worker with a restart policy is "running" half the time; its
+    // restarts within the grace period give it away.
+    let crashing = std::fs::read_to_string(p.join("compose.yml"))
+        .unwrap()
+        .replace("  worker:\n", "  worker:\n    restart: unless-stopped\n");
+    app.write("compose.yml", &crashing);
+    app.commit("a worker that crash-loops");
+    let o = app.arcane(&["deploy"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("restarted") || t.contains("restarting") || t.contains("exited"),
+        "{t}"
+    );
+    assert_eq!(app.get().as_deref(), Some("v1"), "v1 serves again");
     compose_down(&app);
 }

@@ -79,6 +79,14 @@ pub struct ServiceHealth {
     pub grace: Option<f64>,
 }
 
+/// The longest `interval` or `grace` accepted (an hour): far beyond any
+/// real start-up, and safe to turn into a `Duration` and add to an `Instant`.
+pub const MAX_HEALTH_SECS: f64 = 3600.0;
+
+fn grace_ok(g: f64) -> bool {
+    (0.0..=MAX_HEALTH_SECS).contains(&g)
+}
+
 impl HealthConfig {
     /// The grace period of `service`: its own, else `[health] grace`.
     pub fn grace_for(&self, service: &str) -> f64 {
@@ -335,23 +343,27 @@ impl ProjectConfig {
                 "[health] timeout must be at least 1 second",
             ));
         }
-        if self.health.interval.is_nan() || self.health.interval <= 0.0 {
+        // Seconds are turned into durations: NaN, infinite or absurd values
+        // would panic or overflow there, so they stop here.
+        if !(self.health.interval > 0.0 && self.health.interval <= MAX_HEALTH_SECS) {
             errs.push(src.error(
                 &[Key("health"), Key("interval")],
-                "[health] interval must be greater than 0",
+                format!("[health] interval must be greater than 0 and at most {MAX_HEALTH_SECS} seconds"),
             ));
         }
-        if self.health.grace.is_nan() || self.health.grace < 0.0 {
+        if !grace_ok(self.health.grace) {
             errs.push(src.error(
                 &[Key("health"), Key("grace")],
-                "[health] grace cannot be negative",
+                format!("[health] grace cannot be negative or more than {MAX_HEALTH_SECS} seconds"),
             ));
         }
         for (name, s) in &self.health.services {
-            if s.grace.is_some_and(|g| g.is_nan() || g < 0.0) {
+            if s.grace.is_some_and(|g| !grace_ok(g)) {
                 errs.push(src.error(
                     &[Key("health"), Key("services"), Key(name), Key("grace")],
-                    format!("[health.services.{name}] grace cannot be negative"),
+                    format!(
+                        "[health.services.{name}] grace cannot be negative or more than {MAX_HEALTH_SECS} seconds"
+                    ),
                 ));
             }
         }

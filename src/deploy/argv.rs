@@ -134,7 +134,9 @@ pub fn hook_line(mut run: Vec<String>, also: &[String], name: &str) -> String {
             sh(&s(&["docker", "network", "connect", n, name]))
         ));
     }
-    parts.push(sh(&s(&["docker", "start", "-a", name])));
+    // `exec`: a timeout or cancel kills the shell, which must then be the
+    // attached docker client itself, not its parent.
+    parts.push(format!("exec {}", sh(&s(&["docker", "start", "-a", name]))));
     parts.join(" && ")
 }
 
@@ -168,7 +170,7 @@ pub fn image_id(image: &str) -> Vec<String> {
 }
 
 /// One line per container: name, state, health, IPs, restart count.
-pub const INSPECT_FORMAT: &str = "{{.Name}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}|{{.State.ExitCode}}|{{.Image}}";
+pub const INSPECT_FORMAT: &str = "{{.Name}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}|{{.State.ExitCode}}|{{.Image}}|{{.RestartCount}}";
 
 pub fn inspect(names: &[String]) -> Vec<String> {
     let mut a = s(&["docker", "inspect", "-f", INSPECT_FORMAT]);
@@ -399,7 +401,7 @@ mod tests {
             line,
             format!(
                 "{} >/dev/null && docker network connect hello-staging h-0 >/dev/null \
-                 && docker start -a h-0",
+                 && exec docker start -a h-0",
                 sh(&create)
             )
         );

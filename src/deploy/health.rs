@@ -24,6 +24,8 @@ pub struct ContainerState {
     pub ips: Vec<String>,
     pub exit_code: i32,
     pub image_id: String,
+    /// Times Docker restarted it (its restart policy after a crash).
+    pub restarts: u64,
 }
 
 pub fn parse_inspect(out: &str) -> Vec<ContainerState> {
@@ -39,6 +41,7 @@ pub fn parse_inspect(out: &str) -> Vec<ContainerState> {
                 ips: get(3).split_whitespace().map(String::from).collect(),
                 exit_code: get(4).parse().unwrap_or(0),
                 image_id: get(5),
+                restarts: get(6).parse().unwrap_or(0),
             }
         })
         .collect()

@@ -316,7 +316,10 @@ pub fn break_lock(
         None => format!("mv {d} {d}.stale.$$ 2>/dev/null && rm -rf {d}.stale.$$; true"),
     };
     let out = t
-        .run(&Cmd::shell(script), em)
+        .run(
+            &Cmd::shell(script).with_timeout(Duration::from_secs(10)),
+            em,
+        )
         .map_err(DeployError::remote)?;
     if !out.success() {
         return Err(DeployError::failed(format!(

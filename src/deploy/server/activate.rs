@@ -2,6 +2,7 @@
 //! to it, run post-deploy hooks and record it as live; on failure undo what
 //! the recorded [`Stage`] says was done.
 
+use super::prepare::accessory_network;
 use super::{
     prune, release_running, run_hooks, save_release, step, undo, Done, Failure, Session, Shared,
 };
@@ -255,7 +256,11 @@ fn activate_steps(
                 if noop {
                     return Ok(((), "services already running".into()));
                 }
-                for n in networks {
+                // The release's own networks; a release recorded before they
+                // were recorded may still name `<app>-<env>` in its override.
+                let mut nets = networks.clone();
+                nets.extend(accessory_network(sh).filter(|n| !nets.contains(n)));
+                for n in &nets {
                     ensure_network(sh, sess, n, em)?;
                 }
                 *stage = Stage::Replaced;
@@ -268,33 +273,42 @@ fn activate_steps(
             step(em, "health", || {
                 let t0 = Instant::now();
                 let rows = compose_containers(sh, sess, project, em)?;
+                let ids: Vec<String> = rows.iter().map(|(_, id)| id.clone()).collect();
+                // Every service must still be up once its grace period
+                // (`[health.services.NAME] grace`) has passed, without having
+                // been restarted by its restart policy in between.
+                let hc = &cfg.health;
+                let longest = rows
+                    .iter()
+                    .map(|(svc, _)| hc.grace_for(svc))
+                    .fold(0.0, f64::max);
+                let before = if longest > 0.0 {
+                    health::inspect(&*sess.t, &ids, em)?
+                } else {
+                    vec![]
+                };
                 let mut details = vec![];
                 for (svc, id) in &rows {
                     if Some(svc) == health_service.as_ref() {
                         details.push(format!("{svc}: {}", wait(sh, sess, id, svc, *port, em)?));
                     }
                 }
-                // Every service must still be up once its grace period
-                // (`[health.services.NAME] grace`) has passed.
-                let hc = &cfg.health;
-                let longest = rows
-                    .iter()
-                    .map(|(svc, _)| hc.grace_for(svc))
-                    .fold(0.0, f64::max);
                 if longest > 0.0 {
-                    let until = (t0 + std::time::Duration::from_secs_f64(longest)).min(sh.deadline);
+                    let until = t0 + std::time::Duration::from_secs_f64(longest);
                     let cancel = sh.cancel.clone();
-                    health::sleep_until(until, &move || cancel.is_cancelled());
+                    health::sleep_until(until.min(sh.deadline), &move || cancel.is_cancelled());
                     if sh.cancel.is_cancelled() {
                         return Err(DeployError::Cancelled);
                     }
+                    if until > sh.deadline {
+                        return Err(DeployError::failed(format!(
+                            "deploy timed out ([deploy] timeout = {}s) during a {longest:.1}s grace period",
+                            cfg.deploy.timeout
+                        )));
+                    }
                     details.push(format!("all services up after {longest:.1}s of grace"));
                 }
-                let st = health::inspect(
-                    &*sess.t,
-                    &rows.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(),
-                    em,
-                )?;
+                let st = health::inspect(&*sess.t, &ids, em)?;
                 if let Some(bad) = st
                     .iter()
                     .find(|c| c.status != "running" || c.health == "unhealthy")
@@ -303,6 +317,16 @@ fn activate_steps(
                         "container {} is {} {}",
                         bad.name, bad.status, bad.health
                     )));
+                }
+                for c in &st {
+                    let was = before.iter().find(|b| b.name == c.name).map(|b| b.restarts);
+                    if was.is_some_and(|r| c.restarts > r) {
+                        return Err(DeployError::failed(format!(
+                            "container {} restarted {} time(s) within its grace period (crashing?)",
+                            c.name,
+                            c.restarts - was.unwrap_or(0)
+                        )));
+                    }
                 }
                 Ok(((), details.join("; ")))
             })?;

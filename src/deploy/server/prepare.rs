@@ -217,7 +217,9 @@ fn same_networks(sh: &Shared, r: &Release) -> bool {
             let want: Vec<String> = extra_networks(sh);
             spec.network == network_name(sh) && spec.also == want
         }
-        Runtime::Compose { .. } => true,
+        Runtime::Compose { networks, .. } => {
+            *networks == accessory_network(sh).into_iter().collect::<Vec<_>>()
+        }
     }
 }
 
