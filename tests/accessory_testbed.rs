@@ -508,7 +508,8 @@ impl Drop for OnSrv1<'_> {
             self.0,
             &format!(
                 "docker ps -aq --filter label=arcane.app={n} | xargs -r docker rm -f >/dev/null 2>&1; \
-                 docker network rm {n}-staging {n}-staging_default >/dev/null 2>&1; rm -rf /root/.arcane/{n}",
+                 docker network rm {n}-staging {n}-staging_default >/dev/null 2>&1; rm -rf /root/.arcane/{n}; \
+                 docker volume ls -q --filter label=arcane.app={n} | xargs -r docker volume rm >/dev/null 2>&1",
                 n = self.1
             ),
         );
@@ -522,4 +523,59 @@ fn remove_accessory(app: &App) {
         &["accessory", "remove", "db", "--yes", "--server", "srv1"],
     );
     assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_volume_of_another_app_is_refused_and_env_placeholders_expand() {
+    let Some(tb) = testbed(2) else { return };
+    let tb: &'static Testbed = tb.testbed();
+    let shared = format!("tbv{}-shared", std::process::id() % 100000);
+    let kv = |vol: &str| {
+        format!("[accessories.kv]\nimage = \"busybox:stable\"\ncmd = \"sleep 3600\"\nvolumes = [\"{vol}:/data\"]\n")
+    };
+    let a = App::with_publish("tbv", &kv(&shared), &servers_toml(tb), false);
+    let _ca = OnSrv1(tb, a.name.clone());
+    let o = arcane(&a, &["accessory", "boot", "kv", "--server", "srv1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let labels = sh(
+        tb,
+        &format!("docker volume inspect -f '{{{{json .Labels}}}}' {shared}"),
+    );
+    assert!(
+        labels.contains(&format!("\"arcane.app\":\"{}\"", a.name)),
+        "{labels}"
+    );
+
+    // Another app naming the same volume would share a's data: refused,
+    // exit 2, nothing started.
+    let b = App::with_publish("tbw", &kv(&shared), &servers_toml(tb), false);
+    let _cb = OnSrv1(tb, b.name.clone());
+    let o = arcane(&b, &["accessory", "boot", "kv", "--server", "srv1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("belongs to app {}, env staging", a.name)),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(state(tb, &format!("{}-staging-kv", b.name)), "");
+
+    // `{env}` (and `{app}`) give it a volume of its own.
+    let toml = std::fs::read_to_string(b.path().join("arcane.toml")).unwrap();
+    b.write(
+        "arcane.toml",
+        &toml.replace(
+            &format!("\"{shared}:/data\""),
+            &format!("\"{shared}-{{app}}-{{env}}:/data\""),
+        ),
+    );
+    let o = arcane(&b, &["accessory", "boot", "kv", "--server", "srv1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mounts = sh(
+        tb,
+        &format!(
+            "docker inspect -f '{{{{range .Mounts}}}}{{{{.Name}}}} {{{{end}}}}' {}-staging-kv",
+            b.name
+        ),
+    );
+    assert_eq!(mounts, format!("{shared}-{}-staging", b.name));
 }

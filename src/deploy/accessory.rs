@@ -9,7 +9,7 @@ use super::{deps, DeployError};
 use crate::config::{Project, Selection, Server};
 use crate::event::Emitter;
 use crate::interact::{Confirm, Interact};
-use crate::remote::{Cmd, Transport};
+use crate::remote::{shell_quote, Cmd, Transport};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -106,7 +106,7 @@ pub fn run(
             .join(", ");
         let prompt = format!(
             "Remove accessory {name} on {on}? Its container and env file are deleted ({})",
-            kept_volumes_note(&acc.volumes)
+            kept_volumes_note(&expand_volumes(&acc.volumes, project.app_name(), &env))
         );
         let ok = interact
             .confirm(&Confirm {
@@ -122,6 +122,7 @@ pub fn run(
     let app = project.app_name();
     let cname = container_name(app, &env, name);
     let mut failed = vec![];
+    let mut only_input = true;
     for s in &servers {
         let sem = em.for_server(&s.name);
         let step = format!("accessory {} {name}", action.verb());
@@ -158,7 +159,7 @@ pub fn run(
                         } else {
                             format!("no container {cname}; nothing to remove")
                         },
-                        kept_volumes_note(&acc.volumes)
+                        kept_volumes_note(&expand_volumes(&acc.volumes, app, &env))
                     ))
                 }
                 Action::Logs => {
@@ -178,18 +179,21 @@ pub fn run(
             Ok(d) => sem.step_finished(&step, true, (!d.is_empty()).then_some(d)),
             Err(e) => {
                 sem.step_finished(&step, false, Some(e.to_string()));
+                only_input &= matches!(e, DeployError::Input(_));
                 failed.push(format!("{}: {e}", s.name));
             }
         }
     }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(DeployError::Rollout(format!(
-            "accessory {} {name} failed on {}",
-            action.verb(),
-            failed.join("; ")
-        )))
+    let msg = format!(
+        "accessory {} {name} failed on {}",
+        action.verb(),
+        failed.join("; ")
+    );
+    match (failed.is_empty(), only_input) {
+        (true, _) => Ok(()),
+        // Every server refused for something the user must fix (exit 2).
+        (false, true) => Err(DeployError::input(msg)),
+        (false, false) => Err(DeployError::Rollout(msg)),
     }
 }
 
@@ -251,6 +255,9 @@ fn boot(
             ));
         }
     }
+    // Before anything changes: this accessory's volumes are its own.
+    let volumes = expand_volumes(&acc.volumes, app, env);
+    check_volume_owners(t, &named_volumes(&volumes), app, env, em)?;
     let home = remote_home(t, em)?;
     let layout = Layout::new(&home, app, env);
     let env_file = if acc.env.is_empty() {
@@ -317,7 +324,7 @@ fn boot(
         image: acc.image.clone(),
         env_file,
         network: network.clone(),
-        volumes: acc.volumes.clone(),
+        volumes,
         ports: acc.ports.clone(),
         cmd: acc
             .cmd
@@ -381,6 +388,97 @@ fn status(t: &dyn Transport, cname: &str, em: &Emitter) -> Result<Option<String>
     }
 }
 
+/// `volumes` as used on a server: `{app}` and `{env}` are replaced, so
+/// `pgdata-{env}` gives staging and production their own data.
+pub fn expand_volumes(volumes: &[String], app: &str, env: &str) -> Vec<String> {
+    volumes
+        .iter()
+        .map(|v| v.replace("{app}", app).replace("{env}", env))
+        .collect()
+}
+
+/// One round trip for every named volume: create it with arcane's labels
+/// if it is missing, and print `name|app|env` of its labels.
+fn volume_owner_script(names: &[String], app: &str, env: &str) -> String {
+    let fmt = r#"{{index .Labels "arcane.app"}}|{{index .Labels "arcane.env"}}"#;
+    names
+        .iter()
+        .map(|n| {
+            let q = shell_quote(n);
+            // `docker volume inspect` prints `[]` on stdout when the volume
+            // is missing: capture it, print only on success.
+            format!(
+                "if o=$(docker volume inspect -f {} {q} 2>/dev/null); then printf '%s|%s\\n' {q} \"$o\"; \
+                 else docker volume create --label {} --label {} {q} >/dev/null && printf '%s|%s\\n' {q} {}; fi",
+                shell_quote(fmt),
+                shell_quote(&format!("arcane.app={app}")),
+                shell_quote(&format!("arcane.env={env}")),
+                shell_quote(&format!("{app}|{env}")),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `(volume, app, env)` from [`volume_owner_script`]; empty app/env for a
+/// volume arcane did not create.
+fn parse_owners(out: &str) -> Vec<(String, String, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let mut p = l.splitn(3, '|');
+            let (n, a, e) = (p.next()?, p.next()?, p.next()?);
+            let clean = |s: &str| {
+                let s = s.trim();
+                if s == "<no value>" {
+                    String::new()
+                } else {
+                    s.to_string()
+                }
+            };
+            Some((n.to_string(), clean(a), clean(e)))
+        })
+        .collect()
+}
+
+/// Refuse a named volume that belongs to another app or env: two
+/// accessories sharing a volume share their data.
+fn check_volume_owners(
+    t: &dyn Transport,
+    names: &[String],
+    app: &str,
+    env: &str,
+    em: &Emitter,
+) -> Result<(), DeployError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let out = t
+        .run(&Cmd::shell(volume_owner_script(names, app, env)), em)
+        .map_err(DeployError::remote)?;
+    let owners = parse_owners(&out.stdout_str());
+    for n in names {
+        match owners.iter().find(|(v, _, _)| v == n) {
+            None => {
+                return Err(DeployError::failed(format!(
+                    "cannot create volume {n} on {}: {}",
+                    t.name(),
+                    out.stderr_str().trim()
+                )))
+            }
+            Some((_, a, e)) if !a.is_empty() && (a != app || e != env) => {
+                return Err(DeployError::input(format!(
+                    "volume {n} on {} belongs to app {a}, env {e}: sharing it would share its data. \
+                     Give this accessory its own volume in arcane.toml, e.g. \"{n}-{{env}}\" \
+                     ({{app}} and {{env}} are replaced)",
+                    t.name()
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Named volumes of an accessory's `volumes` (bind mounts of host paths are
 /// not volumes).
 pub fn named_volumes(volumes: &[String]) -> Vec<String> {
@@ -423,5 +521,27 @@ mod tests {
         assert_eq!(named_volumes(&v), ["pgdata", "cache"]);
         assert!(kept_volumes_note(&v).contains("pgdata, cache"));
         assert_eq!(kept_volumes_note(&[]), "it has no named volumes");
+    }
+
+    #[test]
+    fn volumes_expand_app_and_env_and_owners_parse() {
+        let v = vec!["pg-{app}-{env}:/d".to_string(), "/srv/{env}:/c".into()];
+        assert_eq!(
+            expand_volumes(&v, "shop", "staging"),
+            ["pg-shop-staging:/d", "/srv/staging:/c"]
+        );
+        let s = volume_owner_script(&["pg".into()], "shop", "staging");
+        assert!(s.starts_with("if o=$(docker volume inspect -f "), "{s}");
+        assert!(s.contains(
+            "docker volume create --label arcane.app=shop --label arcane.env=staging pg"
+        ));
+        assert_eq!(
+            parse_owners("pg|shop|staging\nold||\nx|<no value>|<no value>\n"),
+            [
+                ("pg".into(), "shop".into(), "staging".into()),
+                ("old".into(), "".into(), "".into()),
+                ("x".into(), "".into(), "".into())
+            ]
+        );
     }
 }
