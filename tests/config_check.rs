@@ -307,3 +307,16 @@ fn a_negative_service_grace_and_an_unknown_service_key_are_located() {
         ),
     );
 }
+
+#[test]
+fn a_volume_name_with_a_placeholder_typo_is_located() {
+    let t = project(&[(
+        "arcane.toml",
+        "[app]\nname = \"demo\"\n\n[accessories.db]\nimage = \"postgres:16\"\nvolumes = [\"pg-{env}:/d\", \"pg-{evn}:/d\", \"/srv/x:/y\"]\n",
+    )]);
+    check(t.path()).code(2).stderr(
+        contains("arcane.toml:6:")
+            .and(contains("\"pg-{evn}\" is not a valid volume name"))
+            .and(contains("1 problem")),
+    );
+}

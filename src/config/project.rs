@@ -79,6 +79,13 @@ pub struct ServiceHealth {
     pub grace: Option<f64>,
 }
 
+/// A docker volume name: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+fn is_volume_name(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|f| f.is_ascii_alphanumeric())
+        && c.all(|x| x.is_ascii_alphanumeric() || matches!(x, '_' | '.' | '-'))
+}
+
 /// The longest `interval` or `grace` accepted (an hour): far beyond any
 /// real start-up, and safe to turn into a `Duration` and add to an `Instant`.
 pub const MAX_HEALTH_SECS: f64 = 3600.0;
@@ -462,6 +469,22 @@ impl ProjectConfig {
                     &[Key("accessories"), Key(name), Key("image")],
                     format!("accessory {name:?} has an empty image"),
                 ));
+            }
+            for (i, v) in a.volumes.iter().enumerate() {
+                let src_name = v.split(':').next().unwrap_or("");
+                let named = !src_name.is_empty() && !src_name.starts_with(['/', '.', '~', '$']);
+                // `{app}`/`{env}` become names of `[a-z0-9_-]`; anything else
+                // (a typo like `{evn}`) would only fail at boot.
+                let expanded = src_name.replace("{app}", "a").replace("{env}", "e");
+                if v.contains(':') && named && !is_volume_name(&expanded) {
+                    errs.push(
+                        src.error(
+                            &[Key("accessories"), Key(name), Key("volumes"), Index(i)],
+                            format!("accessory {name:?}: {src_name:?} is not a valid volume name"),
+                        )
+                        .with_help("letters, digits, '_', '.' and '-', starting with a letter or digit; {app} and {env} are replaced"),
+                    );
+                }
             }
             for (i, k) in a.env.iter().enumerate() {
                 if !super::envfile::is_valid_key(k) {

@@ -179,7 +179,7 @@ pub fn run(
             Ok(d) => sem.step_finished(&step, true, (!d.is_empty()).then_some(d)),
             Err(e) => {
                 sem.step_finished(&step, false, Some(e.to_string()));
-                only_input &= matches!(e, DeployError::Input(_));
+                only_input &= matches!(e, DeployError::Input(_) | DeployError::Config(_));
                 failed.push(format!("{}: {e}", s.name));
             }
         }
@@ -397,51 +397,62 @@ pub fn expand_volumes(volumes: &[String], app: &str, env: &str) -> Vec<String> {
         .collect()
 }
 
-/// One round trip for every named volume: create it with arcane's labels
-/// if it is missing, and print `name|app|env` of its labels.
-fn volume_owner_script(names: &[String], app: &str, env: &str) -> String {
-    let fmt = r#"{{index .Labels "arcane.app"}}|{{index .Labels "arcane.env"}}"#;
+/// For every volume: `name<TAB>labels as JSON`, or `name<TAB>-` when it does
+/// not exist. With `create`, a missing one is created with arcane's labels
+/// first; either way the labels printed are what docker holds (creating a
+/// volume that appeared meanwhile keeps its own labels).
+fn volume_owner_script(names: &[String], app: &str, env: &str, create: bool) -> String {
+    let fmt = shell_quote("{{json .Labels}}");
     names
         .iter()
         .map(|n| {
             let q = shell_quote(n);
+            let missing = if create {
+                format!(
+                    "docker volume create --label {} --label {} {q} >/dev/null && \
+                     o=$(docker volume inspect -f {fmt} {q}) && printf '%s\\t%s\\n' {q} \"$o\"",
+                    shell_quote(&format!("arcane.app={app}")),
+                    shell_quote(&format!("arcane.env={env}")),
+                )
+            } else {
+                format!("printf '%s\\t-\\n' {q}")
+            };
             // `docker volume inspect` prints `[]` on stdout when the volume
             // is missing: capture it, print only on success.
             format!(
-                "if o=$(docker volume inspect -f {} {q} 2>/dev/null); then printf '%s|%s\\n' {q} \"$o\"; \
-                 else docker volume create --label {} --label {} {q} >/dev/null && printf '%s|%s\\n' {q} {}; fi",
-                shell_quote(fmt),
-                shell_quote(&format!("arcane.app={app}")),
-                shell_quote(&format!("arcane.env={env}")),
-                shell_quote(&format!("{app}|{env}")),
+                "if o=$(docker volume inspect -f {fmt} {q} 2>/dev/null); then printf '%s\\t%s\\n' {q} \"$o\"; \
+                 else {missing}; fi"
             )
         })
         .collect::<Vec<_>>()
         .join("; ")
 }
 
-/// `(volume, app, env)` from [`volume_owner_script`]; empty app/env for a
-/// volume arcane did not create.
-fn parse_owners(out: &str) -> Vec<(String, String, String)> {
+/// What a volume's labels say: `None` for a missing volume, else
+/// `(arcane.app, arcane.env)`, empty for a volume arcane did not create.
+type Owner = Option<(String, String)>;
+
+fn parse_owners(out: &str) -> Vec<(String, Owner)> {
     out.lines()
         .filter_map(|l| {
-            let mut p = l.splitn(3, '|');
-            let (n, a, e) = (p.next()?, p.next()?, p.next()?);
-            let clean = |s: &str| {
-                let s = s.trim();
-                if s == "<no value>" {
-                    String::new()
-                } else {
-                    s.to_string()
-                }
-            };
-            Some((n.to_string(), clean(a), clean(e)))
+            let (n, labels) = l.split_once('\t')?;
+            if labels.trim() == "-" {
+                return Some((n.to_string(), None));
+            }
+            let m: BTreeMap<String, String> =
+                serde_json::from_str::<Option<BTreeMap<String, String>>>(labels.trim())
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+            let get = |k: &str| m.get(k).cloned().unwrap_or_default();
+            Some((n.to_string(), Some((get("arcane.app"), get("arcane.env")))))
         })
         .collect()
 }
 
-/// Refuse a named volume that belongs to another app or env: two
-/// accessories sharing a volume share their data.
+/// Refuse a named volume that belongs to another app or env (two
+/// accessories sharing a volume share their data), then create the missing
+/// ones with arcane's labels. Nothing is created when one is refused.
 fn check_volume_owners(
     t: &dyn Transport,
     names: &[String],
@@ -452,29 +463,43 @@ fn check_volume_owners(
     if names.is_empty() {
         return Ok(());
     }
-    let out = t
-        .run(&Cmd::shell(volume_owner_script(names, app, env)), em)
-        .map_err(DeployError::remote)?;
-    let owners = parse_owners(&out.stdout_str());
-    for n in names {
-        match owners.iter().find(|(v, _, _)| v == n) {
-            None => {
+    let look = |create: bool, which: &[String]| -> Result<Vec<(String, Owner)>, DeployError> {
+        let out = t
+            .run(
+                &Cmd::shell(volume_owner_script(which, app, env, create)),
+                em,
+            )
+            .map_err(DeployError::remote)?;
+        let owners = parse_owners(&out.stdout_str());
+        for n in which {
+            let Some((_, o)) = owners.iter().find(|(v, _)| v == n) else {
                 return Err(DeployError::failed(format!(
-                    "cannot create volume {n} on {}: {}",
+                    "cannot {} volume {n} on {}: {}",
+                    if create { "create" } else { "inspect" },
                     t.name(),
                     out.stderr_str().trim()
-                )))
+                )));
+            };
+            if let Some((a, e)) = o {
+                if !a.is_empty() && (a != app || e != env) {
+                    return Err(DeployError::input(format!(
+                        "volume {n} on {} belongs to app {a}, env {e}: sharing it would share its data. \
+                         Give this accessory its own volume in arcane.toml, e.g. \"{n}-{{env}}\" \
+                         ({{app}} and {{env}} are replaced)",
+                        t.name()
+                    )));
+                }
             }
-            Some((_, a, e)) if !a.is_empty() && (a != app || e != env) => {
-                return Err(DeployError::input(format!(
-                    "volume {n} on {} belongs to app {a}, env {e}: sharing it would share its data. \
-                     Give this accessory its own volume in arcane.toml, e.g. \"{n}-{{env}}\" \
-                     ({{app}} and {{env}} are replaced)",
-                    t.name()
-                )))
-            }
-            Some(_) => {}
         }
+        Ok(owners)
+    };
+    let missing: Vec<String> = look(false, names)?
+        .into_iter()
+        .filter(|(_, o)| o.is_none())
+        .map(|(n, _)| n)
+        .collect();
+    if !missing.is_empty() {
+        look(true, &missing)?;
     }
     Ok(())
 }
@@ -530,17 +555,22 @@ mod tests {
             expand_volumes(&v, "shop", "staging"),
             ["pg-shop-staging:/d", "/srv/staging:/c"]
         );
-        let s = volume_owner_script(&["pg".into()], "shop", "staging");
+        let s = volume_owner_script(&["pg".into()], "shop", "staging", true);
         assert!(s.starts_with("if o=$(docker volume inspect -f "), "{s}");
         assert!(s.contains(
             "docker volume create --label arcane.app=shop --label arcane.env=staging pg"
         ));
+        assert!(!volume_owner_script(&["pg".into()], "a", "e", false).contains("create"));
+        let o = parse_owners(
+            "pg\t{\"arcane.app\":\"shop\",\"arcane.env\":\"staging\"}\nold\tnull\nx\t{}\nnew\t-\n",
+        );
         assert_eq!(
-            parse_owners("pg|shop|staging\nold||\nx|<no value>|<no value>\n"),
+            o,
             [
-                ("pg".into(), "shop".into(), "staging".into()),
-                ("old".into(), "".into(), "".into()),
-                ("x".into(), "".into(), "".into())
+                ("pg".into(), Some(("shop".into(), "staging".into()))),
+                ("old".into(), Some(("".into(), "".into()))),
+                ("x".into(), Some(("".into(), "".into()))),
+                ("new".into(), None),
             ]
         );
     }
