@@ -56,11 +56,43 @@ pub fn ship(
     images: &[(String, String)],
     em: &Emitter,
 ) -> Result<usize, DeployError> {
+    ship_artifact(t, &Exported::default(), version, revision, images, em)
+}
+
+/// [`Exported::get`]'s result: the export, or why it failed (kept as text
+/// so every server waiting on it can report it).
+type ExportResult = Result<crate::docker::push::Prepared, (bool, String)>;
+
+/// A deploy's artifact exported once (see `server::Shared::exported`).
+#[derive(Default)]
+pub struct Exported(std::sync::OnceLock<ExportResult>);
+
+/// Like [`ship`] for the deploy's own artifact, shared by every server of
+/// the deploy: the `docker save` into the blob cache runs once, in the
+/// first server's thread that needs it, while the others wait for it.
+pub fn ship_artifact(
+    t: &dyn Transport,
+    exported: &Exported,
+    version: &str,
+    revision: &str,
+    images: &[(String, String)],
+    em: &Emitter,
+) -> Result<usize, DeployError> {
     if images.is_empty() {
         return Ok(0);
     }
-    let built = built_images(version, revision, images);
-    let rep = crate::docker::push::push_image(t, &built, em).map_err(super::server::docker_err)?;
+    let p = exported.0.get_or_init(|| {
+        crate::docker::push::prepare(&built_images(version, revision, images), em)
+            .map_err(|e| (e.is_input(), e.to_string()))
+    });
+    let p = p.as_ref().map_err(|(input, msg)| {
+        if *input {
+            DeployError::input(msg.clone())
+        } else {
+            DeployError::failed(msg.clone())
+        }
+    })?;
+    let rep = crate::docker::push::push_prepared(t, p, em).map_err(super::server::docker_err)?;
     Ok(images.len() - rep.already_present.len().min(images.len()))
 }
 

@@ -471,6 +471,7 @@ pub fn deploy(
         cancel: cancel.clone(),
         lock_wait: req.lock_wait,
         registry,
+        exported: Default::default(),
     };
     let target = server::Target::New;
     let outcomes = run_group(&shared, &servers, &envs, req.parallel, &target, em);
@@ -712,6 +713,7 @@ pub fn rollback(
         cancel: cancel.clone(),
         lock_wait: Duration::ZERO,
         registry: None,
+        exported: Default::default(),
     };
     let target = server::Target::Existing(to.map(String::from));
     let outcomes = run_group(&shared, &servers, &BTreeMap::new(), None, &target, em);

@@ -55,14 +55,9 @@ impl Prepared {
 }
 
 /// Export `built` into the blob cache (cached layers are not re-exported).
-///
-/// One export at a time in this process: a parallel deploy calls this from
-/// every server's thread at once, and without the lock each would run its
-/// own `docker save` of the same new image. With it the first exports and
-/// the others find the layers cached.
+/// Callers shipping one artifact to many servers prepare once and call
+/// [`push_prepared`] per server ([`push_all`], the deploy engine).
 pub fn prepare(built: &BuiltImages, em: &Emitter) -> Result<Prepared, DockerError> {
-    static EXPORTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = EXPORTING.lock().unwrap_or_else(|e| e.into_inner());
     let cache = Cache::default_location()?;
     let images = built
         .images

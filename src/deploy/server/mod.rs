@@ -12,6 +12,7 @@
 use super::lock::Lock;
 use super::{Cancel, DeployError, ServerOutcome};
 use crate::config::{Project, Server};
+use crate::deploy::deps;
 use crate::event::Emitter;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -47,6 +48,9 @@ pub(crate) struct Shared<'a> {
     /// `[registry]`: images were pushed there once, and each server pulls
     /// them instead of receiving them over SSH.
     pub registry: Option<Registry>,
+    /// The artifact exported into the blob cache, once per deploy: by the
+    /// first server that has to be sent it; the others wait and reuse it.
+    pub exported: deps::Exported,
 }
 
 /// Where a deploy's images wait for the servers (see `Shared::registry`).

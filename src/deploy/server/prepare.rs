@@ -43,7 +43,14 @@ pub(super) fn deploy_new(
         }
         let n = match &sh.registry {
             Some(reg) => deps::registry_pull(&*sess.t, reg, art, em)?,
-            None => deps::ship(&*sess.t, &art.version, &art.git_sha, &art.ship_list(), em)?,
+            None => deps::ship_artifact(
+                &*sess.t,
+                &sh.exported,
+                &art.version,
+                &art.git_sha,
+                &art.ship_list(),
+                em,
+            )?,
         };
         Ok((
             (),

@@ -155,6 +155,7 @@ pub(crate) fn undo_success(
         cancel: Cancel::default(),
         lock_wait: Duration::from_secs(30),
         registry: None,
+        exported: Default::default(),
     };
     match &u.previous {
         Some(p) => {
