@@ -88,18 +88,23 @@ pub fn container_line(verb: &str, spec: &RunSpec, name: &str, publish: Option<&s
     if spec.also.is_empty() {
         return sh(&container(verb, spec, name, publish)) + " >/dev/null";
     }
-    let mut parts = vec![sh(&container("create", spec, name, publish))];
-    for n in &spec.also {
-        parts.push(sh(&s(&["docker", "network", "connect", n, name])));
-    }
+    let mut parts = created_on(container("create", spec, name, publish), &spec.also, name);
     if verb == "run" {
-        parts.push(sh(&start(&[name.to_string()])));
+        parts.push(format!("{} >/dev/null", sh(&start(&[name.to_string()]))));
     }
-    parts
-        .iter()
-        .map(|p| format!("{p} >/dev/null"))
-        .collect::<Vec<_>>()
-        .join(" && ")
+    parts.join(" && ")
+}
+
+/// `docker create` (`create`, an argv), then `docker network connect` to
+/// each of `also`: the container exists, on all its networks, not started.
+fn created_on(create: Vec<String>, also: &[String], name: &str) -> Vec<String> {
+    std::iter::once(create)
+        .chain(
+            also.iter()
+                .map(|n| s(&["docker", "network", "connect", n, name])),
+        )
+        .map(|a| format!("{} >/dev/null", sh(&a)))
+        .collect()
 }
 
 /// A one-off container of the new image with the new env (pre/post-deploy hooks).
@@ -127,13 +132,7 @@ pub fn hook_line(mut run: Vec<String>, also: &[String], name: &str) -> String {
     if let Some(verb) = run.get_mut(1) {
         *verb = "create".into();
     }
-    let mut parts = vec![format!("{} >/dev/null", sh(&run))];
-    for n in also {
-        parts.push(format!(
-            "{} >/dev/null",
-            sh(&s(&["docker", "network", "connect", n, name]))
-        ));
-    }
+    let mut parts = created_on(run, also, name);
     // `exec`: a timeout or cancel kills the shell, which must then be the
     // attached docker client itself, not its parent.
     parts.push(format!("exec {}", sh(&s(&["docker", "start", "-a", name]))));

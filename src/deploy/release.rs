@@ -83,6 +83,17 @@ pub enum Runtime {
     },
 }
 
+impl Runtime {
+    /// The networks the release's containers join besides their own one
+    /// (`<app>-<env>` when the app has accessories), as recorded.
+    pub fn extra_networks(&self) -> &[String] {
+        match self {
+            Runtime::Image { spec, .. } => &spec.also,
+            Runtime::Compose { networks, .. } => networks,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {

@@ -43,13 +43,13 @@ pub(super) fn run_hooks(
     };
     // The networks the release's containers also join (`<app>-<env>` with
     // accessories), so a migration reaches `db` as the app does.
-    let also: Vec<String> = match &rel.runtime {
-        Runtime::Image { spec, .. } => spec.also.clone(),
-        Runtime::Compose { networks, .. } => networks.clone(),
-    }
-    .into_iter()
-    .filter(|n| *n != network)
-    .collect();
+    let also: Vec<String> = rel
+        .runtime
+        .extra_networks()
+        .iter()
+        .filter(|n| **n != network)
+        .cloned()
+        .collect();
     for n in std::iter::once(&network).chain(&also) {
         if n != "bridge" {
             ensure_network(sh, sess, n, em)?;

@@ -221,8 +221,7 @@ fn network_name(sh: &Shared) -> String {
 fn same_networks(sh: &Shared, r: &Release) -> bool {
     match &r.runtime {
         Runtime::Image { spec, .. } => {
-            let want: Vec<String> = extra_networks(sh);
-            spec.network == network_name(sh) && spec.also == want
+            spec.network == network_name(sh) && spec.also == extra_networks(sh)
         }
         Runtime::Compose { networks, .. } => {
             *networks == accessory_network(sh).into_iter().collect::<Vec<_>>()
