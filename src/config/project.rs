@@ -79,6 +79,14 @@ pub struct ServiceHealth {
     pub grace: Option<f64>,
 }
 
+/// The named volume of a `volumes` entry (`pgdata:/data` -> `pgdata`);
+/// `None` for a bind mount of a host path or an anonymous volume.
+pub fn named_volume(spec: &str) -> Option<&str> {
+    spec.split_once(':')
+        .map(|(src, _)| src)
+        .filter(|src| !src.is_empty() && !src.starts_with(['/', '.', '~', '$']))
+}
+
 /// A docker volume name: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
 fn is_volume_name(s: &str) -> bool {
     let mut c = s.chars();
@@ -471,12 +479,13 @@ impl ProjectConfig {
                 ));
             }
             for (i, v) in a.volumes.iter().enumerate() {
-                let src_name = v.split(':').next().unwrap_or("");
-                let named = !src_name.is_empty() && !src_name.starts_with(['/', '.', '~', '$']);
+                let Some(src_name) = named_volume(v) else {
+                    continue;
+                };
                 // `{app}`/`{env}` become names of `[a-z0-9_-]`; anything else
                 // (a typo like `{evn}`) would only fail at boot.
                 let expanded = src_name.replace("{app}", "a").replace("{env}", "e");
-                if v.contains(':') && named && !is_volume_name(&expanded) {
+                if !is_volume_name(&expanded) {
                     errs.push(
                         src.error(
                             &[Key("accessories"), Key(name), Key("volumes"), Index(i)],

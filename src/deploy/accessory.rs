@@ -509,8 +509,7 @@ fn check_volume_owners(
 pub fn named_volumes(volumes: &[String]) -> Vec<String> {
     volumes
         .iter()
-        .filter_map(|v| v.split_once(':').map(|(src, _)| src))
-        .filter(|src| !src.is_empty() && !src.starts_with(['/', '.', '~', '$']))
+        .filter_map(|v| crate::config::project::named_volume(v))
         .map(String::from)
         .collect()
 }
