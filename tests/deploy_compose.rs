@@ -146,10 +146,13 @@ fn a_service_that_dies_within_its_grace_fails_the_deploy_and_rolls_back() {
     );
     std::fs::write(p.join("web/www/index.html"), "v2\n").unwrap();
     let toml = std::fs::read_to_string(p.join("arcane.toml")).unwrap();
-    app.write(
-        "arcane.toml",
-        &format!("{toml}\n[health.services.wrker]\ngrace = 3\n"),
-    );
+    let grace_for = |svc: &str| {
+        app.write(
+            "arcane.toml",
+            &format!("{toml}\n[health.services.{svc}]\ngrace = 3\n"),
+        )
+    };
+    grace_for("wrker");
     app.commit("v2 with a worker that dies");
     let o = app.arcane(&["deploy"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -161,10 +164,7 @@ fn a_service_that_dies_within_its_grace_fails_the_deploy_and_rolls_back() {
     assert!(t.contains("web, worker"), "{t}");
     assert_eq!(app.get().as_deref(), Some("v1"), "nothing changed");
 
-    app.write(
-        "arcane.toml",
-        &format!("{toml}\n[health.services.worker]\ngrace = 3\n"),
-    );
+    grace_for("worker");
     app.commit("the right name");
     let o = app.arcane(&["deploy"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
