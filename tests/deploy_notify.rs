@@ -55,16 +55,9 @@ impl Bus {
             log,
             _dir: dir,
         };
-        // The monitor is ready once it has said hello on the bus.
-        let t = Instant::now();
-        while !bus.seen().contains("NameLost") && !bus.seen().contains("NameAcquired") {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "monitor: {}",
-                bus.seen()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // The monitor is ready once the bus has told it of its name
+        // (`NameAcquired`, then `NameLost` as it becomes a monitor).
+        bus.wait_for("Name");
         bus
     }
 

@@ -142,15 +142,11 @@ pub fn run(servers_toml: &str, addr: SocketAddr, t: &dyn Transport, label: &str)
         t,
         &format!("docker ps -aq --filter label=arcane.app={app} | xargs -r docker rm -f"),
     );
-    sh(t, &format!("docker images -q {app} | sort -u | xargs -r docker rmi -f >/dev/null 2>&1; rm -rf ~/.arcane/{app}"));
+    let rmi = format!("docker images -q {app} | sort -u | xargs -r docker rmi -f >/dev/null 2>&1");
+    sh(t, &format!("{rmi}; rm -rf ~/.arcane/{app}"));
     // The images were built on this machine too (the same engine when the
     // server is `local`; then this finds nothing left).
-    let _ = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "docker images -q {app} | sort -u | xargs -r docker rmi -f >/dev/null 2>&1"
-        ))
-        .status();
+    sh(&arcane::remote::LocalTransport::new("local"), &rmi);
     let caddy = arcane::proxy::Caddy::new("caddy:2", Duration::from_secs(10));
     let _ =
         arcane::proxy::Proxy::remove(&caddy, t, &arcane::event::Emitter::null(), &app, "staging");
