@@ -282,7 +282,14 @@ pub fn build(
         let step = format!("build {}", p.service);
         em.step_started(&step);
         let cmd = Cmd::argv(argv::build(&p.spec));
-        let status = local.stream(&cmd, em, &|| opts.cancel.is_cancelled())?;
+        let log = std::sync::Arc::new(super::build_log::BuildLog::new(
+            em,
+            &step,
+            &super::build_log::log_path(project.app_name(), &p.service),
+        ));
+        let status = local.stream(&cmd, &Emitter::new(log.clone()), &|| {
+            opts.cancel.is_cancelled()
+        })?;
         if opts.cancel.is_cancelled() {
             em.step_finished(&step, false, Some("cancelled".into()));
             return Err(DockerError::Interrupted);
@@ -294,8 +301,10 @@ pub fn build(
                 Some(format!("docker build exited with {status}")),
             );
             return Err(DockerError::Failed(format!(
-                "docker build for service {} failed (exit {status}); see the build output above",
-                p.service
+                "docker build for service {} failed (exit {status}); the full log is in {}, it ends with:\n{}",
+                p.service,
+                log.path().display(),
+                log.tail()
             )));
         }
         let tag = p.spec.tags[0].clone();

@@ -8,6 +8,7 @@
 
 pub mod argv;
 pub mod build;
+pub mod build_log;
 pub mod layers;
 pub mod push;
 pub mod registry;

@@ -60,12 +60,16 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         total: Option<u64>,
     },
-    /// A line of output from a remote or local process.
+    /// A line of output from a remote or local process. `verbose` lines
+    /// (a build's raw output) are the detail behind a step's progress: the
+    /// human CLI shows them with `-v` only.
     Log {
         #[serde(skip_serializing_if = "Option::is_none")]
         server: Option<String>,
         stream: Stream,
         line: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        verbose: bool,
     },
     /// A command about to run through the transport, secrets already redacted.
     Command {
@@ -225,6 +229,17 @@ impl Emitter {
             server: self.server.clone(),
             stream,
             line: self.redactor.redact(&strip_control(line)),
+            verbose: false,
+        });
+    }
+
+    /// A [`Emitter::log`] line that is detail, not result (shown with `-v`).
+    pub fn log_verbose(&self, stream: Stream, line: &str) {
+        self.emit(Event::Log {
+            server: self.server.clone(),
+            stream,
+            line: self.redactor.redact(&strip_control(line)),
+            verbose: true,
         });
     }
 

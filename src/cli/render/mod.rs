@@ -159,8 +159,15 @@ impl Renderer {
                 done,
                 total,
             } => self.progress(server, label, done, total),
-            Event::Log { stream, line, .. } => {
-                self.line(stream == Stream::Stderr, &format!("{pre}{line}"));
+            Event::Log {
+                stream,
+                line,
+                verbose,
+                ..
+            } => {
+                if !verbose || self.verbose > 0 {
+                    self.line(stream == Stream::Stderr, &format!("{pre}{line}"));
+                }
             }
             Event::Command { command, .. } => {
                 if self.verbose > 0 {
