@@ -459,6 +459,7 @@ fn deploy_events_build_the_progress_view() {
         ev(Event::Log {
             server: Some("web-1".into()),
             stream: Stream::Stderr,
+            verbose: false,
             line: "boom".into(),
         }),
     );
