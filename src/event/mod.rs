@@ -50,6 +50,10 @@ pub enum Event {
         ok: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
+        /// For converging steps (bootstrap, network): whether the step
+        /// changed anything, so a second run can say "unchanged".
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changed: Option<bool>,
     },
     /// Byte or item progress of a long step (image push, build...).
     Progress {
@@ -209,6 +213,20 @@ impl Emitter {
             step: step.to_string(),
             ok,
             detail: detail.map(|d| self.redactor.redact(&d)),
+            changed: None,
+        });
+    }
+
+    /// A converging step finished successfully, having `changed` the
+    /// server or found it already as wanted.
+    pub fn step_converged(&self, step: &str, changed: bool, detail: impl Into<String>) {
+        let detail = detail.into();
+        self.emit(Event::StepFinished {
+            server: self.server.clone(),
+            step: step.to_string(),
+            ok: true,
+            detail: (!detail.is_empty()).then(|| self.redactor.redact(&detail)),
+            changed: Some(changed),
         });
     }
 

@@ -432,6 +432,7 @@ fn deploy_events_build_the_progress_view() {
     update(
         &mut m,
         ev(Event::StepFinished {
+            changed: None,
             server: Some("web-1".into()),
             step: "connect".into(),
             ok: true,
@@ -448,6 +449,7 @@ fn deploy_events_build_the_progress_view() {
     update(
         &mut m,
         ev(Event::StepFinished {
+            changed: None,
             server: Some("web-1".into()),
             step: "health".into(),
             ok: false,

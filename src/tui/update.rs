@@ -1101,6 +1101,7 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Command> {
             step,
             ok,
             detail,
+            ..
         } => {
             let p = m
                 .deploy

@@ -145,13 +145,26 @@ impl Renderer {
                 }
             }
             Event::StepFinished {
-                step, ok, detail, ..
+                step,
+                ok,
+                detail,
+                changed,
+                ..
             } => {
                 if self.quiet && ok {
                     return;
                 }
                 let detail = detail.map(|d| format!(": {d}")).unwrap_or_default();
-                self.line(true, &format!("{pre}{} {step}{detail}", self.mark(ok)));
+                let mark = match changed {
+                    Some(false) => self.paint("2", "="),
+                    _ => self.mark(ok),
+                };
+                let state = match changed {
+                    Some(true) => " (changed)",
+                    Some(false) => " (unchanged)",
+                    None => "",
+                };
+                self.line(true, &format!("{pre}{mark} {step}{state}{detail}"));
             }
             Event::Progress {
                 server,
