@@ -605,7 +605,7 @@ fn the_local_target_gives_the_same_results_without_ssh() {
         .split_whitespace()
         .map(String::from)
         .collect();
-    assert_eq!(row, ["here", "staging", "yes", "-", "1/1", "healthy"]);
+    assert_eq!(row, ["here", "staging", "yes", "-", "1/1", "healthy", "-"]);
     let o = p.run(&["exec", "web", "--", "sh", "-c", "echo local-exec; exit 4"]);
     assert_eq!(o.status.code(), Some(4), "{}", show(&o));
     assert_eq!(text(&o.stdout), "local-exec\n");

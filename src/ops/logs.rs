@@ -6,7 +6,7 @@
 
 use super::{fan_out_all, Ctx, Error};
 use crate::config::{Selection, Server};
-use crate::error::{ErrorKind, InputError};
+use crate::error::ErrorKind;
 use crate::event::{Emitter, Event, Sink};
 use crate::remote::{ops, Cmd, Transport};
 use std::collections::BTreeSet;
@@ -146,14 +146,11 @@ pub(crate) fn running_for(
         em,
     )?;
     if !out.success() {
-        return Err(Error::Reported {
-            kind: ErrorKind::Failed,
-            message: format!(
-                "{}: docker ps failed: {}",
-                t.name(),
-                out.stderr_str().trim()
-            ),
-        });
+        return Err(Error::Failed(format!(
+            "{}: docker ps failed: {}",
+            t.name(),
+            out.stderr_str().trim()
+        )));
     }
     let all: Vec<ops::Container> = ops::parse_ps(&out.stdout_str())
         .into_iter()
@@ -166,20 +163,20 @@ pub(crate) fn running_for(
     if !mine.is_empty() {
         return Ok(mine);
     }
+    // Not input: the service may exist and have crashed.
     let running: BTreeSet<&str> = all.iter().map(name_of).collect();
     let hint = if running.is_empty() {
         "; nothing of this app runs there (deploy first?)".to_string()
     } else {
         format!(
-            "; running: {}",
+            "; running services: {}",
             running.into_iter().collect::<Vec<_>>().join(", ")
         )
     };
-    Err(InputError::new(format!(
+    Err(Error::Failed(format!(
         "{}: no running container for service {svc:?} of {app} ({env}){hint}",
         t.name()
-    ))
-    .into())
+    )))
 }
 
 /// Prefixes log lines (the service name) before handing them on.

@@ -62,6 +62,9 @@ pub enum Error {
     Proxy(#[from] crate::proxy::ProxyError),
     #[error("interrupted")]
     Interrupted,
+    /// A failure with no more specific type (a docker command that failed).
+    #[error("{0}")]
+    Failed(String),
     /// The operation already said why it failed (its `Finished` event and
     /// report carry the details), so front ends need not print it again.
     #[error("{message}")]
@@ -91,6 +94,7 @@ impl HasKind for Error {
             Error::Secrets(e) => e.kind(),
             Error::Proxy(e) => e.kind(),
             Error::Interrupted => ErrorKind::Interrupted,
+            Error::Failed(_) => ErrorKind::Failed,
             Error::Reported { kind, .. } => *kind,
         }
     }

@@ -265,10 +265,10 @@ pub fn halt(ctx: &Ctx, sel: &Selection) -> Result<HaltReport, Error> {
                 &em,
             )?;
             if !out.success() {
-                return Err(Error::Reported {
-                    kind: ErrorKind::Failed,
-                    message: format!("docker stop failed: {}", out.stderr_str().trim()),
-                });
+                return Err(Error::Failed(format!(
+                    "docker stop failed: {}",
+                    out.stderr_str().trim()
+                )));
             }
             Ok(cs.iter().map(|c| c.name.clone()).collect())
         })();

@@ -112,7 +112,7 @@ fn failed_connect(st: &mut ServerStatus, e: &RemoteError) {
         e,
         RemoteError::Unreachable { .. } | RemoteError::Timeout { .. }
     );
-    st.error = Some(short_remote_error(e));
+    st.error = Some(e.to_string());
     st.security_alert = security_alert(e);
 }
 
@@ -252,10 +252,7 @@ pub fn log_choices(ctx: &Ctx, sel: &Selection) -> Result<Vec<(String, String)>, 
         }
     }
     if out.is_empty() && !errors.is_empty() {
-        return Err(Error::Reported {
-            kind: crate::error::ErrorKind::Failed,
-            message: errors.join("; "),
-        });
+        return Err(Error::Failed(errors.join("; ")));
     }
     Ok(out)
 }
