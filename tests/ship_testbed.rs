@@ -226,7 +226,7 @@ fn push_reaches_three_servers_runs_there_and_resends_only_the_change() {
         .assert()
         .success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(stdout.contains(r#""kind":"push""#), "{stdout}");
+    assert!(stdout.contains(r#""event":"pushed""#), "{stdout}");
     let tag2 = format!("{app}:{}", p.head());
     for (k, srv) in ["srv1", "srv2", "srv3"].iter().enumerate() {
         let second = tb.wire(k + 1) - w2[k];

@@ -446,7 +446,7 @@ fn push_via_a_real_registry_with_htpasswd_reaches_two_servers_and_keeps_the_pass
         "-v shows the commands: {text}"
     );
     let jtext = String::from_utf8_lossy(&json.get_output().stdout).to_string();
-    assert!(jtext.contains(r#""kind":"push""#), "{jtext}");
+    assert!(jtext.contains(r#""event":"pushed""#), "{jtext}");
 
     for s in ["srv1", "srv2"] {
         let out = tb.exec(

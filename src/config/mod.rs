@@ -154,6 +154,18 @@ impl Project {
     }
 
     /// Servers selected by `--env`, `--group` and `--server`.
+    /// Every server of the registry, in name order.
+    pub fn all_servers(&self) -> Vec<Server> {
+        self.servers
+            .servers
+            .iter()
+            .map(|(name, c)| Server {
+                name: name.clone(),
+                config: c.clone(),
+            })
+            .collect()
+    }
+
     pub fn select(&self, sel: &Selection) -> Result<Vec<Server>, ConfigError> {
         if let Some(env) = &sel.env {
             let envs = self.config.env_names();

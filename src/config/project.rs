@@ -259,6 +259,17 @@ pub struct AccessoryConfig {
 pub struct EnvConfig {
     /// Ask for confirmation before deploying (default: true for production).
     pub protected: Option<bool>,
+    /// How a terminal confirms a protected deploy: `"yes"` (y/N, the
+    /// default) or `"name"` (type the env's name). The dashboard always asks
+    /// for the name.
+    pub confirm: Option<ConfirmStyle>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfirmStyle {
+    Yes,
+    Name,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -315,6 +326,15 @@ impl ProjectConfig {
             .and_then(|m| m.get(env))
             .and_then(|e| e.protected)
             .unwrap_or(env == "production")
+    }
+
+    /// Whether a terminal must type the env's name to confirm a deploy to it.
+    pub fn confirm_by_name(&self, env: &str) -> bool {
+        self.envs
+            .as_ref()
+            .and_then(|m| m.get(env))
+            .and_then(|e| e.confirm)
+            == Some(ConfirmStyle::Name)
     }
 
     /// The container port the health probe and the proxy use.
