@@ -278,6 +278,61 @@ fn no_project_is_an_input_error() {
         .stderr(contains("no arcane.toml found").and(contains("arcane init")));
 }
 
+fn arcane_in(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("arcane")
+        .unwrap()
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .assert()
+}
+
+/// Regression (issue 16): the error named `<tmp>/arcane.toml`, a file that
+/// does not exist, as if arcane had found it broken.
+#[test]
+fn a_missing_project_names_the_directory_not_a_file_that_does_not_exist() {
+    let t = tempfile::tempdir().unwrap();
+    let sub = t.path().join("deep/er");
+    std::fs::create_dir_all(&sub).unwrap();
+    let out = arcane_in(&sub, &["status"]).code(2);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "error: {}: no arcane.toml found in this directory or any parent directory",
+            sub.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: run `arcane init` here") && stderr.contains("--project DIR"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&format!("{}/arcane.toml", sub.display())),
+        "{stderr}"
+    );
+
+    // --project naming a directory without arcane.toml, relative or absolute.
+    for arg in ["deep", &t.path().join("deep").display().to_string()] {
+        let out = arcane_in(t.path(), &["--project", arg, "status"]).code(2);
+        let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(
+            stderr.contains("deep: no arcane.toml in this directory (given by --project)")
+                && stderr.contains("help: pass --project the directory that holds arcane.toml")
+                && !stderr.contains("deep/arcane.toml"),
+            "{stderr}"
+        );
+    }
+    // ...and a directory that does not exist.
+    arcane_in(t.path(), &["--project", "nope", "releases"])
+        .code(2)
+        .stderr(contains("nope: no such directory (given by --project)"));
+    // --json carries the same message in its error event.
+    arcane_in(&sub, &["--json", "status"])
+        .code(2)
+        .stdout(contains("\"exit_code\":2").and(contains("no arcane.toml found")));
+}
+
 #[test]
 fn a_negative_service_grace_and_an_unknown_service_key_are_located() {
     let t = project(&[(
