@@ -13,6 +13,7 @@ pub mod layers;
 pub mod locate;
 pub mod project;
 pub mod servers;
+mod syntax;
 
 pub use envfile::{EnvEntry, ENCRYPTED_PREFIX};
 pub use error::{ConfigError, ConfigErrors};
