@@ -172,7 +172,7 @@ fn help_for(msg: &str) -> Option<String> {
 /// and parsing retried, so one pass reports every typo in the file.
 ///
 /// A syntax error stops everything (nothing after it can be read) and is
-/// explained by [`super::syntax::explain`].
+/// explained by `config::syntax::explain`.
 pub fn parse_all<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, Vec<ConfigError>> {
     if let Err(e) = ImDocument::parse(text) {
         return Err(vec![super::syntax::explain(

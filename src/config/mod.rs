@@ -14,6 +14,7 @@ pub mod locate;
 pub mod project;
 pub mod servers;
 mod syntax;
+mod validate;
 
 pub use envfile::{EnvEntry, ENCRYPTED_PREFIX};
 pub use error::{ConfigError, ConfigErrors};
