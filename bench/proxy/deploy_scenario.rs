@@ -69,22 +69,28 @@ struct Cleanup<'a> {
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
+        // Errors are ignored: a panic here, while a failed assertion
+        // unwinds, would abort the test binary.
+        let quiet = |t: &dyn Transport, script: &str| {
+            let cmd = arcane::remote::Cmd::shell(script).with_timeout(Duration::from_secs(120));
+            let _ = t.run(&cmd, &arcane::event::Emitter::null());
+        };
         let (t, app) = (self.t, &self.app);
         let label = format!("label=arcane.app={app}");
-        sh(
+        quiet(
             t,
             &format!(
                 "docker ps -aq --filter {label} | xargs -r docker rm -f >/dev/null 2>&1; \
-                 docker network ls -q --filter {label} | xargs -r docker network rm >/dev/null 2>&1; true"
+                 docker network ls -q --filter {label} | xargs -r docker network rm >/dev/null 2>&1"
             ),
         );
         let rmi = format!(
-            "docker images -q --filter {label} | sort -u | xargs -r docker rmi -f >/dev/null 2>&1; true"
+            "docker images -q --filter {label} | sort -u | xargs -r docker rmi -f >/dev/null 2>&1"
         );
-        sh(t, &format!("{rmi}; rm -rf ~/.arcane/{app}"));
+        quiet(t, &format!("{rmi}; rm -rf ~/.arcane/{app}"));
         // The images were built on this machine too (the same engine when the
         // server is `local`; then this finds nothing left).
-        sh(&arcane::remote::LocalTransport::new("local"), &rmi);
+        quiet(&arcane::remote::LocalTransport::new("local"), &rmi);
         let caddy = arcane::proxy::Caddy::new("caddy:2", Duration::from_secs(10));
         let _ = arcane::proxy::Proxy::remove(
             &caddy,
