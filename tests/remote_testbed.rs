@@ -4,6 +4,7 @@
 //! through the real binary.
 
 mod common {
+    pub mod host;
     pub mod testbed;
 }
 
@@ -583,6 +584,8 @@ fn the_local_target_gives_the_same_results_without_ssh() {
     let Some(tb) = testbed(N) else { return };
     // The host's own docker, under an app name no one else uses.
     let app = format!("rt-local-{}", std::process::id());
+    // Its container on this engine goes also when an assertion fails.
+    let _host = common::host::HostCleanup::new().app(&app);
     let run = |cmd: &str| {
         let o = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
         assert!(o.status.success(), "{cmd}: {}", show(&o));
@@ -614,7 +617,6 @@ fn the_local_target_gives_the_same_results_without_ssh() {
     let o = p.run(&["halt", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_eq!(run(&format!("docker ps -q --filter id={id} | wc -l")), "0");
-    run(&format!("docker rm -f {id}"));
 }
 
 #[test]

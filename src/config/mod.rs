@@ -13,6 +13,8 @@ pub mod layers;
 pub mod locate;
 pub mod project;
 pub mod servers;
+mod syntax;
+mod validate;
 
 pub use envfile::{EnvEntry, ENCRYPTED_PREFIX};
 pub use error::{ConfigError, ConfigErrors};
@@ -40,6 +42,10 @@ pub struct Project {
 
 impl Project {
     /// Find the project: `--project DIR` if given, else walk up from `start`.
+    ///
+    /// The error names the directory searched, not `DIR/arcane.toml`: a
+    /// path to a file that does not exist reads as if arcane had looked for
+    /// it there and found it broken.
     pub fn discover(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, ConfigError> {
         if let Some(dir) = explicit {
             let dir = if dir.is_absolute() {
@@ -50,10 +56,20 @@ impl Project {
             if dir.join(PROJECT_FILE).is_file() {
                 return Ok(dir);
             }
-            return Err(ConfigError::new(
-                dir.join(PROJECT_FILE),
-                "no arcane.toml here; run `arcane init` in the project directory or fix --project",
-            ));
+            let help = format!("pass --project the directory that holds {PROJECT_FILE}");
+            let err = match dir.canonicalize() {
+                Ok(real) if real.is_dir() => ConfigError::new(
+                    real,
+                    format!("no {PROJECT_FILE} in this directory (given by --project)"),
+                )
+                .with_help(format!(
+                    "{help}, or run `arcane --project DIR init` to make this one a project"
+                )),
+                _ => {
+                    ConfigError::new(dir, "no such directory (given by --project)").with_help(help)
+                }
+            };
+            return Err(err);
         }
         let mut cur = Some(start);
         while let Some(dir) = cur {
@@ -63,9 +79,13 @@ impl Project {
             cur = dir.parent();
         }
         Err(ConfigError::new(
-            start.join(PROJECT_FILE),
-            "no arcane.toml found in this directory or any parent; run `arcane init` to create one, or pass --project DIR",
-        ))
+            start,
+            format!("no {PROJECT_FILE} found in this directory or any parent directory"),
+        )
+        .with_help(format!(
+            "run `arcane init` here to create a project, or `cd` into one, \
+             or pass --project DIR naming the directory that holds {PROJECT_FILE}"
+        )))
     }
 
     /// Load and validate `arcane.toml` and `config/servers.toml`, reporting
