@@ -1,0 +1,220 @@
+//! The Deploy tab: confirmations, progress, the end of a deploy, engine questions.
+
+use super::*;
+
+#[test]
+fn quitting_during_a_deploy_asks_then_cancels_and_waits_for_the_rollback() {
+    let mut m = fixture::deploying();
+    update(&mut m, key('q'));
+    assert!(!m.quit);
+    assert!(matches!(
+        m.popup,
+        Some(Popup::Confirm {
+            action: Pending::Quit,
+            ..
+        })
+    ));
+    // Focus starts on Cancel: Enter alone does nothing dangerous.
+    update(&mut m, code(KeyCode::Enter));
+    assert!(m.popup.is_none() && !m.quit);
+    update(&mut m, key('q'));
+    assert_eq!(update(&mut m, key('y')), vec![Command::CancelDeploy]);
+    assert_eq!(m.deploy.phase, DeployPhase::Cancelling);
+    assert!(!m.quit);
+    update(
+        &mut m,
+        Msg::DeployDone(Err("cancelled; rolled back".into())),
+    );
+    assert!(m.quit);
+}
+
+#[test]
+fn staging_deploy_confirms_with_focus_on_cancel() {
+    let mut m = fixture::model();
+    m.tab = Tab::Deploy;
+    update(&mut m, key('d'));
+    assert!(matches!(
+        m.popup,
+        Some(Popup::Confirm {
+            typed_word: None,
+            yes_focused: false,
+            ..
+        })
+    ));
+    assert_eq!(update(&mut m, code(KeyCode::Enter)), vec![]);
+    update(&mut m, key('d'));
+    update(&mut m, code(KeyCode::Tab));
+    assert_eq!(
+        update(&mut m, code(KeyCode::Enter)),
+        vec![Command::Deploy {
+            target: Target::Env("staging".into()),
+            typed: false
+        }]
+    );
+    assert!(m.deploy_running());
+}
+
+#[test]
+fn production_deploy_needs_the_typed_env_name() {
+    let mut m = fixture::model();
+    m.tab = Tab::Deploy;
+    m.deploy.selected = m
+        .deploy
+        .targets
+        .iter()
+        .position(|t| *t == Target::Env("production".into()))
+        .unwrap();
+    update(&mut m, key('d'));
+    // 'y' is just a letter here, not a yes.
+    assert_eq!(type_text(&mut m, "y"), vec![]);
+    update(&mut m, code(KeyCode::Backspace));
+    type_text(&mut m, "prod");
+    assert_eq!(update(&mut m, code(KeyCode::Enter)), vec![]);
+    assert!(m.popup.is_none());
+    assert!(!m.deploy_running());
+    update(&mut m, key('d'));
+    type_text(&mut m, "production");
+    assert_eq!(
+        update(&mut m, code(KeyCode::Enter)),
+        vec![Command::Deploy {
+            target: Target::Env("production".into()),
+            typed: true
+        }]
+    );
+}
+
+#[test]
+fn deploy_events_build_the_progress_view() {
+    let mut m = fixture::model();
+    m.deploy.phase = DeployPhase::Running;
+    let ev = |e: Event| Msg::Engine(e);
+    update(
+        &mut m,
+        ev(Event::StepStarted {
+            server: Some("web-1".into()),
+            step: "connect".into(),
+        }),
+    );
+    update(
+        &mut m,
+        ev(Event::StepFinished {
+            server: Some("web-1".into()),
+            step: "connect".into(),
+            ok: true,
+            detail: None,
+        }),
+    );
+    update(
+        &mut m,
+        ev(Event::StepStarted {
+            server: Some("web-1".into()),
+            step: "health".into(),
+        }),
+    );
+    update(
+        &mut m,
+        ev(Event::StepFinished {
+            server: Some("web-1".into()),
+            step: "health".into(),
+            ok: false,
+            detail: Some("503 after 30s".into()),
+        }),
+    );
+    update(
+        &mut m,
+        ev(Event::Log {
+            server: Some("web-1".into()),
+            stream: Stream::Stderr,
+            line: "boom".into(),
+        }),
+    );
+    update(
+        &mut m,
+        ev(Event::Command {
+            server: Some("web-1".into()),
+            command: "docker rm -f x".into(),
+        }),
+    );
+    let p = &m.deploy.servers["web-1"];
+    assert_eq!(
+        p.steps,
+        vec![
+            ("connect".into(), StepState::Ok, None),
+            (
+                "health".into(),
+                StepState::Failed,
+                Some("503 after 30s".into())
+            )
+        ]
+    );
+    assert_eq!(m.deploy.logs.back().unwrap(), "[web-1] boom");
+    assert_eq!(m.commands.back().unwrap().command, "docker rm -f x");
+    update(
+        &mut m,
+        ev(Event::Finished {
+            ok: false,
+            summary: "health failed; rolled back".into(),
+        }),
+    );
+    assert!(matches!(
+        m.deploy.phase,
+        DeployPhase::Done { ok: false, .. }
+    ));
+}
+
+#[test]
+fn a_finished_deploy_notifies_and_refreshes_unless_notifications_are_off() {
+    let mut m = fixture::deploying();
+    let cmds = update(&mut m, Msg::DeployDone(Ok("2 servers on a1b2c3d".into())));
+    assert!(cmds.iter().any(
+        |c| matches!(c, Command::Notify { title, .. } if title.contains("deployed env staging"))
+    ));
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, Command::RefreshStatus { .. })));
+    let mut m = fixture::deploying();
+    m.settings.notifications = false;
+    let cmds = update(&mut m, Msg::DeployDone(Err("health failed".into())));
+    assert!(!cmds.iter().any(|c| matches!(c, Command::Notify { .. })));
+    assert!(matches!(
+        m.deploy.phase,
+        DeployPhase::Done { ok: false, .. }
+    ));
+}
+
+#[test]
+fn engine_questions_are_answered_through_the_dialog() {
+    let mut m = fixture::model();
+    update(
+        &mut m,
+        Msg::ConfirmRequested {
+            id: 7,
+            confirm: crate::interact::Confirm {
+                prompt: "Lock held by ana. Wait?".into(),
+                typed_word: None,
+                hint: String::new(),
+            },
+        },
+    );
+    // Enter is "no" for an engine question: the safe default.
+    assert_eq!(
+        update(&mut m, code(KeyCode::Enter)),
+        vec![Command::AnswerConfirm { id: 7, yes: false }]
+    );
+    update(
+        &mut m,
+        Msg::ConfirmRequested {
+            id: 8,
+            confirm: crate::interact::Confirm {
+                prompt: "Roll back PRODUCTION?".into(),
+                typed_word: Some("production".into()),
+                hint: String::new(),
+            },
+        },
+    );
+    type_text(&mut m, "production");
+    assert_eq!(
+        update(&mut m, code(KeyCode::Enter)),
+        vec![Command::AnswerConfirm { id: 8, yes: true }]
+    );
+}
