@@ -10,6 +10,7 @@
 
 pub mod engine;
 mod forward;
+mod guard;
 pub mod hostkey;
 pub mod local;
 pub mod ops;

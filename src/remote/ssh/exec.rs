@@ -5,10 +5,13 @@
 use super::*;
 
 impl SshTransport {
+    /// `stdin`: bytes written to the command, then end of file; `Held`
+    /// keeps the channel's stdin open without writing, for a script under
+    /// [`guarded`](crate::remote::guard) watching it.
     pub(super) fn exec(
         &self,
         script: &str,
-        stdin: Option<&[u8]>,
+        stdin: Input,
         timeout: Option<Duration>,
         stop: &(dyn Fn() -> bool + Sync),
         sink: &mut dyn FnMut(Stream, &[u8]),
@@ -19,7 +22,7 @@ impl SshTransport {
         // The login shell is the session leader (sshd calls setsid), so its
         // pid names the process group to kill when the command is abandoned.
         let wrapped = format!("echo arcane-pid:$$ >&2; {script}");
-        let res = self.exec_on(&mut ch, &wrapped, stdin, timeout, stop, sink);
+        let res = self.exec_on(&mut ch, &wrapped, &stdin, timeout, stop, sink);
         let grace = match &res {
             Ok(ExecEnd::Exited(_)) => Duration::from_secs(10),
             _ => Duration::from_secs(2),
@@ -44,7 +47,7 @@ impl SshTransport {
         &self,
         ch: &mut ssh2::Channel,
         script: &str,
-        stdin: Option<&[u8]>,
+        stdin: &Input,
         timeout: Option<Duration>,
         stop: &(dyn Fn() -> bool + Sync),
         sink: &mut dyn FnMut(Stream, &[u8]),
@@ -52,9 +55,12 @@ impl SshTransport {
         let core = &self.core;
         core.open("exec", || ch.exec(script))?;
         let start = Instant::now();
-        let input = stdin.unwrap_or(&[]);
+        let input = match stdin {
+            Input::Bytes(b) => b,
+            Input::None | Input::Held => &[][..],
+        };
         let mut pos = 0;
-        let mut eof_sent = false;
+        let mut eof_sent = matches!(stdin, Input::Held);
         let mut pid: Option<u32> = None;
         let mut head: Option<Vec<u8>> = Some(vec![]); // stderr until the pid line
         let mut buf = vec![0u8; 32 * 1024];
@@ -189,6 +195,22 @@ impl SshTransport {
         }
         core.dispose(ch, Duration::from_secs(2));
         r
+    }
+}
+
+/// What a command gets on stdin.
+pub(super) enum Input<'a> {
+    /// Nothing: end of file at once.
+    None,
+    /// These bytes, then end of file.
+    Bytes(&'a [u8]),
+    /// Nothing, and the channel's stdin stays open until the channel closes.
+    Held,
+}
+
+impl<'a> From<Option<&'a [u8]>> for Input<'a> {
+    fn from(b: Option<&'a [u8]>) -> Self {
+        b.map_or(Input::None, Input::Bytes)
     }
 }
 

@@ -17,11 +17,12 @@ pub use options::{resolve, ConnectOptions, Endpoint};
 pub use upload::{remote_path, upload_script};
 
 use super::forward;
+use super::guard::{guarded, Watch};
 use super::session::{Backoff, Core};
 use super::transport::*;
 use crate::config::Server;
 use crate::event::{Emitter, Stream};
-use exec::ExecEnd;
+use exec::{ExecEnd, Input};
 use ssh2::Session;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -61,7 +62,7 @@ impl Transport for SshTransport {
         let never = || false;
         let end = self.exec(
             &line,
-            cmd.stdin.as_deref(),
+            cmd.stdin.as_deref().into(),
             cmd.timeout,
             &never,
             &mut |s, b| match s {
@@ -104,13 +105,15 @@ impl Transport for SshTransport {
                 buf.clear();
             }
         };
-        let end = self.exec(
-            &line,
-            cmd.stdin.as_deref(),
-            cmd.timeout,
-            stop,
-            &mut |s, b| emit_lines(s, b, false, &mut bufs),
-        )?;
+        // Without input, the command runs under the stdin watchdog, so it
+        // dies with the channel: see `remote::guard`.
+        let (script, input) = match cmd.stdin.as_deref() {
+            None => (guarded(&line, Watch::Stdin), Input::Held),
+            Some(b) => (line.clone(), Input::Bytes(b)),
+        };
+        let end = self.exec(&script, input, cmd.timeout, stop, &mut |s, b| {
+            emit_lines(s, b, false, &mut bufs)
+        })?;
         emit_lines(Stream::Stdout, &[], true, &mut bufs);
         emit_lines(Stream::Stderr, &[], true, &mut bufs);
         Ok(match end {
@@ -128,7 +131,7 @@ impl Transport for SshTransport {
         let never = || false;
         let end = self.exec(
             &upload_script(path, mode),
-            Some(bytes),
+            Input::Bytes(bytes),
             None,
             &never,
             &mut |s, b| {
