@@ -32,17 +32,24 @@ pub struct Effects {
     emitter: Emitter,
     interact: TuiInteract,
     cancel: Arc<Mutex<Option<Cancel>>>,
-    logs_stop: Arc<Mutex<Option<Arc<AtomicBool>>>>,
+    logs: Arc<Mutex<Vec<Follower>>>,
 }
 
-/// Turns a log follower's events into messages: its lines go to the Logs tab,
-/// its commands to the command log.
-struct LogSink(UnboundedSender<Msg>);
+/// A log follower's thread and stop flag, kept after a stop until the
+/// thread ends (its command is dead then), so quitting can wait for it.
+struct Follower {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Turns log follower `id`'s events into messages: its lines go to the Logs
+/// tab, its commands to the command log.
+struct LogSink(UnboundedSender<Msg>, u64);
 
 impl Sink for LogSink {
     fn emit(&self, event: Event) {
         let msg = match event {
-            Event::Log { line, .. } => Msg::LogLine(line),
+            Event::Log { line, .. } => Msg::LogLine { id: self.1, line },
             other @ Event::Command { .. } => Msg::Engine(other),
             _ => return,
         };
@@ -64,7 +71,7 @@ impl Effects {
             tx,
             emitter,
             cancel: Arc::default(),
-            logs_stop: Arc::default(),
+            logs: Arc::default(),
         }
     }
 
@@ -213,12 +220,12 @@ impl Effects {
             Command::LoadLogChoices => {
                 self.spawn("log-choices", move || Msg::LogChoices(log_choices(&p, &em)))
             }
-            Command::FollowLogs { server, service } => self.follow_logs(server, service),
-            Command::StopLogs => {
-                if let Some(stop) = self.logs_stop.lock().unwrap().take() {
-                    stop.store(true, Ordering::Relaxed);
-                }
-            }
+            Command::FollowLogs {
+                id,
+                server,
+                service,
+            } => self.follow_logs(id, server, service),
+            Command::StopLogs => self.stop_logs(),
             Command::Plan { target } => self.spawn("plan", move || {
                 let req = request(&target, true);
                 Msg::PlanReady(
@@ -306,16 +313,40 @@ impl Effects {
         }
     }
 
-    fn follow_logs(&self, server: String, service: String) {
-        if let Some(old) = self.logs_stop.lock().unwrap().take() {
-            old.store(true, Ordering::Relaxed);
+    fn stop_logs(&self) {
+        let mut followers = self.logs.lock().unwrap();
+        followers.retain(|f| !f.thread.is_finished());
+        for f in followers.iter() {
+            f.stop.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Stop every log follower and wait, at most `wait`, for their commands
+    /// to be dead: called as arcane exits. (Should one hang, the transports'
+    /// watchdog ends it when arcane's end of its pipe closes.)
+    pub fn stop_logs_and_wait(&self, wait: Duration) {
+        self.stop_logs();
+        let end = std::time::Instant::now() + wait;
+        let busy = || {
+            self.logs
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|f| !f.thread.is_finished())
+        };
+        while busy() && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn follow_logs(&self, id: u64, server: String, service: String) {
+        self.stop_logs();
         let stop = Arc::new(AtomicBool::new(false));
-        *self.logs_stop.lock().unwrap() = Some(stop.clone());
         let p = self.project.clone();
         let tx = self.tx.clone();
-        let em = Emitter::new(Arc::new(LogSink(tx.clone()))).for_server(&server);
-        self.spawn("logs", move || {
+        let em = Emitter::new(Arc::new(LogSink(tx.clone(), id))).for_server(&server);
+        let flag = stop.clone();
+        let run = move || {
             let res = (|| -> Result<(), String> {
                 let s = server_by_name(&p, &server)?;
                 let req = remote::engine::LogsRequest {
@@ -324,11 +355,10 @@ impl Effects {
                     lines: 200,
                     follow: true,
                 };
-                let stop2 = stop.clone();
                 let results = remote::engine::logs(
                     &req,
                     &[s],
-                    &move || stop2.load(Ordering::Relaxed),
+                    &|| flag.load(Ordering::Relaxed),
                     &connect_options(&p),
                     &em,
                 );
@@ -337,8 +367,17 @@ impl Effects {
                 }
                 Ok(())
             })();
-            Msg::LogsEnded(res.err())
-        });
+            let _ = tx.send(Msg::LogsEnded {
+                id,
+                error: res.err(),
+            });
+        };
+        if let Ok(thread) = std::thread::Builder::new()
+            .name("arcane-logs".into())
+            .spawn(run)
+        {
+            self.logs.lock().unwrap().push(Follower { stop, thread });
+        }
     }
 }
 

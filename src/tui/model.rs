@@ -236,7 +236,10 @@ pub struct LogsState {
     /// (server, service) choices.
     pub choices: Vec<(String, String)>,
     pub selected: usize,
+    /// The (server, service) being followed.
     pub following: Option<(String, String)>,
+    /// Id of the newest follower (see `Command::FollowLogs`).
+    pub follow_id: u64,
     pub lines: VecDeque<String>,
     pub loading: bool,
     pub error: Option<String>,

@@ -14,13 +14,19 @@ fn switch_tab(m: &mut Model, tab: Tab) -> Vec<Command> {
     if m.tab == Tab::Keys {
         m.keys.generated = None;
     }
+    // A log follower lives as long as its view.
+    let mut cmds = if m.tab == Tab::Logs {
+        stop_following(m)
+    } else {
+        vec![]
+    };
     m.tab = tab;
     m.env.revealed = None;
     // Overview refreshes on its own timer; other tabs load when opened.
-    if tab == Tab::Overview {
-        return vec![];
+    if tab != Tab::Overview {
+        cmds.extend(load_tab(m));
     }
-    load_tab(m)
+    cmds
 }
 
 fn list_len(m: &Model) -> usize {

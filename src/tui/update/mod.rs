@@ -65,9 +65,16 @@ pub enum Msg {
     },
     GitLoaded(Result<Vec<Commit>, String>),
     LogChoices(Result<Vec<(String, String)>, String>),
-    /// A line of the followed container's logs.
-    LogLine(String),
-    LogsEnded(Option<String>),
+    /// A line of log follower `id`'s container.
+    LogLine {
+        id: u64,
+        line: String,
+    },
+    /// Log follower `id` ended (stopped, or failed with the error).
+    LogsEnded {
+        id: u64,
+        error: Option<String>,
+    },
     PlanReady(Result<String, String>),
     DeployDone(Result<String, String>),
     /// An engine asks a question through `Interact`.
@@ -130,10 +137,14 @@ pub enum Command {
     },
     LoadGit,
     LoadLogChoices,
+    /// Start log follower `id`; its lines and its end carry the id, so a
+    /// stopped follower's last lines cannot land in a newer one's view.
     FollowLogs {
+        id: u64,
         server: String,
         service: String,
     },
+    /// Stop every log follower (its process dies, locally and on the server).
     StopLogs,
     Plan {
         target: Target,
@@ -158,7 +169,7 @@ const SPINNER_LEN: usize = 10;
 
 /// Apply one message. Returns the engine work it asks for.
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
-    let cmds = match msg {
+    let mut cmds = match msg {
         Msg::Tick { now } => return tick(m, now),
         Msg::Resize => vec![],
         Msg::Scroll(d) => {
@@ -177,7 +188,19 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
         other => results::on_result(m, other),
     };
     m.dirty = true;
+    // Whatever made arcane quit, a log follower must not outlive it.
+    if m.quit {
+        cmds.extend(stop_following(m));
+    }
     cmds
+}
+
+/// Stop the Logs tab's follower, if one runs. Its lines stay on screen.
+fn stop_following(m: &mut Model) -> Vec<Command> {
+    match m.logs.following.take() {
+        Some(_) => vec![Command::StopLogs],
+        None => vec![],
+    }
 }
 
 /// The clock moved: ages, the spinner, and the Overview's refresh schedule.

@@ -100,15 +100,19 @@ pub(super) fn on_result(m: &mut Model, msg: Msg) -> Vec<Command> {
             }
             clamp(&mut m.logs.selected, m.logs.choices.len());
         }
-        Msg::LogLine(line) => {
-            if m.logs.following.is_some() {
+        // Only the current follower's lines and end count: a stopped or
+        // replaced one may still be delivering its last ones.
+        Msg::LogLine { id, line } => {
+            if m.logs.following.is_some() && id == m.logs.follow_id {
                 push_capped(&mut m.logs.lines, line);
             }
         }
-        Msg::LogsEnded(err) => {
-            m.logs.following = None;
-            if let Some(e) = err {
-                m.logs.error = Some(e);
+        Msg::LogsEnded { id, error } => {
+            if id == m.logs.follow_id {
+                m.logs.following = None;
+                if let Some(e) = error {
+                    m.logs.error = Some(e);
+                }
             }
         }
         Msg::PlanReady(r) => {

@@ -202,18 +202,20 @@ pub(super) fn on_tab_action(m: &mut Model, action: Action) -> Vec<Command> {
             let Some((server, service)) = m.logs.choices.get(m.logs.selected).cloned() else {
                 return vec![];
             };
+            // One follower at a time: a new one replaces the old.
+            let mut cmds = stop_following(m);
             m.logs.lines.clear();
             m.logs.error = None;
+            m.logs.follow_id += 1;
             m.logs.following = Some((server.clone(), service.clone()));
-            vec![Command::FollowLogs { server, service }]
+            cmds.push(Command::FollowLogs {
+                id: m.logs.follow_id,
+                server,
+                service,
+            });
+            cmds
         }
-        (Tab::Logs, Action::StopLogs) => {
-            if m.logs.following.is_some() {
-                vec![Command::StopLogs]
-            } else {
-                vec![]
-            }
-        }
+        (Tab::Logs, Action::StopLogs) => stop_following(m),
         (Tab::Settings, Action::Toggle) => {
             match m.settings.selected {
                 0 => {
