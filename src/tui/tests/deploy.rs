@@ -218,3 +218,49 @@ fn engine_questions_are_answered_through_the_dialog() {
         vec![Command::AnswerConfirm { id: 8, yes: true }]
     );
 }
+
+/// Regression (issue 16): a "Cancel the deploy?" dialog stayed on screen
+/// after its deploy had finished.
+#[test]
+fn a_cancel_dialog_closes_when_its_deploy_finishes() {
+    let mut m = fixture::deploying();
+    update(&mut m, key('x'));
+    assert!(screen(&m, 80, 24).contains("Cancel the deploy?"));
+    update(&mut m, Msg::DeployDone(Ok("2 servers on a1b2c3d".into())));
+    assert!(m.popup.is_none());
+    let s = screen(&m, 80, 24);
+    assert!(
+        !s.contains("Cancel the deploy?") && s.contains("✓ deployed"),
+        "{s}"
+    );
+    // The engine's `Finished` event may come first: it closes it too.
+    let mut m = fixture::deploying();
+    update(&mut m, key('x'));
+    update(
+        &mut m,
+        Msg::Engine(Event::Finished {
+            ok: false,
+            summary: "health failed; rolled back".into(),
+        }),
+    );
+    assert!(m.popup.is_none());
+    // So does "Quit while deploying?"; a late `y` then does nothing.
+    let mut m = fixture::deploying();
+    update(&mut m, key('q'));
+    update(&mut m, Msg::DeployDone(Err("health failed".into())));
+    assert!(m.popup.is_none());
+    assert_eq!(update(&mut m, key('y')), vec![]);
+    assert!(!m.quit);
+    // Other dialogs are not the deploy's: they stay.
+    let mut m = fixture::deploying();
+    m.tab = Tab::Env;
+    update(&mut m, key('D'));
+    update(&mut m, Msg::DeployDone(Ok("done".into())));
+    assert!(matches!(
+        m.popup,
+        Some(Popup::Confirm {
+            action: Pending::DeleteKey { .. },
+            ..
+        })
+    ));
+}

@@ -106,6 +106,7 @@ pub(super) fn on_event(m: &mut Model, ev: Event) -> Vec<Command> {
         Event::Finished { ok, summary } => {
             if m.deploy_running() {
                 m.deploy.phase = DeployPhase::Done { ok, summary };
+                close_stale_dialogs(m);
             }
         }
     }

@@ -195,6 +195,26 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
     cmds
 }
 
+/// Dialogs about a running deploy or rollback ("Cancel the deploy?", "Quit
+/// while deploying?") close when it ends: answering them then would act on
+/// something that is over.
+fn close_stale_dialogs(m: &mut Model) {
+    let stale = match &m.popup {
+        Some(Popup::Confirm {
+            action: Pending::CancelDeploy,
+            ..
+        }) => true,
+        Some(Popup::Confirm {
+            action: Pending::Quit,
+            ..
+        }) => !m.deploy_running() && !m.rollback_running,
+        _ => false,
+    };
+    if stale {
+        m.popup = None;
+    }
+}
+
 /// Stop the Logs tab's follower, if one runs. Its lines stay on screen.
 fn stop_following(m: &mut Model) -> Vec<Command> {
     match m.logs.following.take() {

@@ -143,6 +143,7 @@ pub(super) fn on_result(m: &mut Model, msg: Msg) -> Vec<Command> {
                 ok,
                 summary: summary.clone(),
             };
+            close_stale_dialogs(m);
             let title = if ok {
                 format!("arcane: deployed {target}")
             } else {
@@ -170,6 +171,7 @@ pub(super) fn on_result(m: &mut Model, msg: Msg) -> Vec<Command> {
             let rollback = what.starts_with("roll back");
             if rollback {
                 m.rollback_running = false;
+                close_stale_dialogs(m);
                 if m.quit_after_deploy && !m.deploy_running() {
                     m.quit = true;
                 }
