@@ -239,3 +239,43 @@ fn secrets_typed_into_an_input_are_not_on_screen_or_in_debug() {
     );
     assert!(!format!("{cmds:?}").contains("hunter2"));
 }
+
+/// Regression (issue 16): the log panes counted lines, not rows, so the
+/// newest lines fell below the bottom as soon as an earlier line wrapped.
+#[test]
+fn log_panes_keep_the_newest_line_when_earlier_lines_wrap() {
+    let mut m = fixture::model();
+    m.tab = Tab::Logs;
+    m.logs.lines = (0..40)
+        .map(|i| format!("{i:02} GET /api/orders?page={i}&sort=created&filter=shipped&fields=id,total 200 in 12ms"))
+        .chain(["NEWEST\twith a tab".to_string()])
+        .collect();
+    for (w, h) in [(80, 24), (40, 12)] {
+        let s = screen(&m, w, h);
+        let rows: Vec<&str> = s.lines().collect();
+        // The newest line is on the pane's bottom row (above status and footer).
+        assert!(
+            rows[rows.len() - 3].contains("NEWEST  with a tab"),
+            "{w}x{h}:\n{s}"
+        );
+    }
+    insta::assert_snapshot!("logs_wrapped_80x24", render(&m, 80, 24).backend());
+    insta::assert_snapshot!("logs_wrapped_40x12", render(&m, 40, 12).backend());
+
+    let mut m = fixture::deploying();
+    for i in 0..30 {
+        m.deploy.logs.push_back(format!("[web-1] line {i}"));
+    }
+    m.deploy.logs.push_back(
+        "[web-1] a long line from the health check that wraps on a narrow terminal".into(),
+    );
+    m.deploy.logs.push_back("[web-1] NEWEST".into());
+    for (w, h) in [(80, 24), (40, 12)] {
+        let s = screen(&m, w, h);
+        let rows: Vec<&str> = s.lines().collect();
+        assert!(
+            rows[rows.len() - 3].contains("[web-1] NEWEST"),
+            "{w}x{h}:\n{s}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! hints generated from the keymap table; popups draw on top.
 
 mod tabs;
+pub(crate) mod wrap;
 
 use super::keymap;
 use super::model::*;

@@ -8,7 +8,7 @@ mod overview;
 mod releases;
 mod secrets;
 
-use super::{age, fit, list, SPINNER};
+use super::{age, fit, list, wrap, SPINNER};
 use crate::tui::model::*;
 use crate::tui::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -143,13 +143,18 @@ pub(super) fn deploy(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
                     style,
                 ));
             }
-            // Streamed logs fill what is left, newest last.
-            let room = (main.height as usize).saturating_sub(lines.len() + 1);
+            // Streamed logs fill the rows left, newest on the bottom row;
+            // rows, not lines, are counted, since lines wrap.
+            let width = main.width as usize;
+            let mut rows = wrap::wrap_all(lines, width, wrap::Break::Words);
+            let room = (main.height as usize).saturating_sub(rows.len() + 1);
             if room > 0 && !d.logs.is_empty() {
-                lines.push(Line::styled("─ logs", t.dim()));
-                let skip = d.logs.len().saturating_sub(room);
-                lines.extend(d.logs.iter().skip(skip).map(|l| Line::raw(l.clone())));
+                rows.push(Line::styled("─ logs", t.dim()));
+                let logs = d.logs.iter().map(|l| Line::raw(wrap::expand_tabs(l)));
+                rows.extend(wrap::tail(logs, width, room));
             }
+            f.render_widget(Paragraph::new(rows), main);
+            return;
         }
     }
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), main);

@@ -45,16 +45,18 @@ pub(super) fn logs(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
         None => Line::styled("⏎ follows the selected container", t.dim()),
     };
     f.render_widget(Paragraph::new(head), h);
-    let room = rest.height as usize;
-    let skip = l.lines.len().saturating_sub(room);
-    let mut lines: Vec<Line> = l
-        .lines
-        .iter()
-        .skip(skip)
-        .map(|s| Line::raw(s.clone()))
-        .collect();
-    if let (Some(e), false) = (&l.error, l.choices.is_empty()) {
-        lines.push(Line::styled(e.clone(), t.err()));
-    }
-    f.render_widget(Paragraph::new(lines), rest);
+    // Long lines wrap; the newest line stays on the bottom row, above the
+    // follower's error if it ended with one.
+    let width = rest.width as usize;
+    let error = match (&l.error, l.choices.is_empty()) {
+        (Some(e), false) => {
+            wrap::wrap(&Line::styled(e.clone(), t.err()), width, wrap::Break::Words)
+        }
+        _ => vec![],
+    };
+    let room = (rest.height as usize).saturating_sub(error.len());
+    let lines = l.lines.iter().map(|s| Line::raw(wrap::expand_tabs(s)));
+    let mut rows = wrap::tail(lines, width, room);
+    rows.extend(error);
+    f.render_widget(Paragraph::new(rows), rest);
 }
