@@ -379,6 +379,9 @@ pub struct Model {
     pub commands: VecDeque<CommandLine>,
     pub show_command_log: bool,
     pub popup: Option<Popup>,
+    /// The terminal's (width, height), for what `update` must know of the
+    /// layout (where the help overlay's scrolling ends).
+    pub size: (u16, u16),
     /// The last message for the status line: (is_error, text).
     pub status: Option<(bool, String)>,
     pub quit: bool,
@@ -484,6 +487,7 @@ impl Model {
             commands: VecDeque::new(),
             show_command_log: false,
             popup: None,
+            size: (80, 24),
             status: None,
             quit: false,
             quit_after_deploy: false,

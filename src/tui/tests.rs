@@ -130,6 +130,92 @@ fn production_confirm_asks_to_type_the_env_name() {
     );
 }
 
+/// Regression (issue 16): the help overlay did not fit 120x35 (one column
+/// of 36 rows) and scrolled past its end; Esc did not close the command
+/// log. Help now fits in two columns where there is room and scrolling
+/// stops at its last row; Esc closes the top layer.
+#[test]
+fn help_fits_at_120x35_and_80x24_and_scrolling_stops_at_its_end() {
+    let mut m = fixture::model();
+    update(&mut m, key('?'));
+    let every: Vec<&str> = super::keymap::BINDINGS.iter().map(|b| b.desc).collect();
+    for (w, h) in [(120, 35), (80, 24)] {
+        update(
+            &mut m,
+            Msg::Resize {
+                width: w,
+                height: h,
+            },
+        );
+        let s = screen(&m, w, h);
+        for d in &every {
+            assert!(s.contains(d), "{d:?} not shown at {w}x{h}:\n{s}");
+        }
+        // Nothing to scroll: j moves nothing.
+        update(&mut m, key('j'));
+        assert_eq!(m.popup, Some(Popup::Help { scroll: 0 }));
+    }
+    insta::assert_snapshot!("help_120x35", render(&m, 120, 35).backend());
+
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 40,
+            height: 12,
+        },
+    );
+    let (max, _) = super::view::help_scroll_limits(40, 12);
+    assert!(max > 0);
+    for _ in 0..100 {
+        update(&mut m, key('j'));
+    }
+    assert_eq!(m.popup, Some(Popup::Help { scroll: max }));
+    // The last row is on the bottom row, and one k moves one row up.
+    let s = screen(&m, 40, 12);
+    assert!(s.lines().nth(9).unwrap().contains("toggle"), "{s}");
+    update(&mut m, key('k'));
+    assert_eq!(m.popup, Some(Popup::Help { scroll: max - 1 }));
+    update(&mut m, key('G'));
+    assert_eq!(m.popup, Some(Popup::Help { scroll: max }));
+    // Growing the terminal brings the scroll back within the new end.
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    assert_eq!(m.popup, Some(Popup::Help { scroll: 0 }));
+    update(&mut m, code(KeyCode::Esc));
+    assert!(m.popup.is_none());
+}
+
+#[test]
+fn esc_closes_the_command_log_before_anything_else() {
+    let mut m = fixture::deploying();
+    update(&mut m, key('c'));
+    assert!(m.show_command_log);
+    // On the Deploy tab Esc also cancels; the log on top closes first.
+    assert_eq!(update(&mut m, code(KeyCode::Esc)), vec![]);
+    assert!(!m.show_command_log && m.popup.is_none());
+    update(&mut m, code(KeyCode::Esc));
+    assert!(matches!(
+        m.popup,
+        Some(Popup::Confirm {
+            action: Pending::CancelDeploy,
+            ..
+        })
+    ));
+    // A popup over the log closes before the log.
+    update(&mut m, code(KeyCode::Esc));
+    update(&mut m, key('c'));
+    update(&mut m, key('?'));
+    update(&mut m, code(KeyCode::Esc));
+    assert!(m.popup.is_none() && m.show_command_log);
+    update(&mut m, code(KeyCode::Esc));
+    assert!(!m.show_command_log);
+}
+
 #[test]
 fn help_overlay_and_command_log() {
     let mut m = fixture::model();

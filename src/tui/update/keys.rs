@@ -4,6 +4,7 @@ use super::popups::on_popup_key;
 use super::tabs::on_tab_action;
 use super::*;
 use crate::tui::keymap::{self, Action};
+use crossterm::event::KeyCode;
 
 fn switch_tab(m: &mut Model, tab: Tab) -> Vec<Command> {
     if m.tab == tab {
@@ -80,6 +81,12 @@ pub(super) fn move_sel(m: &mut Model, delta: i64) {
 pub(super) fn on_key(m: &mut Model, k: KeyEvent) -> Vec<Command> {
     if m.popup.is_some() {
         return on_popup_key(m, k);
+    }
+    // Esc closes the top layer: a popup (above), else the command log, and
+    // only then means what the tab binds it to.
+    if k.code == KeyCode::Esc && k.modifiers.is_empty() && m.show_command_log {
+        m.show_command_log = false;
+        return vec![];
     }
     let Some(action) = keymap::lookup(&k, m.tab) else {
         return vec![];

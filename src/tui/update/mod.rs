@@ -16,6 +16,7 @@ mod tabs;
 pub use keys::SETTINGS_ROWS;
 
 use super::model::*;
+use super::view::help_scroll_limits;
 use crate::event::Event;
 use crate::interact::Confirm;
 use crossterm::event::{KeyEvent, KeyEventKind};
@@ -37,7 +38,11 @@ pub enum Msg {
     Key(KeyEvent),
     /// Mouse wheel: +1 down, -1 up.
     Scroll(i8),
-    Resize,
+    /// The terminal's size, at start and on every change.
+    Resize {
+        width: u16,
+        height: u16,
+    },
     /// The clock moved; `spinner` is the next frame.
     Tick {
         now: u64,
@@ -171,7 +176,13 @@ const SPINNER_LEN: usize = 10;
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
     let mut cmds = match msg {
         Msg::Tick { now } => return tick(m, now),
-        Msg::Resize => vec![],
+        Msg::Resize { width, height } => {
+            m.size = (width, height);
+            if let Some(Popup::Help { scroll }) = &mut m.popup {
+                *scroll = (*scroll).min(help_scroll_limits(width, height).0);
+            }
+            vec![]
+        }
         Msg::Scroll(d) => {
             if m.popup.is_none() {
                 keys::move_sel(m, d as i64);

@@ -10,12 +10,21 @@ pub(super) fn on_popup_key(m: &mut Model, k: KeyEvent) -> Vec<Command> {
     let popup = m.popup.take().expect("popup");
     match popup {
         Popup::Help { scroll } => {
+            // Scrolling stops where the last row reaches the bottom; any
+            // other key closes the overlay.
+            let (max, page) = help_scroll_limits(m.size.0, m.size.1);
             let scroll = match k.code {
                 KeyCode::Char('j') | KeyCode::Down => scroll.saturating_add(1),
                 KeyCode::Char('k') | KeyCode::Up => scroll.saturating_sub(1),
+                KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(page),
+                KeyCode::PageUp => scroll.saturating_sub(page),
+                KeyCode::Char('g') | KeyCode::Home => 0,
+                KeyCode::Char('G') | KeyCode::End => max,
                 _ => return vec![],
             };
-            m.popup = Some(Popup::Help { scroll });
+            m.popup = Some(Popup::Help {
+                scroll: scroll.min(max),
+            });
             vec![]
         }
         Popup::Confirm {

@@ -6,7 +6,7 @@ pub(super) fn on_result(m: &mut Model, msg: Msg) -> Vec<Command> {
     let mut cmds = vec![];
     match msg {
         // Input, ticks and engine events are handled by `update` itself.
-        Msg::Tick { .. } | Msg::Resize | Msg::Scroll(_) | Msg::Key(_) | Msg::Engine(_) => {}
+        Msg::Tick { .. } | Msg::Resize { .. } | Msg::Scroll(_) | Msg::Key(_) | Msg::Engine(_) => {}
         Msg::StatusLoaded { server, status } => {
             m.overview.pending.remove(&server);
             if let Some(alert) = &status.security_alert {

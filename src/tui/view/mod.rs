@@ -3,6 +3,7 @@
 //! hints generated from the keymap table; popups draw on top.
 
 mod popups;
+pub use popups::help_scroll_limits;
 mod tabs;
 pub(crate) mod wrap;
 
@@ -138,7 +139,14 @@ fn status_line(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
 
 fn footer_hints(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
     let hints: Vec<(&str, &str)> = match &m.popup {
-        Some(Popup::Help { .. }) => vec![("j/k", "scroll"), ("Esc", "close")],
+        Some(Popup::Help { .. }) => {
+            let size = f.area();
+            if help_scroll_limits(size.width, size.height).0 > 0 {
+                vec![("j/k", "scroll"), ("Esc", "close")]
+            } else {
+                vec![("Esc", "close")]
+            }
+        }
         Some(Popup::Confirm {
             typed_word: Some(_),
             ..
