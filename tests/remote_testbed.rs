@@ -528,6 +528,58 @@ fn logs_follow_streams_new_lines_until_ctrl_c() {
     remove_app(&tb, "srv3", app);
 }
 
+/// Regression (issue 16, the TUI's Logs follow over SSH): sshd sends no
+/// signal when a no-PTY channel or its connection closes, so a remote
+/// `docker logs -f` outlived an arcane that quit or was killed without
+/// stopping it. SIGKILL leaves arcane no chance to stop anything: the
+/// remote follower must die anyway.
+#[test]
+fn logs_follow_dies_on_the_server_with_a_killed_arcane() {
+    let Some(tb) = testbed(N) else { return };
+    let app = "rt-logs-kill";
+    remove_app(&tb, "srv3", app);
+    let id = start_container(
+        &tb,
+        "srv3",
+        app,
+        "web",
+        "",
+        "echo booted; while sleep 1; do :; done",
+    );
+    let p = Proj::new(&tb, app, None, "");
+    let mut child = p
+        .cmd(&["logs", "-f", "--server", "srv3", "web"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    assert!(
+        lines.any(|l| l.is_ok_and(|l| l.contains("booted"))),
+        "no log line came"
+    );
+    let following = || {
+        let o = tb.exec(
+            "srv3",
+            &format!("pgrep -f '[d]ocker logs --tail 100 --follow {id}' || true"),
+        );
+        !text(&o.stdout).trim().is_empty()
+    };
+    assert!(following(), "no `docker logs` on the server");
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    let start = Instant::now();
+    while following() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the remote `docker logs -f` outlived the killed arcane"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    remove_app(&tb, "srv3", app);
+}
+
 #[test]
 fn halt_asks_then_stops_the_apps_containers() {
     let Some(tb) = testbed(N) else { return };

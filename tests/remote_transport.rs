@@ -533,3 +533,106 @@ fn a_command_that_exits_without_reading_stdin_still_reports_its_status() {
         .unwrap();
     assert_eq!((out.status, out.stdout_str().as_str()), (5, "early\n"));
 }
+
+/// Set in the helper process of the test below: `DIR:PORT` of its sshd.
+const HELPER_ENV: &str = "ARCANE_TEST_STREAM_HELPER";
+
+/// Regression (the TUI's Logs follow over SSH): without a PTY, sshd sends
+/// no signal when a channel or the connection closes, so a streamed
+/// `docker logs -f` outlived an arcane that quit or was killed without
+/// stopping it. Here a helper process (this test binary again) streams a
+/// long command and is killed with SIGKILL: the command must die with it.
+#[test]
+fn a_streamed_command_dies_with_the_process_that_streamed_it() {
+    if let Ok(spec) = std::env::var(HELPER_ENV) {
+        return stream_helper(&spec);
+    }
+    let sshd = Sshd::start();
+    sshd.connect(); // known_hosts and keys work
+    let marker = format!("43.{}", std::process::id());
+    let mut helper = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_streamed_command_dies_with_the_process_that_streamed_it",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(
+            HELPER_ENV,
+            format!("{}:{}:{marker}", sshd.dir.path().display(), sshd.port),
+        )
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
+        }
+    }
+    let _kill = Kill(helper.id());
+    let out = helper.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(out));
+    assert!(
+        lines.any(|l| l.is_ok_and(|l| l.contains("helper: started"))),
+        "the helper never started its stream"
+    );
+    let running = || {
+        let o = Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .unwrap();
+        !o.stdout.is_empty()
+    };
+    assert!(running(), "the streamed command is not running");
+    unsafe { libc::kill(helper.id() as i32, libc::SIGKILL) };
+    let _ = helper.wait();
+    let start = Instant::now();
+    while running() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the streamed command outlived the process that streamed it"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The helper: stream `sleep MARKER` for ever (until killed).
+fn stream_helper(spec: &str) {
+    let mut parts = spec.rsplitn(3, ':');
+    let marker = parts.next().unwrap().to_string();
+    let port: u16 = parts.next().unwrap().parse().unwrap();
+    let dir = PathBuf::from(parts.next().unwrap());
+    let server = Server {
+        name: "tb1".into(),
+        config: ServerConfig {
+            host: "127.0.0.1".into(),
+            user: Some("root".into()),
+            port: Some(port),
+            identity_file: Some(dir.join("id_ed25519")),
+            known_hosts: Some(dir.join("known_hosts")),
+            env: "staging".into(),
+            roles: vec![],
+        },
+    };
+    let opts = ConnectOptions {
+        home: Some(dir.join("home")),
+        use_agent: false,
+        ..Default::default()
+    };
+    let t = remote::connect(&server, &Emitter::null(), &opts).unwrap();
+    struct Say;
+    impl arcane::event::Sink for Say {
+        fn emit(&self, e: Event) {
+            if let Event::Log { line, .. } = e {
+                println!("helper: {line}");
+            }
+        }
+    }
+    let never = || false;
+    let _ = t.stream(
+        &Cmd::shell(format!("echo started; sleep {marker}")),
+        &Emitter::new(Arc::new(Say)),
+        &never,
+    );
+}

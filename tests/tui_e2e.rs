@@ -411,3 +411,142 @@ fn dashboard_deploys_to_testbed_servers() {
     tmux.send(&["q"]);
     tmux.wait_for("EXITED:0", 10);
 }
+
+/// The `docker logs` processes following `container` on this machine (the
+/// `sh` wrappers around them carry the id too, so only argv[0] counts).
+fn log_followers(container: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let Ok(c) = std::fs::read(e.path().join("cmdline")) else {
+                return false;
+            };
+            let argv: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+            argv.first().is_some_and(|a| a.ends_with(b"docker"))
+                && argv.contains(&&b"logs"[..])
+                && argv.contains(&container.as_bytes())
+        })
+        .count()
+}
+
+fn wait_followers(container: &str, want: usize, secs: u64) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let n = log_followers(container);
+        if n == want {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "{n} `docker logs` of {container} running, want {want}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The pid of the arcane running in `dir` (the dashboard under tmux).
+fn arcane_in(dir: &Path) -> Option<i32> {
+    let bin = std::fs::canonicalize(binary()).ok()?;
+    let dir = std::fs::canonicalize(dir).ok()?;
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let exe = std::fs::read_link(e.path().join("exe")).ok()?;
+        let cwd = std::fs::read_link(e.path().join("cwd")).ok()?;
+        (exe == bin && cwd == dir).then_some(pid)
+    })
+}
+
+/// Regression (issue 16): in the Logs tab `s` did not stop following, each
+/// Enter added another `docker logs -f` (lines showed two or three times),
+/// and `q` left them all running. Counted here at the process level on
+/// this machine's Docker: a follower dies with its view and with arcane,
+/// even an arcane killed with SIGKILL.
+#[test]
+fn logs_followers_die_with_their_view_and_with_arcane() {
+    sh(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        "tests/testbed/images.sh seed -q",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let app = format!("tuilogs{}", std::process::id());
+    let _cleanup = common::host::HostCleanup::new().app(&app);
+    let dir = tmp.path().join("p");
+    std::fs::create_dir_all(dir.join("config/envs")).unwrap();
+    std::fs::write(
+        dir.join("arcane.toml"),
+        format!("[app]\nname = \"{app}\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("config/servers.toml"),
+        "[servers.local]\nhost = \"local\"\nenv = \"staging\"\n",
+    )
+    .unwrap();
+    let out = Command::new("docker")
+        .args(["run", "-d", "--label", &format!("arcane.app={app}")])
+        .args([
+            "--label",
+            "arcane.env=staging",
+            "--label",
+            "arcane.service=web",
+        ])
+        .args(["--label", "arcane.version=v1", "busybox:stable", "sh", "-c"])
+        .arg("echo booted; while sleep 1; do echo tick; done")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+
+    let tmux = launch("logs", tmp.path(), &dir);
+    tmux.wait_for("1 Overview", 10);
+    tmux.send(&["6"]);
+    tmux.wait_for("local/web", 30);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("booted", 30);
+    wait_followers(&id, 1, 10);
+
+    // Enter again replaces the follower: one process, each line once.
+    tmux.send(&["Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let s = tmux.wait_for("booted", 30);
+    wait_followers(&id, 1, 10);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(log_followers(&id), 1);
+    let s2 = tmux.capture();
+    assert_eq!(s2.matches("booted").count(), 1, "{s}\n---\n{s2}");
+
+    // s stops.
+    tmux.send(&["s"]);
+    tmux.wait_for("⏎ follows the selected container", 5);
+    wait_followers(&id, 0, 10);
+
+    // Leaving the tab stops.
+    tmux.send(&["Enter"]);
+    wait_followers(&id, 1, 30);
+    tmux.send(&["1"]);
+    wait_followers(&id, 0, 10);
+
+    // Quitting stops, before arcane is gone.
+    tmux.send(&["6"]);
+    tmux.wait_for("local/web", 30);
+    tmux.send(&["Enter"]);
+    wait_followers(&id, 1, 30);
+    tmux.send(&["q"]);
+    tmux.wait_for("EXITED:0", 10);
+    assert_eq!(log_followers(&id), 0, "a follower outlived arcane");
+    drop(tmux);
+
+    // An arcane killed outright takes its follower with it too.
+    let tmux = launch("logs-kill", tmp.path(), &dir);
+    tmux.wait_for("1 Overview", 10);
+    tmux.send(&["6"]);
+    tmux.wait_for("local/web", 30);
+    tmux.send(&["Enter"]);
+    wait_followers(&id, 1, 30);
+    let pid = arcane_in(&dir).expect("the dashboard's pid");
+    // SAFETY: kill(2) on the arcane this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    tmux.wait_for("EXITED:137", 10);
+    wait_followers(&id, 0, 10);
+}

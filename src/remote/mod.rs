@@ -9,6 +9,7 @@
 //! a command run concurrently.
 
 mod forward;
+mod guard;
 pub mod hostkey;
 pub mod local;
 pub mod ops;

@@ -31,7 +31,7 @@ pub struct Effects {
     interact: TuiInteract,
     connector: Arc<dyn Connector>,
     cancel: Arc<Mutex<Option<Cancel>>>,
-    logs_stop: Arc<Mutex<Option<Cancel>>>,
+    logs: Arc<Mutex<Vec<Follower>>>,
 }
 
 /// A status probe's events: each server's status becomes its own message
@@ -53,14 +53,21 @@ impl Sink for StatusSink {
     }
 }
 
-/// Turns a log follower's events into messages: its lines go to the Logs tab,
-/// its commands to the command log.
-struct LogSink(UnboundedSender<Msg>);
+/// A log follower's thread and stop flag, kept after a stop until the
+/// thread ends (its command is dead then), so quitting can wait for it.
+struct Follower {
+    stop: Cancel,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Turns log follower `id`'s events into messages: its lines go to the Logs
+/// tab, its commands to the command log.
+struct LogSink(UnboundedSender<Msg>, u64);
 
 impl Sink for LogSink {
     fn emit(&self, event: Event) {
         let msg = match event {
-            Event::Log { line, .. } => Msg::LogLine(line),
+            Event::Log { line, .. } => Msg::LogLine { id: self.1, line },
             other @ Event::Command { .. } => Msg::Engine(other),
             _ => return,
         };
@@ -87,7 +94,7 @@ impl Effects {
             emitter,
             connector,
             cancel: Arc::default(),
-            logs_stop: Arc::default(),
+            logs: Arc::default(),
         }
     }
 
@@ -274,12 +281,12 @@ impl Effects {
                     )
                 })
             }
-            Command::FollowLogs { server, service } => self.follow_logs(server, service),
-            Command::StopLogs => {
-                if let Some(stop) = self.logs_stop.lock().unwrap().take() {
-                    stop.cancel();
-                }
-            }
+            Command::FollowLogs {
+                id,
+                server,
+                service,
+            } => self.follow_logs(id, server, service),
+            Command::StopLogs => self.stop_logs(),
             Command::Plan { target } => self.op("plan", em, Cancel::default(), move |ctx| {
                 Msg::PlanReady(
                     ops::deploy::plan(ctx, &request(&target, true))
@@ -335,14 +342,45 @@ impl Effects {
         });
     }
 
-    fn follow_logs(&self, server: String, service: String) {
-        if let Some(old) = self.logs_stop.lock().unwrap().take() {
-            old.cancel();
+    fn stop_logs(&self) {
+        let mut followers = self.logs.lock().unwrap();
+        followers.retain(|f| !f.thread.is_finished());
+        for f in followers.iter() {
+            f.stop.cancel();
         }
+    }
+
+    /// Stop every log follower and wait, at most `wait`, for their commands
+    /// to be dead: called as arcane exits. (Should one hang, the transports'
+    /// watchdog ends it when arcane's end of its pipe closes.)
+    pub fn stop_logs_and_wait(&self, wait: Duration) {
+        self.stop_logs();
+        let end = std::time::Instant::now() + wait;
+        let busy = || {
+            self.logs
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|f| !f.thread.is_finished())
+        };
+        while busy() && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn follow_logs(&self, id: u64, server: String, service: String) {
+        self.stop_logs();
         let stop = Cancel::default();
-        *self.logs_stop.lock().unwrap() = Some(stop.clone());
-        let em = Emitter::new(Arc::new(LogSink(self.tx.clone())));
-        self.op("logs", em, stop, move |ctx| {
+        let (p, interact) = (self.project.clone(), self.interact.clone());
+        let (identity, connector) = (self.identity_path(), self.connector.clone());
+        let tx = self.tx.clone();
+        let em = Emitter::new(Arc::new(LogSink(tx.clone(), id)));
+        let cancel = stop.clone();
+        let run = move || {
+            let ctx = ops::Ctx::new(&p, &interact, em)
+                .with_identity(identity)
+                .with_cancel(cancel)
+                .with_connector(connector);
             let sel = Selection {
                 servers: vec![server],
                 ..Default::default()
@@ -352,11 +390,18 @@ impl Effects {
                 lines: 200,
                 follow: true,
             };
-            match ops::logs::logs(ctx, &sel, &req) {
-                Ok(()) | Err(ops::Error::Interrupted) => Msg::LogsEnded(None),
-                Err(e) => Msg::LogsEnded(Some(e.to_string())),
-            }
-        });
+            let error = match ops::logs::logs(&ctx, &sel, &req) {
+                Ok(()) | Err(ops::Error::Interrupted) => None,
+                Err(e) => Some(e.to_string()),
+            };
+            let _ = tx.send(Msg::LogsEnded { id, error });
+        };
+        if let Ok(thread) = std::thread::Builder::new()
+            .name("arcane-logs".into())
+            .spawn(run)
+        {
+            self.logs.lock().unwrap().push(Follower { stop, thread });
+        }
     }
 }
 

@@ -61,7 +61,9 @@ pub fn run(project: Project, identity: Option<PathBuf>) -> Result<i32> {
         ev_rx,
     ));
     ratatui::restore();
-    effects.run(update::Command::StopLogs);
+    // `update` has stopped the follower on quitting; its command must be
+    // dead before arcane is.
+    effects.stop_logs_and_wait(std::time::Duration::from_secs(3));
     res.context("drawing the dashboard")?;
     // Background probes may still be waiting on a dead server's timeout;
     // they hold nothing that needs cleaning up.

@@ -236,7 +236,10 @@ pub struct LogsState {
     /// (server, service) choices.
     pub choices: Vec<(String, String)>,
     pub selected: usize,
+    /// The (server, service) being followed.
     pub following: Option<(String, String)>,
+    /// Id of the newest follower (see `Command::FollowLogs`).
+    pub follow_id: u64,
     pub lines: VecDeque<String>,
     pub loading: bool,
     pub error: Option<String>,
@@ -376,6 +379,9 @@ pub struct Model {
     pub commands: VecDeque<CommandLine>,
     pub show_command_log: bool,
     pub popup: Option<Popup>,
+    /// The terminal's (width, height), for what `update` must know of the
+    /// layout (where the help overlay's scrolling ends).
+    pub size: (u16, u16),
     /// The last message for the status line: (is_error, text).
     pub status: Option<(bool, String)>,
     pub quit: bool,
@@ -481,6 +487,7 @@ impl Model {
             commands: VecDeque::new(),
             show_command_log: false,
             popup: None,
+            size: (80, 24),
             status: None,
             quit: false,
             quit_after_deploy: false,

@@ -34,7 +34,7 @@ pub fn unix_now() -> u64 {
 fn term_msg(ev: TermEvent) -> Option<Msg> {
     match ev {
         TermEvent::Key(k) => Some(Msg::Key(k)),
-        TermEvent::Resize(..) => Some(Msg::Resize),
+        TermEvent::Resize(width, height) => Some(Msg::Resize { width, height }),
         TermEvent::Mouse(m) => match m.kind {
             MouseEventKind::ScrollDown => Some(Msg::Scroll(1)),
             MouseEventKind::ScrollUp => Some(Msg::Scroll(-1)),
@@ -57,6 +57,15 @@ pub async fn run<B: Backend>(
     let mut clock = interval(Duration::from_secs(1));
     clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut input_open = true;
+    if let Ok(s) = terminal.size() {
+        update(
+            model,
+            Msg::Resize {
+                width: s.width,
+                height: s.height,
+            },
+        );
+    }
     // The first frame is drawn before anything is loaded, so the dashboard
     // appears at once; the first clock tick starts the status refresh.
     loop {

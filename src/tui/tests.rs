@@ -1,5 +1,12 @@
-//! Snapshot tests of every tab (80x24 and 40x12), the no-panic resize sweep,
-//! the monochrome selection style, and `update`'s behaviour.
+//! Snapshot tests of every tab (80x24 and 40x12), the no-panic resize sweep
+//! and the monochrome selection style here; `update`'s behaviour by area in
+//! the submodules.
+
+mod deploy;
+mod logs;
+mod navigation;
+mod releases;
+mod secrets;
 
 use super::fixture::{self, NOW};
 use super::model::*;
@@ -151,6 +158,92 @@ fn production_confirm_asks_to_type_the_env_name() {
     );
 }
 
+/// Regression (issue 16): the help overlay did not fit 120x35 (one column
+/// of 36 rows) and scrolled past its end; Esc did not close the command
+/// log. Help now fits in two columns where there is room and scrolling
+/// stops at its last row; Esc closes the top layer.
+#[test]
+fn help_fits_at_120x35_and_80x24_and_scrolling_stops_at_its_end() {
+    let mut m = fixture::model();
+    update(&mut m, key('?'));
+    let every: Vec<&str> = super::keymap::BINDINGS.iter().map(|b| b.desc).collect();
+    for (w, h) in [(120, 35), (80, 24)] {
+        update(
+            &mut m,
+            Msg::Resize {
+                width: w,
+                height: h,
+            },
+        );
+        let s = screen(&m, w, h);
+        for d in &every {
+            assert!(s.contains(d), "{d:?} not shown at {w}x{h}:\n{s}");
+        }
+        // Nothing to scroll: j moves nothing.
+        update(&mut m, key('j'));
+        assert_eq!(m.popup, Some(Popup::Help { scroll: 0 }));
+    }
+    insta::assert_snapshot!("help_120x35", render(&m, 120, 35).backend());
+
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 40,
+            height: 12,
+        },
+    );
+    let (max, _) = super::view::help_scroll_limits(40, 12);
+    assert!(max > 0);
+    for _ in 0..100 {
+        update(&mut m, key('j'));
+    }
+    assert_eq!(m.popup, Some(Popup::Help { scroll: max }));
+    // The last row is on the bottom row, and one k moves one row up.
+    let s = screen(&m, 40, 12);
+    assert!(s.lines().nth(9).unwrap().contains("toggle"), "{s}");
+    update(&mut m, key('k'));
+    assert_eq!(m.popup, Some(Popup::Help { scroll: max - 1 }));
+    update(&mut m, key('G'));
+    assert_eq!(m.popup, Some(Popup::Help { scroll: max }));
+    // Growing the terminal brings the scroll back within the new end.
+    update(
+        &mut m,
+        Msg::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    assert_eq!(m.popup, Some(Popup::Help { scroll: 0 }));
+    update(&mut m, code(KeyCode::Esc));
+    assert!(m.popup.is_none());
+}
+
+#[test]
+fn esc_closes_the_command_log_before_anything_else() {
+    let mut m = fixture::deploying();
+    update(&mut m, key('c'));
+    assert!(m.show_command_log);
+    // On the Deploy tab Esc also cancels; the log on top closes first.
+    assert_eq!(update(&mut m, code(KeyCode::Esc)), vec![]);
+    assert!(!m.show_command_log && m.popup.is_none());
+    update(&mut m, code(KeyCode::Esc));
+    assert!(matches!(
+        m.popup,
+        Some(Popup::Confirm {
+            action: Pending::CancelDeploy,
+            ..
+        })
+    ));
+    // A popup over the log closes before the log.
+    update(&mut m, code(KeyCode::Esc));
+    update(&mut m, key('c'));
+    update(&mut m, key('?'));
+    update(&mut m, code(KeyCode::Esc));
+    assert!(m.popup.is_none() && m.show_command_log);
+    update(&mut m, code(KeyCode::Esc));
+    assert!(!m.show_command_log);
+}
+
 #[test]
 fn help_overlay_and_command_log() {
     let mut m = fixture::model();
@@ -261,562 +354,42 @@ fn secrets_typed_into_an_input_are_not_on_screen_or_in_debug() {
     assert!(!format!("{cmds:?}").contains("hunter2"));
 }
 
-// ---------------------------------------------------------------- update
-
+/// Regression (issue 16): the log panes counted lines, not rows, so the
+/// newest lines fell below the bottom as soon as an earlier line wrapped.
 #[test]
-fn tabs_switch_with_tab_and_numbers_and_load_their_data() {
-    let mut m = fixture::empty_model();
-    assert_eq!(update(&mut m, code(KeyCode::Tab)), vec![]);
-    assert_eq!(m.tab, Tab::Deploy);
-    assert_eq!(
-        update(&mut m, key('3')),
-        vec![Command::LoadEnv {
-            env: "staging".into()
-        }]
-    );
-    assert!(m.env.loading);
-    assert_eq!(update(&mut m, key('7')), vec![Command::LoadGit]);
-    assert_eq!(
-        update(
-            &mut m,
-            Msg::Key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT))
-        ),
-        vec![Command::LoadLogChoices]
-    );
-    assert_eq!(m.tab, Tab::Logs);
-    // l/h cycle the env on the Env tab and reload it.
-    update(&mut m, key('3'));
-    assert_eq!(
-        update(&mut m, key('l')),
-        vec![Command::LoadEnv {
-            env: "production".into()
-        }]
-    );
-}
-
-#[test]
-fn selection_moves_with_vim_keys_and_arrows_and_stays_in_bounds() {
-    let mut m = fixture::model();
-    update(&mut m, key('j'));
-    update(&mut m, code(KeyCode::Down));
-    assert_eq!(m.overview.selected, 2);
-    update(&mut m, key('G'));
-    assert_eq!(m.overview.selected, 3);
-    update(&mut m, key('j'));
-    assert_eq!(m.overview.selected, 3);
-    update(&mut m, key('k'));
-    update(&mut m, code(KeyCode::Up));
-    update(&mut m, key('g'));
-    assert_eq!(m.overview.selected, 0);
-}
-
-#[test]
-fn q_quits_at_once_when_idle() {
-    let mut m = fixture::model();
-    update(&mut m, key('q'));
-    assert!(m.quit);
-    let mut m = fixture::model();
-    update(
-        &mut m,
-        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-    );
-    assert!(m.quit);
-}
-
-#[test]
-fn quitting_during_a_deploy_asks_then_cancels_and_waits_for_the_rollback() {
-    let mut m = fixture::deploying();
-    update(&mut m, key('q'));
-    assert!(!m.quit);
-    assert!(matches!(
-        m.popup,
-        Some(Popup::Confirm {
-            action: Pending::Quit,
-            ..
-        })
-    ));
-    // Focus starts on Cancel: Enter alone does nothing dangerous.
-    update(&mut m, code(KeyCode::Enter));
-    assert!(m.popup.is_none() && !m.quit);
-    update(&mut m, key('q'));
-    assert_eq!(update(&mut m, key('y')), vec![Command::CancelDeploy]);
-    assert_eq!(m.deploy.phase, DeployPhase::Cancelling);
-    assert!(!m.quit);
-    update(
-        &mut m,
-        Msg::DeployDone(Err("cancelled; rolled back".into())),
-    );
-    assert!(m.quit);
-}
-
-#[test]
-fn staging_deploy_confirms_with_focus_on_cancel() {
-    let mut m = fixture::model();
-    m.tab = Tab::Deploy;
-    update(&mut m, key('d'));
-    assert!(matches!(
-        m.popup,
-        Some(Popup::Confirm {
-            typed_word: None,
-            yes_focused: false,
-            ..
-        })
-    ));
-    assert_eq!(update(&mut m, code(KeyCode::Enter)), vec![]);
-    update(&mut m, key('d'));
-    update(&mut m, code(KeyCode::Tab));
-    assert_eq!(
-        update(&mut m, code(KeyCode::Enter)),
-        vec![Command::Deploy {
-            target: Target::Env("staging".into()),
-        }]
-    );
-    assert!(m.deploy_running());
-}
-
-#[test]
-fn tui_production_deploy_asks_twice_regression() {
-    // The deploy itself asks (through the dialog), once, for the typed env
-    // name; the dashboard does not ask first and then again in CLI words.
-    let mut m = fixture::model();
-    m.tab = Tab::Deploy;
-    m.deploy.selected = m
-        .deploy
-        .targets
-        .iter()
-        .position(|t| *t == Target::Env("production".into()))
-        .unwrap();
-    assert_eq!(
-        update(&mut m, key('d')),
-        vec![Command::Deploy {
-            target: Target::Env("production".into()),
-        }]
-    );
-    assert!(m.popup.is_none());
-    let ask = crate::interact::Confirm {
-        prompt: "Deploy hello to PRODUCTION?".into(),
-        word: Some("production".into()),
-        tty_typed: false,
-        hint: "production is a protected env; pass --yes to confirm non-interactively".into(),
-    };
-    update(
-        &mut m,
-        Msg::ConfirmRequested {
-            id: 3,
-            confirm: ask,
-        },
-    );
-    // 'y' is just a letter here, not a yes: the name must be typed.
-    assert_eq!(type_text(&mut m, "y"), vec![]);
-    update(&mut m, code(KeyCode::Backspace));
-    type_text(&mut m, "production");
-    assert_eq!(
-        update(&mut m, code(KeyCode::Enter)),
-        vec![Command::AnswerConfirm { id: 3, yes: true }]
-    );
-    assert!(m.popup.is_none(), "one dialog, not two");
-}
-
-#[test]
-fn deploy_events_build_the_progress_view() {
-    let mut m = fixture::model();
-    m.deploy.phase = DeployPhase::Running;
-    let ev = |e: Event| Msg::Engine(e);
-    update(
-        &mut m,
-        ev(Event::StepStarted {
-            server: Some("web-1".into()),
-            step: "connect".into(),
-        }),
-    );
-    update(
-        &mut m,
-        ev(Event::StepFinished {
-            changed: None,
-            server: Some("web-1".into()),
-            step: "connect".into(),
-            ok: true,
-            detail: None,
-        }),
-    );
-    update(
-        &mut m,
-        ev(Event::StepStarted {
-            server: Some("web-1".into()),
-            step: "health".into(),
-        }),
-    );
-    update(
-        &mut m,
-        ev(Event::StepFinished {
-            changed: None,
-            server: Some("web-1".into()),
-            step: "health".into(),
-            ok: false,
-            detail: Some("503 after 30s".into()),
-        }),
-    );
-    update(
-        &mut m,
-        ev(Event::Log {
-            server: Some("web-1".into()),
-            stream: Stream::Stderr,
-            verbose: false,
-            line: "boom".into(),
-        }),
-    );
-    update(
-        &mut m,
-        ev(Event::Command {
-            server: Some("web-1".into()),
-            command: "docker rm -f x".into(),
-        }),
-    );
-    let p = &m.deploy.servers["web-1"];
-    assert_eq!(
-        p.steps,
-        vec![
-            ("connect".into(), StepState::Ok, None),
-            (
-                "health".into(),
-                StepState::Failed,
-                Some("503 after 30s".into())
-            )
-        ]
-    );
-    assert_eq!(m.deploy.logs.back().unwrap(), "[web-1] boom");
-    assert_eq!(m.commands.back().unwrap().command, "docker rm -f x");
-    update(
-        &mut m,
-        ev(Event::Finished {
-            ok: false,
-            error_kind: None,
-            summary: "health failed; rolled back".into(),
-        }),
-    );
-    assert!(matches!(
-        m.deploy.phase,
-        DeployPhase::Done { ok: false, .. }
-    ));
-}
-
-#[test]
-fn a_finished_deploy_notifies_and_refreshes_unless_notifications_are_off() {
-    let mut m = fixture::deploying();
-    let cmds = update(&mut m, Msg::DeployDone(Ok("2 servers on a1b2c3d".into())));
-    assert!(cmds.iter().any(
-        |c| matches!(c, Command::Notify { title, .. } if title.contains("deployed env staging"))
-    ));
-    assert!(cmds
-        .iter()
-        .any(|c| matches!(c, Command::RefreshStatus { .. })));
-    let mut m = fixture::deploying();
-    m.settings.notifications = false;
-    let cmds = update(&mut m, Msg::DeployDone(Err("health failed".into())));
-    assert!(!cmds.iter().any(|c| matches!(c, Command::Notify { .. })));
-    assert!(matches!(
-        m.deploy.phase,
-        DeployPhase::Done { ok: false, .. }
-    ));
-}
-
-#[test]
-fn a_refused_host_key_is_a_security_notification() {
-    let mut m = fixture::model();
-    let cmds = update(
-        &mut m,
-        Msg::StatusLoaded {
-            server: "web-1".into(),
-            status: ServerStatus {
-                security_alert: Some("web-1: HOST KEY CHANGED for 10.77.1.2!".into()),
-                error: Some("refused".into()),
-                ..Default::default()
-            },
-        },
-    );
-    assert!(
-        matches!(&cmds[..], [Command::Notify { body, .. }] if body.contains("HOST KEY CHANGED"))
-    );
-    assert!(screen(&m, 80, 24).contains("HOST KEY CHANGED"));
-    // The next background refresh finds the same problem: no second notification.
-    let again = update(
-        &mut m,
-        Msg::StatusLoaded {
-            server: "web-1".into(),
-            status: ServerStatus {
-                security_alert: Some("web-1: HOST KEY CHANGED for 10.77.1.2!".into()),
-                error: Some("refused".into()),
-                ..Default::default()
-            },
-        },
-    );
-    assert_eq!(again, vec![]);
-}
-
-#[test]
-fn ticks_animate_only_when_something_moves_and_refresh_on_schedule() {
-    let mut m = fixture::model();
-    m.dirty = false;
-    let cmds = update(&mut m, Msg::Tick { now: NOW + 1 });
-    assert_eq!(cmds, vec![]);
-    assert_eq!(m.spinner, 0);
-    assert!(!m.dirty, "an idle tick must not redraw");
-    let cmds = update(
-        &mut m,
-        Msg::Tick {
-            now: NOW + REFRESH_SECS,
-        },
-    );
-    assert!(matches!(&cmds[..], [Command::RefreshStatus { servers }] if servers.len() == 4));
-    assert!(m.animating());
-    update(
-        &mut m,
-        Msg::Tick {
-            now: NOW + REFRESH_SECS,
-        },
-    );
-    assert_eq!(m.spinner, 1);
-    assert!(m.dirty);
-    // A refresh in flight is not started twice.
-    assert_eq!(
-        update(
-            &mut m,
-            Msg::Tick {
-                now: NOW + 3 * REFRESH_SECS
-            }
-        ),
-        vec![]
-    );
-}
-
-#[test]
-fn status_results_arrive_one_server_at_a_time() {
-    let mut m = fixture::empty_model();
-    update(&mut m, Msg::Tick { now: NOW });
-    assert_eq!(m.overview.pending.len(), 4);
-    update(
-        &mut m,
-        Msg::StatusLoaded {
-            server: "web-1".into(),
-            status: ServerStatus {
-                reachable: true,
-                ..Default::default()
-            },
-        },
-    );
-    assert_eq!(m.overview.pending.len(), 3);
-    assert!(m.overview.statuses["web-1"].reachable);
-}
-
-#[test]
-fn env_reveal_shows_one_value_and_hides_it_when_the_selection_moves() {
-    let mut m = fixture::model();
-    m.tab = Tab::Env;
-    m.env.revealed = None;
-    assert_eq!(
-        update(&mut m, key('v')),
-        vec![Command::RevealKey {
-            env: "staging".into(),
-            key: "DATABASE_URL".into()
-        }]
-    );
-    update(
-        &mut m,
-        Msg::Revealed {
-            key: "DATABASE_URL".into(),
-            result: Ok(SecretString("postgres://x".into())),
-        },
-    );
-    assert!(screen(&m, 80, 24).contains("postgres://x"));
-    update(&mut m, key('j'));
-    assert!(m.env.revealed.is_none());
-    assert!(!screen(&m, 80, 24).contains("postgres://x"));
-}
-
-#[test]
-fn env_add_edit_delete_become_engine_commands() {
-    let mut m = fixture::model();
-    m.tab = Tab::Env;
-    update(&mut m, key('a'));
-    type_text(&mut m, "base:NEW_KEY=v=1");
-    assert_eq!(
-        update(&mut m, code(KeyCode::Enter)),
-        vec![Command::SetKey {
-            layer: "base".into(),
-            key: "NEW_KEY".into(),
-            value: SecretString("v=1".into())
-        }]
-    );
-    update(&mut m, key('a'));
-    type_text(&mut m, "1BAD=x");
-    assert_eq!(update(&mut m, code(KeyCode::Enter)), vec![]);
-    assert!(m.status.as_ref().is_some_and(|(err, _)| *err));
-    update(&mut m, key('D'));
-    assert_eq!(
-        update(&mut m, key('y')),
-        vec![Command::UnsetKey {
-            layer: "staging".into(),
-            key: "DATABASE_URL".into()
-        }]
-    );
-}
-
-#[test]
-fn keys_tab_actions() {
-    let mut m = fixture::model();
-    m.tab = Tab::Keys;
-    update(&mut m, key('a'));
-    type_text(&mut m, "bob age1bob production,staging");
-    assert_eq!(
-        update(&mut m, code(KeyCode::Enter)),
-        vec![Command::TeamAdd {
-            name: "bob".into(),
-            pubkey: "age1bob".into(),
-            scopes: vec!["production".into(), "staging".into()]
-        }]
-    );
-    update(&mut m, key('j'));
-    update(&mut m, key('D'));
-    assert_eq!(
-        update(&mut m, key('y')),
-        vec![Command::Revoke {
-            name: "ci".into(),
-            kind: "machine".into()
-        }]
-    );
-    assert_eq!(update(&mut m, key('n')), vec![Command::GenKey]);
-    update(
-        &mut m,
-        Msg::GeneratedKey(Ok((
-            "age1pub".into(),
-            SecretString("AGE-SECRET-KEY-1X".into()),
-        ))),
-    );
-    assert!(screen(&m, 100, 24).contains("AGE-SECRET-KEY-1X"));
-    update(&mut m, key('1'));
-    update(&mut m, key('4'));
-    update(&mut m, Msg::KeysLoaded(Ok(KeysState::default())));
-    assert!(!screen(&m, 100, 24).contains("AGE-SECRET-KEY-1X"));
-}
-
-#[test]
-fn rollback_asks_first_and_refuses_the_live_release() {
-    let mut m = fixture::model();
-    m.tab = Tab::Releases;
-    update(&mut m, key('R'));
-    assert!(
-        m.popup.is_none(),
-        "the live release is not a rollback target"
-    );
-    update(&mut m, key('j'));
-    update(&mut m, key('R'));
-    assert_eq!(
-        update(&mut m, key('y')),
-        vec![Command::Rollback {
-            env: "staging".into(),
-            server: None,
-            to: "b2c3d4e".into()
-        }]
-    );
-    // Quitting while it runs asks, cancels, and waits for the result.
-    assert!(m.rollback_running);
-    update(&mut m, key('q'));
-    assert!(!m.quit);
-    assert_eq!(update(&mut m, key('y')), vec![Command::CancelDeploy]);
-    assert!(!m.quit);
-    update(
-        &mut m,
-        Msg::OpDone {
-            what: "roll back staging to b2c3d4e".into(),
-            result: Err("interrupted".into()),
-        },
-    );
-    assert!(m.quit);
-    m.quit = false;
-    m.quit_after_deploy = false;
-    // Per server view: the rollback names the server.
-    update(&mut m, key('v'));
-    update(&mut m, key('j'));
-    update(&mut m, key('R'));
-    assert_eq!(
-        update(&mut m, key('y')),
-        vec![Command::Rollback {
-            env: "staging".into(),
-            server: Some("web-1".into()),
-            to: "b2c3d4e".into()
-        }]
-    );
-}
-
-#[test]
-fn engine_questions_are_answered_through_the_dialog() {
-    let mut m = fixture::model();
-    update(
-        &mut m,
-        Msg::ConfirmRequested {
-            id: 7,
-            confirm: crate::interact::Confirm::yes_no("Lock held by ana. Wait?", ""),
-        },
-    );
-    // Enter is "no" for an engine question: the safe default.
-    assert_eq!(
-        update(&mut m, code(KeyCode::Enter)),
-        vec![Command::AnswerConfirm { id: 7, yes: false }]
-    );
-    update(
-        &mut m,
-        Msg::ConfirmRequested {
-            id: 8,
-            confirm: crate::interact::Confirm {
-                word: Some("production".into()),
-                ..crate::interact::Confirm::yes_no("Roll back PRODUCTION?", "")
-            },
-        },
-    );
-    type_text(&mut m, "production");
-    assert_eq!(
-        update(&mut m, code(KeyCode::Enter)),
-        vec![Command::AnswerConfirm { id: 8, yes: true }]
-    );
-}
-
-#[test]
-fn logs_follow_and_stop() {
+fn log_panes_keep_the_newest_line_when_earlier_lines_wrap() {
     let mut m = fixture::model();
     m.tab = Tab::Logs;
-    m.logs.following = None;
-    assert_eq!(
-        update(&mut m, code(KeyCode::Enter)),
-        vec![Command::FollowLogs {
-            server: "web-1".into(),
-            service: "web".into()
-        }]
+    m.logs.lines = (0..40)
+        .map(|i| format!("{i:02} GET /api/orders?page={i}&sort=created&filter=shipped&fields=id,total 200 in 12ms"))
+        .chain(["NEWEST\twith a tab".to_string()])
+        .collect();
+    for (w, h) in [(80, 24), (40, 12)] {
+        let s = screen(&m, w, h);
+        let rows: Vec<&str> = s.lines().collect();
+        // The newest line is on the pane's bottom row (above status and footer).
+        assert!(
+            rows[rows.len() - 3].contains("NEWEST  with a tab"),
+            "{w}x{h}:\n{s}"
+        );
+    }
+    insta::assert_snapshot!("logs_wrapped_80x24", render(&m, 80, 24).backend());
+    insta::assert_snapshot!("logs_wrapped_40x12", render(&m, 40, 12).backend());
+
+    let mut m = fixture::deploying();
+    for i in 0..30 {
+        m.deploy.logs.push_back(format!("[web-1] line {i}"));
+    }
+    m.deploy.logs.push_back(
+        "[web-1] a long line from the health check that wraps on a narrow terminal".into(),
     );
-    update(&mut m, Msg::LogLine("hello".into()));
-    assert_eq!(m.logs.lines.back().unwrap(), "hello");
-    assert_eq!(update(&mut m, key('s')), vec![Command::StopLogs]);
-    update(&mut m, Msg::LogsEnded(None));
-    assert!(m.logs.following.is_none());
-}
-
-#[test]
-fn settings_toggle_theme_and_notifications() {
-    let mut m = fixture::model();
-    m.tab = Tab::Settings;
-    update(&mut m, code(KeyCode::Enter));
-    assert_eq!(m.settings.theme, ThemeKind::Monochrome);
-    update(&mut m, key('j'));
-    update(&mut m, key(' '));
-    assert!(!m.settings.notifications);
-}
-
-#[test]
-fn git_markers_show_which_commit_is_live_where() {
-    let mut m = fixture::model();
-    m.tab = Tab::Git;
-    let s = screen(&m, 80, 24);
-    let merge = s.lines().find(|l| l.contains("a1b2c3d")).unwrap();
-    assert!(merge.contains("[staging]"), "{merge}");
-    let first = s.lines().find(|l| l.contains("c3d4e5f")).unwrap();
-    assert!(first.contains("[production]"), "{first}");
+    m.deploy.logs.push_back("[web-1] NEWEST".into());
+    for (w, h) in [(80, 24), (40, 12)] {
+        let s = screen(&m, w, h);
+        let rows: Vec<&str> = s.lines().collect();
+        assert!(
+            rows[rows.len() - 3].contains("[web-1] NEWEST"),
+            "{w}x{h}:\n{s}"
+        );
+    }
 }

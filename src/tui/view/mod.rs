@@ -2,15 +2,17 @@
 //! bar, the tab's body, the optional command log, a status line and footer
 //! hints generated from the keymap table; popups draw on top.
 
+mod popups;
+pub use popups::help_scroll_limits;
 mod tabs;
+pub(crate) mod wrap;
 
 use super::keymap;
 use super::model::*;
 use super::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 /// Below this the dashboard shows a message instead of panels.
@@ -50,7 +52,7 @@ pub fn view(m: &Model, f: &mut Frame) {
     status_line(m, f, status, &theme);
     footer_hints(m, f, footer, &theme);
     if let Some(p) = &m.popup {
-        popup(m, p, f, area, &theme);
+        popups::popup(p, f, area, &theme);
     }
 }
 
@@ -137,7 +139,14 @@ fn status_line(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
 
 fn footer_hints(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
     let hints: Vec<(&str, &str)> = match &m.popup {
-        Some(Popup::Help { .. }) => vec![("j/k", "scroll"), ("Esc", "close")],
+        Some(Popup::Help { .. }) => {
+            let size = f.area();
+            if help_scroll_limits(size.width, size.height).0 > 0 {
+                vec![("j/k", "scroll"), ("Esc", "close")]
+            } else {
+                vec![("Esc", "close")]
+            }
+        }
         Some(Popup::Confirm {
             typed_word: Some(_),
             ..
@@ -162,139 +171,6 @@ fn footer_hints(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
         spans.push(Span::styled(format!(" {d}  "), t.dim()));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
-}
-
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    }
-}
-
-fn popup_block<'a>(title: &'a str, t: &Theme) -> Block<'a> {
-    Block::bordered()
-        .border_style(t.border())
-        .title(Span::styled(format!(" {title} "), t.title()))
-}
-
-fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect, t: &Theme) {
-    match p {
-        Popup::Help { scroll } => {
-            let r = centered(area, 64, area.height.saturating_sub(2).max(3));
-            f.render_widget(Clear, r);
-            let block = popup_block("Keys (Esc closes)", t);
-            let mut lines = vec![];
-            for (section, rows) in keymap::help_sections() {
-                lines.push(Line::styled(section, t.title()));
-                for (k, d) in rows {
-                    lines.push(Line::from(vec![
-                        Span::styled(format!("  {k:<7}"), t.key()),
-                        Span::raw(d.to_string()),
-                    ]));
-                }
-            }
-            f.render_widget(Paragraph::new(lines).block(block).scroll((*scroll, 0)), r);
-        }
-        Popup::Confirm {
-            title,
-            body,
-            typed_word,
-            input,
-            yes_focused,
-            ..
-        } => {
-            let typed = typed_word.as_ref().map(|w| (w.as_str(), input.as_str()));
-            confirm_box(f, area, t, title, body, typed, *yes_focused);
-        }
-        Popup::EngineConfirm { confirm, input, .. } => {
-            // The dashboard always has the word typed; the hint is for
-            // terminals without one (`--yes`), so it is not shown here.
-            let typed = confirm.word.as_ref().map(|w| (w.as_str(), input.as_str()));
-            let body = match &confirm.word {
-                Some(w) => format!("Type {w} to confirm."),
-                None => String::new(),
-            };
-            confirm_box(f, area, t, &confirm.prompt, &body, typed, false);
-        }
-        Popup::Input {
-            title,
-            hint,
-            input,
-            secret,
-            ..
-        } => {
-            let r = centered(area, 70, 6);
-            f.render_widget(Clear, r);
-            let shown = if *secret {
-                "*".repeat(input.chars().count())
-            } else {
-                input.clone()
-            };
-            let lines = vec![
-                Line::styled(hint.clone(), t.dim()),
-                Line::from(vec![
-                    Span::styled("> ", t.key()),
-                    Span::raw(shown),
-                    Span::styled("_", Style::default().add_modifier(Modifier::SLOW_BLINK)),
-                ]),
-            ];
-            f.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: false })
-                    .block(popup_block(title, t)),
-                r,
-            );
-        }
-    }
-    let _ = m;
-}
-
-fn confirm_box(
-    f: &mut Frame,
-    area: Rect,
-    t: &Theme,
-    title: &str,
-    body: &str,
-    typed: Option<(&str, &str)>,
-    yes_focused: bool,
-) {
-    let r = centered(area, 60, 8);
-    f.render_widget(Clear, r);
-    let mut lines = vec![Line::raw(body.to_string()), Line::raw("")];
-    match typed {
-        Some((word, input)) => {
-            lines.push(Line::from(vec![
-                Span::raw("Type "),
-                Span::styled(word.to_string(), t.err()),
-                Span::raw(": "),
-                Span::styled(input.to_string(), t.key()),
-                Span::raw("_"),
-            ]));
-        }
-        None => {
-            let (yes, no) = if yes_focused {
-                (t.selected(), t.base())
-            } else {
-                (t.base(), t.selected())
-            };
-            let mark = |on: bool| if on { "> " } else { "  " };
-            lines.push(Line::from(vec![
-                Span::styled(format!("{}[ Yes ]", mark(yes_focused)), yes),
-                Span::raw("   "),
-                Span::styled(format!("{}[ Cancel ]", mark(!yes_focused)), no),
-            ]));
-        }
-    }
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(popup_block(title, t)),
-        r,
-    );
 }
 
 /// Rows with a `> ` marker and the selection style on the selected one,
