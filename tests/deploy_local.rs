@@ -229,6 +229,66 @@ fn a_dirty_worktree_deploys_silently_regression() {
     assert!(app.current("staging").unwrap().contains("-dirty-"));
 }
 
+/// Ctrl-C during the build used to wait for the build to end and then run
+/// connect, lock and ship anyway, reporting "failed". It must stop at once,
+/// kill the build and say "cancelled" (exit 130).
+#[test]
+fn cancel_does_not_act_on_time_regression() {
+    use std::io::{BufRead, BufReader};
+    let app = App::local("dc", "");
+    app.write(
+        "Dockerfile",
+        "FROM busybox:stable\nRUN sleep 60\nCOPY www /www\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+    );
+    app.commit("slow build");
+    let mut child = app
+        .cmd()
+        .args(["deploy"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // -v is off: wait for the build's step to start (the progress bar is
+    // hidden without a terminal, so watch for the sleep's container).
+    let start = std::time::Instant::now();
+    wait_for("the slow build step", Duration::from_secs(60), || {
+        let o = std::process::Command::new("pgrep")
+            .args(["-f", "sleep 60"])
+            .output()
+            .unwrap();
+        o.status.success()
+    });
+    let sent = std::time::Instant::now();
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let mut err = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        err.push_str(&line.unwrap());
+        err.push('\n');
+    }
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(took < Duration::from_secs(10), "took {took:?}: {err}");
+    assert!(err.contains("cancelled"), "{err}");
+    assert!(!err.contains("failed"), "{err}");
+    for step in ["connect", "lock", "ship"] {
+        assert!(!err.contains(&format!("✓ {step}")), "{step} ran: {err}");
+    }
+    // The build's processes are gone with it.
+    std::thread::sleep(Duration::from_secs(1));
+    let o = std::process::Command::new("pgrep")
+        .args(["-f", &format!("docker build .* -t {}:", app.name)])
+        .output()
+        .unwrap();
+    let left = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        !o.status.success() || start.elapsed() > Duration::from_secs(70),
+        "a docker build is still running: {left}"
+    );
+}
+
 #[test]
 fn rollback_to_nonexistent_exits_2_regression() {
     let app = App::local("dn", "");

@@ -131,6 +131,14 @@ fn hello_project(root: &Path, app: &str) -> PathBuf {
             ),
     )
     .unwrap();
+    // A production server too (this machine again), so a production deploy
+    // gets as far as its confirmation.
+    let servers = std::fs::read_to_string(dir.join("config/servers.toml")).unwrap();
+    std::fs::write(
+        dir.join("config/servers.toml"),
+        format!("{servers}\n[servers.prodbox]\nhost = \"local\"\nenv = \"production\"\n"),
+    )
+    .unwrap();
     sh(
         &dir,
         "git init -q . && git add -A && git -c user.name=e2e -c user.email=e2e@example.invalid commit -qm 'hello for the dashboard test'",
@@ -181,7 +189,7 @@ fn dashboard_deploys_staging_to_the_local_target_end_to_end() {
     tmux.wait_for("Keys (Esc closes)", 5);
     tmux.send(&["Escape"]);
     wait_until(&tmux, "the help overlay to close", 5, |s| {
-        !s.contains("Keys (Esc closes)") && s.contains("Servers (1)")
+        !s.contains("Keys (Esc closes)") && s.contains("Servers (2)")
     });
 
     // Tabs switch with numbers and Tab.
@@ -190,14 +198,17 @@ fn dashboard_deploys_staging_to_the_local_target_end_to_end() {
     tmux.send(&["Tab"]);
     tmux.wait_for("Theme", 5);
 
-    // Deploy tab: production asks for its name to be typed; Esc backs out.
+    // Deploy tab: production asks for its name to be typed, once (the
+    // deploy itself asks); Esc backs out and nothing is deployed.
     tmux.send(&["2"]);
     tmux.wait_for("Target", 5);
     tmux.send(&["k"]);
     tmux.wait_for("> env production", 5);
     tmux.send(&["d"]);
-    tmux.wait_for("Type production", 5);
+    let ask = tmux.wait_for("Type production", 5);
+    assert!(!ask.contains("--yes"), "no CLI wording in the dialog:\n{ask}");
     tmux.send(&["Escape"]);
+    tmux.wait_for("not confirmed", 10);
     tmux.send(&["j"]);
     tmux.wait_for("> env staging", 5);
 

@@ -113,6 +113,7 @@ fn failed_connect(st: &mut ServerStatus, e: &RemoteError) {
         RemoteError::Unreachable { .. } | RemoteError::Timeout { .. }
     );
     st.error = Some(e.to_string());
+    st.error_brief = Some(short_remote_error(e));
     st.security_alert = security_alert(e);
 }
 

@@ -440,7 +440,7 @@ fn overview_row(st: &report::ServerStatus) -> ServerStatus {
         release: st.live.as_ref().map(|l| l.release.clone()),
         health,
         lock: st.lock.clone(),
-        error: st.error.clone(),
+        error: st.error_brief.clone().or_else(|| st.error.clone()),
         security_alert: st.security_alert.clone(),
     }
 }

@@ -154,6 +154,10 @@ pub struct ServerStatus {
     pub lock: Option<String>,
     /// Why the probe failed or is partial.
     pub error: Option<String>,
+    /// The same in a few words, for a narrow row ("unreachable: Connection
+    /// refused"); the dashboard's Overview shows this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_brief: Option<String>,
     /// A refused host key: shown loudly by every front end.
     pub security_alert: Option<String>,
 }
