@@ -655,9 +655,14 @@ pub fn filter(ctx: &Ctx, c: FilterCmd) -> Result<i32> {
         FilterCmd::Smudge { path } => {
             let mut input = vec![];
             std::io::stdin().read_to_end(&mut input)?;
-            let out = Filter::new(flag).smudge(&path, &input);
-            std::io::stdout().write_all(&out)?;
-            Ok(0)
+            match Filter::new(flag).smudge_checked(&path, &input) {
+                Err(e @ SecretsError::Untrusted { .. }) => Err(se(e)),
+                res => {
+                    let out = res.unwrap_or(input);
+                    std::io::stdout().write_all(&out)?;
+                    Ok(0)
+                }
+            }
         }
         FilterCmd::Textconv { file } => {
             let out = textconv(&file, flag).map_err(se)?;

@@ -41,6 +41,24 @@ impl DataKey {
         DataKey(k)
     }
 
+    /// A public identifier of this key for `scope`: a MAC under a key derived
+    /// from it, so the signed manifest can name the key without revealing it
+    /// and a reader who unwraps a key file can check it is the signed one.
+    pub fn key_id(&self, scope: &str) -> String {
+        let mut k = self.derive(b"arcane v1 key id");
+        let mut m = <HmacSha256 as Mac>::new_from_slice(&k).expect("any key length");
+        k.zeroize();
+        m.update(b"arcane key-id v1\0");
+        m.update(scope.as_bytes());
+        hex::encode(&m.finalize().into_bytes()[..16])
+    }
+
+    /// The key that makes release digests (see `deploy::release`): derived
+    /// from the scope key, so a digest cannot be checked without it.
+    pub fn release_digest_key(&self) -> [u8; 32] {
+        self.derive(b"arcane v1 release digest")
+    }
+
     fn derive(&self, info: &[u8]) -> [u8; 32] {
         let hk = hkdf::Hkdf::<Sha256>::new(Some(b"arcane"), &self.0);
         let mut out = [0u8; 32];

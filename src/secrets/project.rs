@@ -9,9 +9,12 @@ use super::format::{decrypt_text, encrypt_text, DataKey, EnvDoc, FileId, Segment
 use super::gitcfg;
 use super::identity::{self, Identities};
 use super::keys::{self, Keyring};
-use super::recipients::{normalize_key, Kind, Recipient, Recipients};
+use super::recipients::{normalize_key, Kind, Recipient, Recipients, RECIPIENTS_FILE};
+use super::trust::{self, ScopeState, Verified};
 use super::{write_atomic, SecretsError};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// The env files directory, relative to the project root.
 pub const ENVS_DIR: &str = "config/envs";
@@ -133,6 +136,9 @@ pub fn write_env_file(
     keys: &Keyring,
 ) -> Result<(), SecretsError> {
     let id = FileId::from_path(path)?;
+    // Re-checked before every write, plaintext or not: a value set now must
+    // never end up encrypted to a key the signed manifest does not vouch for.
+    keys.check_writable(&id.scope)?;
     EnvDoc::parse(plaintext, path)?;
     // What we write must also be what the config layer reads.
     crate::config::envfile::parse(plaintext, path).map_err(|e| SecretsError::Parse {
@@ -242,16 +248,22 @@ fn render_plain(doc: &EnvDoc) -> String {
 /// Make sure a scope has a data key; a new env gets one owned by the owners
 /// (people holding every existing scope), who must include the caller.
 pub fn ensure_scope(root: &Path, scope: &str, keys: &Keyring) -> Result<(), SecretsError> {
-    let mut r = Recipients::load(root)?;
-    if r.scopes.iter().any(|s| s == scope) && keys::key_file(root, scope).exists() {
+    let file = Recipients::load(root)?;
+    if file.scopes.iter().any(|s| s == scope) && keys::key_file(root, scope).exists() {
         return Ok(());
     }
-    let mine = keys.identities()?.publics();
+    let (v, mut r) = verified_recipients(root, keys)?;
+    let mine: Vec<String> = keys
+        .identities()?
+        .publics()
+        .iter()
+        .map(|k| normalize_key(k))
+        .collect();
     let owners: Vec<String> = r.owners().iter().map(|o| o.name.clone()).collect();
     if !r
         .recipients
         .iter()
-        .any(|x| owners.contains(&x.name) && mine.contains(&x.key))
+        .any(|x| owners.contains(&x.name) && mine.contains(&normalize_key(&x.key)))
     {
         return Err(SecretsError::input(format!(
             "scope {scope} does not exist yet and only an owner (someone with access to every scope) can create it"
@@ -268,8 +280,109 @@ pub fn ensure_scope(root: &Path, scope: &str, keys: &Keyring) -> Result<(), Secr
     let k = DataKey::generate();
     keys::write_scope_key(root, &r, scope, &k)?;
     r.save(root)?;
+    sign_state(
+        root,
+        &format!("new scope {scope}"),
+        &r,
+        &v,
+        &[(scope.to_string(), k.clone())],
+        keys,
+    )?;
     keys.insert(scope, k);
     Ok(())
+}
+
+/// The verified key state as recipients. Refuses a checkout that is behind,
+/// and a `recipients.toml` that was changed outside arcane: every re-wrap is
+/// for the members the signed manifest names, never for a name someone
+/// slipped into the file.
+fn verified_recipients(
+    root: &Path,
+    keys: &Keyring,
+) -> Result<(Rc<Verified>, Recipients), SecretsError> {
+    let v = keys.trusted()?;
+    if v.behind {
+        keys.check_writable("base")?;
+    }
+    let file = Recipients::load(root)?;
+    let diffs = trust::recipients_mismatch(&file, &v.tip);
+    if !diffs.is_empty() {
+        return Err(SecretsError::Untrusted {
+            file: PathBuf::from(RECIPIENTS_FILE),
+            message: format!(
+                "it does not match the signed key manifest: {}. Restore it (`git checkout -- {RECIPIENTS_FILE}`) \
+                 and see `arcane secrets verify`; `arcane team list` shows the verified members",
+                diffs.join("; ")
+            ),
+        });
+    }
+    let r = v.tip.to_recipients(&file.scopes);
+    Ok((v, r))
+}
+
+/// Append a manifest entry for the state now on disk: `r` as members, each
+/// scope's key file hash, key ids from `new_keys` or the previous entry.
+fn sign_state(
+    root: &Path,
+    op: &str,
+    r: &Recipients,
+    prev: &Verified,
+    new_keys: &[(String, DataKey)],
+    keys: &Keyring,
+) -> Result<(), SecretsError> {
+    let mut scopes = BTreeMap::new();
+    for s in &r.scopes {
+        let key_id = match new_keys.iter().find(|(n, _)| n == s) {
+            Some((_, k)) => k.key_id(s),
+            None => prev
+                .tip
+                .scopes
+                .get(s)
+                .map(|st| st.key_id.clone())
+                .ok_or_else(|| SecretsError::Failed(format!("scope {s} has no key id")))?,
+        };
+        let file = trust::file_hash(&keys::key_file(root, s))?;
+        scopes.insert(s.clone(), ScopeState { file, key_id });
+    }
+    trust::append(root, op, r.recipients.clone(), scopes, keys.identities()?)?;
+    keys.refresh_trust();
+    Ok(())
+}
+
+/// `arcane secrets adopt`: start the signed manifest of a project made
+/// before manifests existed, vouching for the key files as they are now. The
+/// caller must open every scope (unwrapping proves each file holds a key for
+/// its scope, not who made it: review `git log -p -- .arcane/` first).
+pub fn adopt(root: &Path, keys: &Keyring) -> Result<Vec<String>, SecretsError> {
+    if trust::manifest_path(root).exists() {
+        return Err(SecretsError::input(format!(
+            "{} already exists; `arcane secrets verify` checks it",
+            trust::MANIFEST
+        )));
+    }
+    let r = Recipients::load(root)?;
+    let ids = keys.identities()?;
+    let mut scopes = BTreeMap::new();
+    for s in &r.scopes {
+        let path = keys::key_file(root, s);
+        let data = std::fs::read(&path)
+            .map_err(|e| SecretsError::io(format!("reading {}", path.display()), e))?;
+        let k = keys::unwrap(&data, s, ids)?.ok_or_else(|| {
+            SecretsError::input(format!(
+                "you cannot open scope {s}; only someone who holds every scope can adopt the keys"
+            ))
+        })?;
+        scopes.insert(
+            s.clone(),
+            ScopeState {
+                file: trust::file_hash(&path)?,
+                key_id: k.key_id(s),
+            },
+        );
+    }
+    trust::append(root, "adopt", r.recipients.clone(), scopes, ids)?;
+    keys.refresh_trust();
+    Ok(r.scopes)
 }
 
 /// What `init_secrets` did, for the CLI to report.
@@ -325,12 +438,29 @@ pub fn init_secrets(
                 scopes: scopes.clone(),
             }],
         };
+        let mut states = BTreeMap::new();
         for s in &scopes {
             let k = DataKey::generate();
             keys::write_scope_key(root, &r, s, &k)?;
+            states.insert(
+                s.clone(),
+                ScopeState {
+                    file: trust::file_hash(&keys::key_file(root, s))?,
+                    key_id: k.key_id(s),
+                },
+            );
             keys.insert(s, k);
         }
         r.save(root)?;
+        // The first entry of the signed manifest: this owner vouches for
+        // every key file just made.
+        trust::append(
+            root,
+            "init",
+            r.recipients.clone(),
+            states,
+            keys.identities()?,
+        )?;
         rep.created_keys = true;
     } else {
         for s in &scopes {
@@ -392,7 +522,7 @@ pub fn setup_git(root: &Path, keys: &Keyring) -> Result<(bool, Option<PathBuf>),
 /// Add or update a recipient and re-wrap the key of every scope they get.
 /// The caller must be able to unwrap those scopes.
 pub fn add_recipient(root: &Path, rec: Recipient, keys: &Keyring) -> Result<(), SecretsError> {
-    let mut r = Recipients::load(root)?;
+    let (v, mut r) = verified_recipients(root, keys)?;
     if r.find(&rec.name).is_some() {
         return Err(SecretsError::input(format!(
             "{} is already a recipient; remove it first or pick another name (`arcane team list`)",
@@ -419,11 +549,18 @@ pub fn add_recipient(root: &Path, rec: Recipient, keys: &Keyring) -> Result<(), 
         .iter()
         .map(|s| keys.data_key(s).map(|k| (s.clone(), k)))
         .collect::<Result<Vec<_>, _>>()?;
+    let op = format!(
+        "add {} ({}) to {}",
+        rec.name,
+        rec.kind,
+        rec.scopes.join(",")
+    );
     r.recipients.push(rec);
     for (s, k) in &dks {
         keys::write_scope_key(root, &r, s, k)?;
     }
-    r.save(root)
+    r.save(root)?;
+    sign_state(root, &op, &r, &v, &[], keys)
 }
 
 /// What a removal did.
@@ -445,7 +582,7 @@ pub fn remove_recipient(
     kind: Kind,
     keys: &Keyring,
 ) -> Result<RotationReport, SecretsError> {
-    let mut r = Recipients::load(root)?;
+    let (v, mut r) = verified_recipients(root, keys)?;
     let Some(idx) = r.recipients.iter().position(|x| x.name == name) else {
         return Err(SecretsError::input(format!(
             "no recipient named {name} (`arcane team list` shows them)"
@@ -495,6 +632,14 @@ pub fn remove_recipient(
         write_atomic(p, d, *m)?;
     }
     r.save(root)?;
+    sign_state(
+        root,
+        &format!("remove {}, rotate {}", gone.name, scopes.join(",")),
+        &r,
+        &v,
+        &new_keys,
+        keys,
+    )?;
     for (s, k) in new_keys {
         keys.forget(&s);
         keys.insert(&s, k);
