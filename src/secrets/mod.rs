@@ -17,8 +17,10 @@ pub mod project;
 pub mod recipients;
 pub mod rules;
 pub mod scan;
+pub mod sealed;
 pub mod sign;
 pub mod trust;
+pub mod verify;
 
 pub use format::{DataKey, FileId, ScopeCipher};
 pub use identity::{Identities, IdentitySource};
