@@ -316,11 +316,12 @@ pub fn plan(project: &Project, req: &DeployRequest, em: &Emitter) -> Result<Plan
     let art = server::Artifact::describe(project, em)?;
     check_health_services(project, &art)?;
     let app = project.app_name().to_string();
+    let dkey = deps::digest_key(project, &req.env)?;
     let mut out = vec![];
     for s in &servers {
         let sem = em.for_server(&s.name);
         let vars = &envs[&s.name];
-        let digest = release::EnvDigest::of(&app, &req.env, vars);
+        let digest = release::EnvDigest::of(&dkey, vars);
         let host = s.config.host.clone();
         match server::Session::open(project, s, &req.env, art.is_compose(), &sem) {
             Err(e) => out.push(ServerPlan {

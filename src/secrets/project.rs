@@ -349,6 +349,21 @@ fn sign_state(
     Ok(())
 }
 
+/// The release digest key of `env` (see `deploy::release::DigestKey`): from
+/// the env's scope data key, after the same manifest check as any unwrap.
+/// `Ok(None)` for a project without encrypted env files.
+pub fn release_digest_key(
+    root: &Path,
+    env: &str,
+    identity_flag: Option<&Path>,
+) -> Result<Option<[u8; 32]>, SecretsError> {
+    if !Recipients::exists(root) {
+        return Ok(None);
+    }
+    let keys = Keyring::new(root, identity_flag);
+    Ok(Some(keys.data_key(env)?.release_digest_key()))
+}
+
 /// `arcane secrets adopt`: start the signed manifest of a project made
 /// before manifests existed, vouching for the key files as they are now. The
 /// caller must open every scope (unwrapping proves each file holds a key for
