@@ -27,9 +27,14 @@ pub fn env_file_path(root: &Path, layer: &str) -> PathBuf {
 /// Read an env file and return its plaintext, decrypting if the file on disk
 /// is ciphertext. Plaintext files are returned as they are, without touching
 /// any key (so no passphrase prompt).
-pub fn read_env_file(_root: &Path, path: &Path, keys: &Keyring) -> Result<String, SecretsError> {
+pub fn read_env_file(root: &Path, path: &Path, keys: &Keyring) -> Result<String, SecretsError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| SecretsError::io(format!("reading {}", path.display()), e))?;
+    // Plaintext too: values are only used while the scope's key file is the
+    // one the signed manifest vouches for (no identity needed to check).
+    if Recipients::exists(root) {
+        keys.check_key_file(&FileId::from_path(path)?.scope)?;
+    }
     decrypt_if_needed(&text, path, keys)
 }
 

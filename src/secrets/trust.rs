@@ -424,15 +424,41 @@ pub fn trust_fingerprint(root: &Path, fingerprint: &str) -> Result<Verified, Sec
     verify_chain(&entries).map_err(|m| untrusted(root, m))?;
     let want = fingerprint.trim().to_ascii_lowercase();
     let tip = &entries.last().expect("non-empty").body;
+    let fp_of = |m: &Recipient| sign::verifying_key(&m.key).map(|k| sign::fingerprint(&k));
+    // The member must still be a person member now and must have signed an
+    // entry: a history forged around a teammate's public key names them as a
+    // member but carries no signature of theirs.
     let found = tip
         .members
         .iter()
         .filter(|m| m.kind == Kind::Person)
-        .find(|m| sign::verifying_key(&m.key).is_some_and(|k| sign::fingerprint(&k) == want));
-    let Some(m) = found else {
-        return Err(SecretsError::input(format!(
-            "no member of the key manifest has fingerprint {want}; ask them for `arcane identity show` again"
-        )));
+        .find(|m| fp_of(m).as_deref() == Some(want.as_str()));
+    let signed = entries.iter().any(|e| {
+        let authority = match e.body.seq {
+            0 => &e.body,
+            n => &entries[n as usize - 1].body,
+        };
+        authority
+            .person(&e.signer)
+            .is_some_and(|m| fp_of(m).as_deref() == Some(want.as_str()))
+    });
+    let m = match found {
+        Some(m) if signed => m,
+        Some(m) => {
+            return Err(untrusted(
+                root,
+                format!(
+                    "{} (fingerprint {want}) is named as a member but signed no entry of this key manifest: \
+                     it was not made by them. See who changed it: `git log -p -- .arcane/`",
+                    m.name
+                ),
+            ))
+        }
+        None => {
+            return Err(SecretsError::input(format!(
+                "no member of the key manifest has fingerprint {want}; ask them for `arcane identity show` again"
+            )))
+        }
     };
     let mut v = check_pins(root, &entries, Some(&m.name))?;
     v.first_use = false;
