@@ -149,13 +149,13 @@ impl Keyring {
         if let Ok(v) = &res {
             if v.first_use {
                 eprintln!(
-                    "arcane: first use of this clone's key manifest: trusting it as started by {}                      (fingerprint {}); compare that with their `arcane identity show`, or pin it with                      `arcane secrets trust FINGERPRINT`",
+                    "arcane: first use of this clone's key manifest: trusting it as started by {} (fingerprint {}); compare that with their `arcane identity show`, or pin it with `arcane secrets trust FINGERPRINT`",
                     v.genesis_signer, v.genesis_fingerprint
                 );
             }
             if v.behind {
                 eprintln!(
-                    "arcane: this checkout's key manifest is older than one you verified before                      (an old commit, or .arcane/ was rolled back); values are read, nothing is encrypted to it"
+                    "arcane: this checkout's key manifest is older than one you verified before (an old commit, or .arcane/ was rolled back); values are read, nothing is encrypted to it"
                 );
             }
         }
@@ -182,7 +182,7 @@ impl Keyring {
             return Err(SecretsError::Untrusted {
                 file: shown,
                 message: format!(
-                    "scope {scope} is not in the signed key manifest: its key file was added outside arcane                      (a forged key?). See who changed it: `git log -p -- .arcane/`"
+                    "scope {scope} is not in the signed key manifest: its key file was added outside arcane (a forged key?). See who changed it: `git log -p -- .arcane/`"
                 ),
             });
         };
@@ -194,7 +194,7 @@ impl Keyring {
             return Err(SecretsError::Untrusted {
                 file: shown.clone(),
                 message: format!(
-                    "this key file is not the one the signed key manifest vouches for: it was replaced or                      re-wrapped outside arcane (a forged key?). See who changed it: `git log -p -- {}`",
+                    "this key file is not the one the signed key manifest vouches for: it was replaced or re-wrapped outside arcane (a forged key?). See who changed it: `git log -p -- {}`",
                     shown.display()
                 ),
             });
@@ -209,7 +209,7 @@ impl Keyring {
         if self.trusted()?.behind {
             return Err(SecretsError::Untrusted {
                 file: PathBuf::from(trust::MANIFEST),
-                message: "this checkout's key manifest is older than one you verified before; writing would                           encrypt to keys a removed member may hold. Check out the latest commit (`git pull`) first"
+                message: "this checkout's key manifest is older than one you verified before; writing would encrypt to keys a removed member may hold. Check out the latest commit (`git pull`) first"
                     .into(),
             });
         }
