@@ -600,6 +600,12 @@ pub fn scan(ctx: &Ctx, a: ScanArgs) -> Result<i32> {
         f
     };
     report_findings(ctx, &findings);
+    if findings.iter().any(|f| f.rule == scan::PLAINTEXT_RULE) {
+        ctx.emitter.warn(
+            "plaintext inside an encrypted env file: in this clone run `arcane setup`, then \
+             `git add --renormalize config/envs`; a value already committed is in history: rotate it at its source",
+        );
+    }
     if findings.is_empty() {
         ctx.emitter.finished(true, "no secrets found");
         Ok(0)
