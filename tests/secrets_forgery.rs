@@ -668,6 +668,20 @@ fn legitimate_changes_pass_for_everyone() {
         .output()
         .unwrap();
     assert!(o.status.success() && all(&o).contains(REAL), "{}", all(&o));
+    // carol, a member since after the victim's last look, adds dave; the
+    // victim pulls both changes at once: an extension signed by members.
+    let dave = Person::new("dave");
+    carol.ok(
+        &cd,
+        &["team", "add", "dave", &dave.public(), "--scopes", "base"],
+    );
+    carol.git_ok(&cd, &["add", "-A"]);
+    carol.git_ok(&cd, &["commit", "-qm", "add dave"]);
+    carol.git_ok(&cd, &["push", "-q", "origin", "HEAD:main"]);
+    let o = w.victim_pull();
+    assert!(o.status.success(), "{}", all(&o));
+    let o = v.arcane(&dir, &["secrets", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", all(&o));
     // Revoke the machine and remove carol: both rotations verify for the
     // victim and, after a pull, for a fresh member of the remaining team.
     v.ok(&dir, &["deploy", "revoke", "ci"]);

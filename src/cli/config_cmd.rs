@@ -85,16 +85,26 @@ fn check_cmd(ctx: &Ctx) -> Result<i32> {
     // The keyless half of `arcane secrets verify`: signed keys, recipients,
     // plaintext inside encrypted env files.
     match crate::secrets::verify::verify(&root, None) {
-        Ok(v) => report.errors.extend(v.problems.into_iter().map(|p| {
-            let e = ConfigError::new(root.join(&p.file), format!("[{}] {}", p.check, p.message))
+        Ok(v) => {
+            for p in v.problems {
+                let e = ConfigError::new(
+                    root.join(&p.file),
+                    format!("[{}] {}", p.check, p.message),
+                )
                 .with_help(
                     "`arcane secrets verify` checks the secrets (with your key, also every MAC)",
                 );
-            match p.line {
-                Some(l) => e.at(l, 1),
-                None => e,
+                let e = match p.line {
+                    Some(l) => e.at(l, 1),
+                    None => e,
+                };
+                // An old commit checked out is not a configuration error.
+                match p.check {
+                    "behind" => report.warnings.push(e),
+                    _ => report.errors.push(e),
+                }
             }
-        })),
+        }
         Err(e) => report
             .errors
             .push(ConfigError::new(root.join(".arcane"), e.to_string())),

@@ -19,6 +19,7 @@ pub mod rules;
 pub mod scan;
 pub mod sealed;
 pub mod sign;
+pub mod team;
 pub mod trust;
 pub mod verify;
 

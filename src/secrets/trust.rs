@@ -387,6 +387,15 @@ fn check_pins(
         if pins.seen.contains_key(&e.hash) {
             continue;
         }
+        // Extending what was seen needs only the chain rules. Branching off
+        // an entry that already has a seen successor (a fork of verified
+        // history) must be signed by someone still a member in every newest
+        // entry seen: a removed member cannot fork from before the removal.
+        if !prevs.contains(&e.body.prev) {
+            pins.seen.insert(e.hash.clone(), seen_of(e));
+            changed = true;
+            continue;
+        }
         let authority = match e.body.seq {
             0 => &e.body,
             n => &entries[n as usize - 1].body,

@@ -15,7 +15,8 @@ use std::path::Path;
 /// One problem, located.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Problem {
-    /// `manifest`, `key-file`, `recipients`, `key`, `env-file`, `plaintext`.
+    /// `manifest`, `behind`, `key-file`, `recipients`, `key`, `env-file`,
+    /// `plaintext`.
     pub check: &'static str,
     pub file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -66,7 +67,7 @@ pub fn verify(root: &Path, keys: Option<&Keyring>) -> Result<Report, SecretsErro
         rep.first_use = v.first_use;
         if v.behind {
             rep.problems.push(problem(
-                "manifest",
+                "behind",
                 trust::MANIFEST,
                 "older than a key manifest you verified before: an old commit, or .arcane/ was rolled back",
             ));
