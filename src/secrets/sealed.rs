@@ -61,10 +61,13 @@ pub fn check_text(file: &str, text: &str, what: &str) -> Option<Finding> {
     None
 }
 
-/// Working-tree env files, when this clone has no filter (then git stores
-/// them as they are on disk). With the filter, plaintext there is by design.
+/// Working-tree env files, in a git clone that has no filter (then git
+/// stores them as they are on disk). With the filter, plaintext there is by
+/// design.
 pub fn scan_worktree(root: &Path) -> Vec<Finding> {
-    if gitcfg::filters_configured(root) {
+    // Outside a repository nothing can be committed (yet); `arcane setup`
+    // after `git init` configures the filter before the first `git add`.
+    if !gitcfg::in_repo(root) || gitcfg::filters_configured(root) {
         return vec![];
     }
     super::project::env_files(root)
