@@ -776,3 +776,32 @@ fn plaintext_committed_from_an_unconfigured_clone_is_reported_without_a_key() {
     w.victim.git_ok(&vd, &["commit", "-qam", "fine"]);
     w.victim.git_ok(&vd, &["push", "-q", "origin", "main"]);
 }
+
+/// Where `config check` only sees ciphertext (a clone without the filter,
+/// CI), `secrets verify` with a key decrypts and warns about values whose
+/// meaning changed with the compose-compatible parser.
+#[test]
+fn verify_with_a_key_warns_where_an_encrypted_value_changed_meaning() {
+    let w = World::new();
+    let v = &w.victim;
+    let dir = w.victim_dir();
+    std::fs::write(dir.join("config/envs/staging.env"), "PASS=pa$word\n").unwrap();
+    v.git_ok(
+        &dir,
+        &["commit", "-qam", "a value written for the old parser"],
+    );
+    let c = w.tmp.path().join("ciphertext-clone");
+    v.git_ok(
+        w.tmp.path(),
+        &["clone", "-q", dir.to_str().unwrap(), c.to_str().unwrap()],
+    );
+    assert!(read(&c.join("config/envs/staging.env")).contains("PASS=arcane:v1:"));
+    let o = v.arcane(&c, &["secrets", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", all(&o));
+    assert!(
+        all(&o).contains("config/envs/staging.env:1: the value of PASS changed meaning"),
+        "{}",
+        all(&o)
+    );
+    assert!(!all(&o).contains("pa$word"), "{}", all(&o));
+}

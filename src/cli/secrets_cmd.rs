@@ -192,6 +192,17 @@ pub fn secrets(ctx: &Ctx, c: SecretsCmd) -> Result<i32> {
                     );
                 }
             }
+            for w in &rep.warnings {
+                if ctx.json() {
+                    ctx.emitter.data(
+                        "secrets_warning",
+                        serde_json::to_value(w).unwrap_or_default(),
+                    );
+                } else {
+                    ctx.emitter
+                        .warn(format!("{}:{}: {}", w.file, w.line.unwrap_or(1), w.message));
+                }
+            }
             if !rep.skipped.is_empty() {
                 ctx.emitter.info(format!(
                     "not decrypted (no key here): {}; their MACs were not checked",
@@ -267,7 +278,8 @@ fn add(ctx: &Ctx, name: String, pubkey: String, scopes: Vec<String>, kind: Kind)
     ctx.emitter.finished(
         true,
         format!(
-            "{name} ({kind}) can now decrypt scopes {}; commit .arcane/ (git add .arcane && git commit) so their clone can read them",
+            "{name} ({kind}) can now decrypt scopes {}; commit .arcane/ (git add .arcane && git commit) so their clone can read them, \
+             and give them your signing fingerprint (`arcane identity show`) for `arcane secrets trust`",
             scopes.join(", ")
         ),
     );

@@ -107,7 +107,7 @@ fn check_env_file(path: &Path, errors: &mut Vec<ConfigError>, warnings: &mut Vec
 /// Values that read differently than they did before arcane followed docker
 /// compose's parser (`${VAR}` was literal, a tab before `#` started a comment,
 /// `KEY= # x` was empty). Values are never shown: only the key and why.
-fn meaning_changes(
+pub fn meaning_changes(
     text: &str,
     path: &Path,
     entries: &[envfile::EnvEntry],

@@ -28,6 +28,9 @@ pub struct Problem {
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub problems: Vec<Problem>,
+    /// Not failures: values of decrypted files whose meaning changed with
+    /// the compose-compatible parser (where `config check` sees ciphertext).
+    pub warnings: Vec<Problem>,
     /// Checks skipped for lack of a key (scope names), said, not hidden.
     pub skipped: Vec<String>,
     /// Members per scope from the verified manifest (when it verified).
@@ -157,7 +160,21 @@ pub fn verify(root: &Path, keys: Option<&Keyring>) -> Result<Report, SecretsErro
                 if !looks_encrypted(&text) {
                     continue;
                 }
-                if let Err(e) = super::project::decrypt_if_needed(&text, &f, keys) {
+                let decrypted = super::project::decrypt_if_needed(&text, &f, keys);
+                if let Ok(plain) = &decrypted {
+                    if let Ok(entries) = crate::config::envfile::parse(plain, &f) {
+                        let mut w = vec![];
+                        crate::config::check::meaning_changes(plain, &f, &entries, &mut w);
+                        let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+                        rep.warnings.extend(w.into_iter().map(|c| Problem {
+                            check: "meaning",
+                            file: rel.clone(),
+                            line: c.line,
+                            message: c.message,
+                        }));
+                    }
+                }
+                if let Err(e) = decrypted {
                     let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
                     let line = match &e {
                         SecretsError::BadValue { line, .. } | SecretsError::Parse { line, .. } => {
