@@ -286,12 +286,18 @@ fn read_pins(root: &Path) -> Option<Pins> {
     serde_json::from_slice(&std::fs::read(pin_path(root)?).ok()?).ok()
 }
 
+/// Save pins. A state directory that cannot be written (a read-only HOME on
+/// CI) must not stop anyone from reading: it is said, and this use verifies
+/// like a first use.
 fn write_pins(root: &Path, pins: &Pins) -> Result<(), SecretsError> {
     let Some(p) = pin_path(root) else {
         return Ok(());
     };
     let data = serde_json::to_vec_pretty(pins).map_err(|e| SecretsError::Failed(e.to_string()))?;
-    write_atomic(&p, &data, 0o600)
+    if let Err(e) = write_atomic(&p, &data, 0o600) {
+        eprintln!("arcane: could not save key manifest pins ({e}); this clone is not pinned");
+    }
+    Ok(())
 }
 
 fn seen_of(e: &Entry) -> Seen {
