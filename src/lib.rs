@@ -6,6 +6,7 @@
 //! one transport for every remote command, and renderers (CLI, JSON lines, TUI)
 //! that consume the same event stream.
 
+pub mod cancel;
 pub mod cli;
 pub mod config;
 pub mod deploy;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod git;
 pub mod interact;
+pub mod ops;
 pub mod proxy;
 pub mod remote;
 pub mod secrets;

@@ -66,6 +66,75 @@ fn malformed_toml_shows_the_line() {
         .stderr(contains("arcane.toml:2:").and(contains("1 problem")));
 }
 
+/// Regression (issue 16): an unterminated string gave "arcane.toml:2:12:
+/// invalid basic string", pointing past the end of the value, with no help.
+#[test]
+fn an_unterminated_toml_string_points_at_its_opening_quote_with_a_help_line() {
+    let t = project(&[("arcane.toml", "[app]\nname = \"demo\n\n[envs.staging]\n")]);
+    check(t.path()).code(2).stderr(
+        contains(
+            "arcane.toml:2:8: unterminated string: the \" that opens it is not closed on this line",
+        )
+        .and(contains("help: end the string with \" on the same line"))
+        .and(contains("1 problem")),
+    );
+    let t = project(&[(
+        "config/servers.toml",
+        "[servers.local]\nhost = \"local\"\nenv = 'staging\n",
+    )]);
+    check(t.path()).code(2).stderr(
+        contains("servers.toml:3:7: unterminated string: the ' that opens it")
+            .and(contains("help: end the string with ' on the same line")),
+    );
+    // Every command that loads the project says the same.
+    Command::cargo_bin("arcane")
+        .unwrap()
+        .current_dir(t.path())
+        .arg("status")
+        .assert()
+        .code(2)
+        .stderr(contains("servers.toml:3:7: unterminated string"));
+}
+
+/// The other common TOML slips get a location where the mistake is and a
+/// help line, too (one per kind; the wording is unit-tested in
+/// src/config/syntax/tests.rs).
+#[test]
+fn toml_syntax_errors_say_what_to_do() {
+    let cases = [
+        (
+            "[app\nname = \"demo\"\n",
+            "arcane.toml:1:1: table header `[app` is missing its closing `]`",
+            "help: write `[app]`",
+        ),
+        (
+            "[app]\nname = \"demo\"\nname = \"x\"\n",
+            "arcane.toml:3:1: duplicate key `name` in [app]: it is already set on line 2",
+            "help: keep only one `name`",
+        ),
+        (
+            "[app]\nname = demo\n",
+            "arcane.toml:2:8: `demo` is not a valid value",
+            "help: quote text: name = \"demo\"",
+        ),
+        (
+            "[app]\nname = \"demo\"\n[deploy]\nhosts = [\"a\", \"b\"\n\n[envs.staging]\n",
+            "arcane.toml:4:9: this array is not closed",
+            "help: close it with `]`",
+        ),
+        (
+            "[app]\nname = \"demo\"\n[build]\ndockerfile = \"C:\\ops\\Dockerfile\"\n",
+            "arcane.toml:4:17: invalid escape `\\o`",
+            "'single-quoted' string",
+        ),
+    ];
+    for (text, message, help) in cases {
+        check(project(&[("arcane.toml", text)]).path())
+            .code(2)
+            .stderr(contains(message).and(contains(help)));
+    }
+}
+
 #[test]
 fn unknown_key_suggests_the_closest_valid_key() {
     let t = project(&[(
@@ -276,6 +345,61 @@ fn no_project_is_an_input_error() {
     check(t.path())
         .code(2)
         .stderr(contains("no arcane.toml found").and(contains("arcane init")));
+}
+
+fn arcane_in(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("arcane")
+        .unwrap()
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .assert()
+}
+
+/// Regression (issue 16): the error named `<tmp>/arcane.toml`, a file that
+/// does not exist, as if arcane had found it broken.
+#[test]
+fn a_missing_project_names_the_directory_not_a_file_that_does_not_exist() {
+    let t = tempfile::tempdir().unwrap();
+    let sub = t.path().join("deep/er");
+    std::fs::create_dir_all(&sub).unwrap();
+    let out = arcane_in(&sub, &["status"]).code(2);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "error: {}: no arcane.toml found in this directory or any parent directory",
+            sub.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: run `arcane init` here") && stderr.contains("--project DIR"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&format!("{}/arcane.toml", sub.display())),
+        "{stderr}"
+    );
+
+    // --project naming a directory without arcane.toml, relative or absolute.
+    for arg in ["deep", &t.path().join("deep").display().to_string()] {
+        let out = arcane_in(t.path(), &["--project", arg, "status"]).code(2);
+        let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(
+            stderr.contains("deep: no arcane.toml in this directory (given by --project)")
+                && stderr.contains("help: pass --project the directory that holds arcane.toml")
+                && !stderr.contains("deep/arcane.toml"),
+            "{stderr}"
+        );
+    }
+    // ...and a directory that does not exist.
+    arcane_in(t.path(), &["--project", "nope", "releases"])
+        .code(2)
+        .stderr(contains("nope: no such directory (given by --project)"));
+    // --json carries the same message in its error event.
+    arcane_in(&sub, &["--json", "status"])
+        .code(2)
+        .stdout(contains("\"exit_code\":2").and(contains("no arcane.toml found")));
 }
 
 #[test]

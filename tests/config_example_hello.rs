@@ -4,6 +4,9 @@
 //! kill timeout). Needs docker and the offline `busybox:stable` base image
 //! (scripts/setup-host.sh provides both); it fails loudly without them.
 
+#[path = "common/host.rs"]
+mod host;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -23,23 +26,6 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Removes the container and image whatever happens.
-struct Cleanup {
-    container: Option<String>,
-    image: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if let Some(c) = &self.container {
-            let _ = Command::new("docker").args(["rm", "-f", c]).output();
-        }
-        let _ = Command::new("docker")
-            .args(["rmi", "-f", &self.image])
-            .output();
-    }
-}
-
 /// A plain HTTP/1.0 GET to 127.0.0.1: (status, body).
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -56,10 +42,8 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
 fn hello_example_serves_version_and_health_and_stops_fast() {
     let ctx = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello");
     let image = format!("arcane-test-hello:{}", std::process::id());
-    let mut guard = Cleanup {
-        container: None,
-        image: image.clone(),
-    };
+    let name = format!("arcane-test-hello-{}", std::process::id());
+    let _host = host::HostCleanup::new().container(&name).image(&image);
     docker(&[
         "build",
         "-q",
@@ -72,13 +56,14 @@ fn hello_example_serves_version_and_health_and_stops_fast() {
     let id = docker(&[
         "run",
         "-d",
+        "--name",
+        &name,
         "-p",
         "127.0.0.1::8080",
         "-e",
         "GREETING=hi",
         &image,
     ]);
-    guard.container = Some(id.clone());
     let mapping = docker(&["port", &id, "8080/tcp"]);
     let port: u16 = mapping
         .lines()

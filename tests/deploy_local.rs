@@ -67,7 +67,10 @@ fn local_deploy_serves_records_and_redeploys_as_a_noop() {
     let o = app.arcane(&["releases"]);
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains(&rel), "{out}");
+    // Tables show short SHAs; --json has the full release name.
+    assert!(out.contains(&rel[..12]) && !out.contains(&rel), "{out}");
+    let o = app.arcane(&["--json", "releases"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&rel));
 }
 
 #[test]
@@ -102,6 +105,21 @@ fn failing_health_check_rolls_back_and_the_old_version_keeps_serving() {
         failures, 0,
         "v1 served throughout (the broken v2 never took the port)"
     );
+    errors_are_printed_three_or_four_times_regression(&t);
+}
+
+/// One failure is said at most twice: on its step line and in the outcome
+/// table; the last line summarizes, and no extra `error:` line repeats it.
+fn errors_are_printed_three_or_four_times_regression(out: &str) {
+    assert!(out.contains("✗ health"), "a failed health step: {out}");
+    assert_eq!(
+        out.matches("not healthy after").count(),
+        2,
+        "said on the step and in the table, nowhere else: {out}"
+    );
+    assert!(!out.contains("error: "), "no extra error line: {out}");
+    let last = out.lines().last().unwrap_or_default();
+    assert!(last.contains("failed on 1 of 1 server"), "{out}");
 }
 
 #[test]
@@ -150,7 +168,7 @@ fn dry_run_changes_nothing() {
     assert!(!app.app_dir("staging").join("releases").exists());
     let o = app.arcane(&["--json", "deploy", "--dry-run"]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("\"kind\":\"plan\""), "{out}");
+    assert!(out.contains("\"event\":\"plan\""), "{out}");
 }
 
 #[test]
@@ -185,6 +203,85 @@ fn a_held_lock_refuses_naming_the_holder_and_a_stale_one_is_taken_over() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("stale"), "{}", text(&o));
     assert!(!lock.exists(), "unlocked at the end");
+}
+
+#[test]
+fn a_dirty_worktree_deploys_silently_regression() {
+    let app = App::local("dw", "");
+    app.write("www/index.html", "uncommitted\n");
+    // A protected env refuses before building anything.
+    let o = app.arcane(&["deploy", "--env", "production", "--yes"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--allow-dirty"), "{}", text(&o));
+    assert!(app.current("production").is_none());
+    // The plan says so too, without refusing.
+    let o = app.arcane(&["deploy", "--env", "production", "--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("uncommitted changes"), "{}", text(&o));
+    // Staging deploys it, with a warning naming the version.
+    let o = app.arcane(&["deploy"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("warning: the working tree has uncommitted changes"),
+        "{}",
+        text(&o)
+    );
+    assert!(app.current("staging").unwrap().contains("-dirty-"));
+}
+
+#[test]
+fn rollback_to_nonexistent_exits_2_regression() {
+    let app = App::local("dn", "");
+    assert!(app.arcane(&["deploy"]).status.success());
+    let o = app.arcane(&["rollback", "--to", "nonexistent"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("no release \"nonexistent\""), "{t}");
+    assert!(!t.contains("local: local:"), "{t}");
+}
+
+#[test]
+fn every_release_reads_live_and_rollback_to_failed_regression() {
+    let app = App::local("dv", "");
+    assert!(app.arcane(&["deploy"]).status.success());
+    let v1 = app.current("staging").unwrap();
+    app.commit_version("v2", true);
+    assert!(app.arcane(&["deploy"]).status.success());
+    let v2 = app.current("staging").unwrap();
+    app.commit_version("v3", false);
+    assert_eq!(app.arcane(&["deploy"]).status.code(), Some(1));
+    let o = app.arcane(&["--json", "releases"]);
+    let line = String::from_utf8_lossy(&o.stdout).to_string();
+    let v: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    let rows = v["servers"][0]["releases"].as_array().unwrap().clone();
+    let state = |rel: &str| {
+        rows.iter()
+            .find(|r| r["release"] == rel)
+            .map(|r| {
+                (
+                    r["state"].as_str().unwrap().to_string(),
+                    r["live"].as_bool().unwrap(),
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(state(&v2), ("live".to_string(), true), "{line}");
+    assert_eq!(state(&v1), ("previous".to_string(), false), "{line}");
+    let failed = rows
+        .iter()
+        .find(|r| r["state"] == "failed")
+        .expect("the v3 release is recorded as failed");
+    assert_eq!(failed["live"], false);
+    // Rolling back to the failed release is allowed, but said loudly, and
+    // the summary names the release, not "rollback".
+    let to = failed["release"].as_str().unwrap().to_string();
+    let o = app.arcane(&["rollback", "--to", &to]);
+    let t = text(&o);
+    assert!(
+        t.contains(&format!("release {to} FAILED its deploy")),
+        "{t}"
+    );
+    assert!(!t.contains("rollback on staging"), "{t}");
 }
 
 #[test]

@@ -11,24 +11,17 @@ mod harness;
 #[path = "../bench/proxy/loadgen.rs"]
 mod loadgen;
 
-use harness::*;
+#[path = "common/host.rs"]
+mod host;
 
-fn host_lock() -> std::fs::File {
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open("/tmp/arcane-proxy-host-test.lock")
-        .unwrap();
-    // SAFETY: flock on a valid fd.
-    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) };
-    f
-}
+use harness::*;
 
 #[test]
 fn twenty_real_deploys_and_a_failing_one_under_load_drop_nothing() {
     ensure_host_dockerd();
-    let _lock = host_lock();
+    // The scenario removes its app's containers, images and route itself;
+    // this removes the proxy, if the scenario's first deploy booted it.
+    let _proxy = host::HostProxy::acquire();
     let t = arcane::remote::LocalTransport::new("local");
     deploy_scenario::run(
         "[servers.local1]\nhost = \"local\"\nenv = \"staging\"\n",

@@ -3,10 +3,14 @@
 //! times under a fixed load; every request must succeed.
 //!
 //! The container name `arcane-proxy` and ports 80/443 are per docker host, so
-//! these tests share one proxy on the host and serialize on a lock file.
+//! these tests share one proxy on the host and serialize on a lock file
+//! ([`HostProxy`], which also removes the proxy afterwards if the test booted
+//! it).
 
 #[path = "../bench/proxy/harness.rs"]
 mod harness;
+#[path = "common/host.rs"]
+mod host;
 #[path = "../bench/proxy/loadgen.rs"]
 mod loadgen;
 
@@ -14,32 +18,27 @@ use arcane::event::Emitter;
 use arcane::proxy::{Caddy, Proxy};
 use arcane::remote::LocalTransport;
 use harness::*;
+use host::{Defer, HostCleanup, HostProxy};
 use std::net::SocketAddr;
 use std::time::Duration;
-
-fn host_lock() -> std::fs::File {
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open("/tmp/arcane-proxy-host-test.lock")
-        .unwrap();
-    // SAFETY: flock on a valid fd.
-    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) };
-    f
-}
 
 #[test]
 fn twenty_switches_under_load_drop_nothing_on_the_local_target() {
     ensure_host_dockerd();
-    let _lock = host_lock();
+    let _proxy = HostProxy::acquire();
     let t = LocalTransport::new("local");
     let em = Emitter::null();
     let caddy = Caddy::new("caddy:2", Duration::from_secs(10));
-    caddy.ensure(&t, &em).expect("proxy boots");
-
     let tag = std::process::id();
     let (v1, v2) = (format!("pxt{tag}-v1"), format!("pxt{tag}-v2"));
+    let _apps = HostCleanup::new().container(&v1).container(&v2);
+    // The route, should the test fail while a proxy it did not boot keeps
+    // running.
+    let _route = Defer::new(|| {
+        let _ = caddy.remove(&t, &em, "load", &format!("t{tag}"));
+    });
+    caddy.ensure(&t, &em).expect("proxy boots");
+
     let host = format!("load{tag}.test");
     start_app(&t, &v1, "v1", true);
     start_app(&t, &v2, "v2", true);
@@ -72,8 +71,6 @@ fn twenty_switches_under_load_drop_nothing_on_the_local_target() {
     eprintln!("local: 20 switches: {}", stats.summary());
     eprintln!("local: switch durations (ms): {switch_ms:?}");
 
-    caddy.remove(&t, &em, "load", &format!("t{tag}")).unwrap();
-    remove_containers(&t, &[&v1, &v2]);
     assert!(stats.rate() >= 200.0, "load too low: {}", stats.summary());
     assert!(stats.bodies.contains_key("v1") && stats.bodies.contains_key("v2"));
     assert_eq!(stats.failures(), 0, "{}", stats.summary());

@@ -388,10 +388,10 @@ fn cli_boot_is_idempotent_and_status_and_logs_work() {
         .collect();
     let st = lines
         .iter()
-        .find(|v| v["kind"] == "proxy_status")
-        .expect("proxy_status event");
-    assert_eq!(st["value"]["state"], "running");
-    assert_eq!(st["value"]["image"], "caddy:2");
+        .find(|v| v["event"] == "proxy")
+        .expect("proxy event");
+    assert_eq!(st["servers"][0]["state"], "running");
+    assert_eq!(st["servers"][0]["image"], "caddy:2");
     let out = arcane(&["proxy", "logs", "--server", "srv1"]);
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);

@@ -5,6 +5,9 @@
 //!
 //! Needs root, docker and the testbed (tests/testbed/testbed); CI runs as root.
 
+#[path = "common/host.rs"]
+mod host;
+
 use arcane::docker::layers::Cache;
 use arcane::docker::registry::Registry;
 use arcane::event::Emitter;
@@ -49,7 +52,10 @@ fn registry_serves_a_real_engine_through_an_ssh_remote_forward() {
     sh(&format!(
         "printf 'FROM busybox:stable\\nRUN head -c 2000000 /dev/urandom > /data.bin\\nCOPY app.txt /app.txt\\n' > {c}/Dockerfile && echo one > {c}/app.txt"
     ));
-    let tag = format!("arcane-regtest:{}", std::process::id());
+    let tag = format!("arcane-test-registry:{}", std::process::id());
+    let _host = host::HostCleanup::new()
+        .image(&format!("{tag}-a"))
+        .image(&format!("{tag}-b"));
     sh(&format!("docker build -q -t {tag}-a {c}"));
     sh(&format!(
         "echo two > {c}/app.txt && docker build -q -t {tag}-b {c}"
@@ -92,5 +98,4 @@ fn registry_serves_a_real_engine_through_an_ssh_remote_forward() {
         second < small,
         "second pull sent {second} bytes, expected < {small} (only the changed layer)"
     );
-    sh(&format!("docker rmi {tag}-a {tag}-b"));
 }

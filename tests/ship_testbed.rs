@@ -4,6 +4,9 @@
 //! Needs root and docker (CI runs as root with docker available); nothing is
 //! mocked. Bytes on the wire are read from the host side of each server's veth.
 
+#[path = "common/host.rs"]
+mod host;
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 use std::process::Command as Std;
@@ -166,19 +169,12 @@ fn local_id(tag: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn rmi_local(repo: &str) {
-    let _ = Std::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "docker image ls -q {repo} | sort -u | xargs -r docker rmi -f >/dev/null 2>&1"
-        ))
-        .status();
-}
-
 #[test]
 fn push_reaches_three_servers_runs_there_and_resends_only_the_change() {
     let tb = Testbed::up(3);
     let app = format!("shiptest{}", std::process::id());
+    // Built on this machine: its image (and a smoke container) go at the end.
+    let _host = host::HostCleanup::new().app(&app);
     let p = Proj::new(&tb, &app, 8, "/health");
     let w0: Vec<u64> = (1..=3).map(|k| tb.wire(k)).collect();
     p.arcane()
@@ -226,7 +222,7 @@ fn push_reaches_three_servers_runs_there_and_resends_only_the_change() {
         .assert()
         .success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(stdout.contains(r#""kind":"push""#), "{stdout}");
+    assert!(stdout.contains(r#""event":"pushed""#), "{stdout}");
     let tag2 = format!("{app}:{}", p.head());
     for (k, srv) in ["srv1", "srv2", "srv3"].iter().enumerate() {
         let second = tb.wire(k + 1) - w2[k];
@@ -238,13 +234,13 @@ fn push_reaches_three_servers_runs_there_and_resends_only_the_change() {
         let (ok, out) = tb.exec(srv, &format!("docker run --rm {tag2} cat /www/app.txt"));
         assert!(ok && out == "version 2", "{srv}: {out:?}");
     }
-    rmi_local(&app);
 }
 
 #[test]
 fn a_cut_link_fails_clearly_leaves_no_tag_and_a_retry_succeeds() {
     let tb = Testbed::up(1);
     let app = format!("shipcut{}", std::process::id());
+    let _host = host::HostCleanup::new().app(&app);
     let p = Proj::new(&tb, &app, 40, "/health");
     p.arcane().args(["build"]).assert().success();
     let tag = format!("{app}:{}", p.head());
@@ -311,13 +307,13 @@ fn a_cut_link_fails_clearly_leaves_no_tag_and_a_retry_succeeds() {
         "docker image ls --format '{{.Repository}}' | grep '^127.0.0.1' || true",
     );
     assert_eq!(left, "");
-    rmi_local(&app);
 }
 
 #[test]
 fn a_failing_smoke_test_aborts_the_push() {
     let tb = Testbed::up(1);
     let app = format!("shipsmoke{}", std::process::id());
+    let _host = host::HostCleanup::new().app(&app);
     let p = Proj::new(&tb, &app, 1, "/does-not-exist");
     let out = p
         .arcane()
@@ -335,5 +331,4 @@ fn a_failing_smoke_test_aborts_the_push() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
-    rmi_local(&app);
 }

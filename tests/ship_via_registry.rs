@@ -17,6 +17,7 @@
 
 mod common {
     pub mod argv_watch;
+    pub mod host;
     pub mod testbed;
 }
 
@@ -310,25 +311,6 @@ fn output_text(o: &std::process::Output) -> String {
     )
 }
 
-fn rmi_local(pattern: &str) {
-    let _ = Std::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "docker image ls --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep -F '{pattern}' | xargs -r docker rmi >/dev/null 2>&1"
-        ))
-        .status();
-}
-
-/// Removes the local images the test made (also after a failed assertion).
-struct LocalImages(Vec<String>);
-impl Drop for LocalImages {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            rmi_local(p);
-        }
-    }
-}
-
 #[test]
 fn push_via_a_real_registry_with_htpasswd_reaches_two_servers_and_keeps_the_password_secret() {
     let Some(tb) = testbed(2) else { return };
@@ -338,7 +320,8 @@ fn push_via_a_real_registry_with_htpasswd_reaches_two_servers_and_keeps_the_pass
     let _nat = LoopbackNat::install(&tb, reg.port);
     let registry = format!("127.0.0.1:{}/team", reg.port);
     let app = format!("viareg{}", std::process::id());
-    let _cleanup = LocalImages(vec![format!("{app}:")]);
+    // Built and tagged for the registry on this machine: removed at the end.
+    let _cleanup = common::host::HostCleanup::new().app(&app);
     let p = Proj::new(&tb.servers_toml, &app, &registry);
 
     // Both servers reach the registry as 127.0.0.1:PORT (401: auth needed).
@@ -446,7 +429,7 @@ fn push_via_a_real_registry_with_htpasswd_reaches_two_servers_and_keeps_the_pass
         "-v shows the commands: {text}"
     );
     let jtext = String::from_utf8_lossy(&json.get_output().stdout).to_string();
-    assert!(jtext.contains(r#""kind":"push""#), "{jtext}");
+    assert!(jtext.contains(r#""event":"pushed""#), "{jtext}");
 
     for s in ["srv1", "srv2"] {
         let out = tb.exec(

@@ -8,6 +8,7 @@
 //! the typed confirmation for production, the command log and quitting.
 
 mod common {
+    pub mod host;
     pub mod testbed;
 }
 
@@ -73,22 +74,6 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
-
-/// Removes the test app's containers and images from the host engine.
-struct DockerCleanup(String);
-
-impl Drop for DockerCleanup {
-    fn drop(&mut self) {
-        let app = &self.0;
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "docker ps -aq --filter label=arcane.app={app} | xargs -r docker rm -f >/dev/null 2>&1; \
-                 docker images -q {app} | sort -u | xargs -r docker rmi -f >/dev/null 2>&1"
-            ))
             .status();
     }
 }
@@ -180,7 +165,8 @@ fn dashboard_deploys_staging_to_the_local_target_end_to_end() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let app = format!("tuie2e{}", std::process::id());
-    let _cleanup = DockerCleanup(app.clone());
+    // Its containers, image and network on this engine, however it ends.
+    let _cleanup = common::host::HostCleanup::new().app(&app);
     let dir = hello_project(tmp.path(), &app);
     let tmux = launch("deploy", tmp.path(), &dir);
 
@@ -386,7 +372,7 @@ fn dashboard_deploys_to_testbed_servers() {
     let tmp = tempfile::tempdir().unwrap();
     let app = format!("tuitbd{}", std::process::id());
     // The image is built on this machine: remove it here too.
-    let _host = DockerCleanup(app.clone());
+    let _host = common::host::HostCleanup::new().app(&app);
     let dir = testbed_project(&tb, tmp.path(), &app);
     let tmux = launch("testbed-deploy", tmp.path(), &dir);
     tmux.wait_for("1 Overview", 10);

@@ -59,11 +59,58 @@ pub fn deploy(dir: &Path) -> (bool, String) {
     )
 }
 
+/// Removes what the scenario's deploys made, when `run` returns or panics:
+/// the app's containers and networks, its images (on the server and on this
+/// machine, which built them), its release directory and its proxy route.
+struct Cleanup<'a> {
+    t: &'a dyn Transport,
+    app: String,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        // Errors are ignored: a panic here, while a failed assertion
+        // unwinds, would abort the test binary.
+        let quiet = |t: &dyn Transport, script: &str| {
+            let cmd = arcane::remote::Cmd::shell(script).with_timeout(Duration::from_secs(120));
+            let _ = t.run(&cmd, &arcane::event::Emitter::null());
+        };
+        let (t, app) = (self.t, &self.app);
+        let label = format!("label=arcane.app={app}");
+        quiet(
+            t,
+            &format!(
+                "docker ps -aq --filter {label} | xargs -r docker rm -f >/dev/null 2>&1; \
+                 docker network ls -q --filter {label} | xargs -r docker network rm >/dev/null 2>&1"
+            ),
+        );
+        let rmi = format!(
+            "docker images -q --filter {label} | sort -u | xargs -r docker rmi -f >/dev/null 2>&1"
+        );
+        quiet(t, &format!("{rmi}; rm -rf ~/.arcane/{app}"));
+        // The images were built on this machine too (the same engine when the
+        // server is `local`; then this finds nothing left).
+        quiet(&arcane::remote::LocalTransport::new("local"), &rmi);
+        let caddy = arcane::proxy::Caddy::new("caddy:2", Duration::from_secs(10));
+        let _ = arcane::proxy::Proxy::remove(
+            &caddy,
+            t,
+            &arcane::event::Emitter::null(),
+            app,
+            "staging",
+        );
+    }
+}
+
 /// `servers_toml`: the project's config/servers.toml; `addr`: the proxy's
 /// port 80 on the (single) staging server; `t`: a transport to it for cleanup.
 pub fn run(servers_toml: &str, addr: SocketAddr, t: &dyn Transport, label: &str) {
     let tag = std::process::id();
     let app = format!("pxd{tag}");
+    let _cleanup = Cleanup {
+        t,
+        app: app.clone(),
+    };
     let host = format!("{app}.test");
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
@@ -136,20 +183,6 @@ pub fn run(servers_toml: &str, addr: SocketAddr, t: &dyn Transport, label: &str)
     std::thread::sleep(Duration::from_secs(1));
     let f = load.stop();
     eprintln!("{label}: failing deploy: {}", f.summary());
-
-    // Clean up this test's containers and route.
-    sh(
-        t,
-        &format!("docker ps -aq --filter label=arcane.app={app} | xargs -r docker rm -f"),
-    );
-    let rmi = format!("docker images -q {app} | sort -u | xargs -r docker rmi -f >/dev/null 2>&1");
-    sh(t, &format!("{rmi}; rm -rf ~/.arcane/{app}"));
-    // The images were built on this machine too (the same engine when the
-    // server is `local`; then this finds nothing left).
-    sh(&arcane::remote::LocalTransport::new("local"), &rmi);
-    let caddy = arcane::proxy::Caddy::new("caddy:2", Duration::from_secs(10));
-    let _ =
-        arcane::proxy::Proxy::remove(&caddy, t, &arcane::event::Emitter::null(), &app, "staging");
 
     assert!(s.rate() >= 200.0, "{}", s.summary());
     assert!(s.bodies.contains_key("v1") && s.bodies.contains_key("v2"));

@@ -204,6 +204,10 @@ pub struct DeployArgs {
     /// Wait this many seconds for another deploy's lock.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub lock_wait: u64,
+    /// Deploy uncommitted changes to a protected env (they deploy as
+    /// `<sha>-dirty-<hash>`; unprotected envs only get a warning).
+    #[arg(long)]
+    pub allow_dirty: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -169,6 +169,9 @@ fn relative(cwd: &Path, e: &ConfigError) -> ConfigError {
 pub fn completions(a: CompletionsArgs) -> Result<i32> {
     use clap::CommandFactory;
     let mut cmd = super::args::Cli::command();
-    clap_complete::generate(a.shell, &mut cmd, "arcane", &mut std::io::stdout());
+    let mut script = vec![];
+    clap_complete::generate(a.shell, &mut cmd, "arcane", &mut script);
+    // A reader that stops early (`| head -1`) is not an error.
+    super::render::write_stdout(&script);
     Ok(0)
 }

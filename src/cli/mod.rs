@@ -1,6 +1,7 @@
 //! The binary's edge: the command tree, the renderers and one handler module
-//! per area. Handlers load config, build an engine call and hand its events to
-//! the renderer chosen by `--json`/`-q`/`-v`.
+//! per area. A handler parses its arguments, calls one operation in
+//! `crate::ops` and returns an exit code; the renderer chosen by
+//! `--json`/`-q`/`-v` shows the operation's events and report.
 
 pub mod args;
 pub mod render;
@@ -8,13 +9,14 @@ pub mod render;
 mod config_cmd;
 mod deploy_cmd;
 mod env_cmd;
-mod proxy_cmd;
 mod remote_cmd;
 mod secrets_cmd;
 mod ship_cmd;
 
 use crate::config::{ConfigErrors, Project, Selection};
-use crate::event::Emitter;
+use crate::event::{Emitter, Sink};
+use crate::interact::Interact;
+use crate::ops;
 use anyhow::Result;
 use args::{Cli, Command, TargetArgs};
 use std::path::PathBuf;
@@ -55,6 +57,21 @@ impl Ctx {
         Project::load(&root).map_err(|e: ConfigErrors| anyhow::Error::new(e))
     }
 
+    /// The context an operation runs in: this command line's identity, the
+    /// renderer (behind desktop notifications when the project wants them)
+    /// and Ctrl-C as the cancel token.
+    pub fn op<'a>(&self, project: &'a Project, interact: &'a dyn Interact) -> ops::Ctx<'a> {
+        let sink: Arc<dyn Sink> = Arc::new(ops::notify::Notifier::new(
+            self.renderer.clone(),
+            project.config.notifications.desktop,
+        ));
+        let cancel = ops::Cancel::on_ctrl_c();
+        self.renderer.cancel_on_close(cancel.clone());
+        ops::Ctx::new(project, interact, Emitter::new(sink))
+            .with_identity(self.global.identity.clone())
+            .with_cancel(cancel)
+    }
+
     pub fn json(&self) -> bool {
         self.global.json
     }
@@ -62,6 +79,11 @@ impl Ctx {
     /// Let progress bars finish before the process prints its last line.
     pub fn finish(&self) {
         self.renderer.finish();
+    }
+
+    /// Whether the renderer already showed why the command failed.
+    pub fn failure_shown(&self) -> bool {
+        self.renderer.failure_shown()
     }
 }
 
@@ -75,16 +97,28 @@ impl From<&TargetArgs> for Selection {
     }
 }
 
+/// An operation's result as the handler's: success is exit 0, and the
+/// error keeps its type so the binary's mapper finds its kind.
+pub(crate) fn done<T>(r: Result<T, ops::Error>) -> Result<i32> {
+    r.map(|_| 0).map_err(anyhow::Error::new)
+}
+
 /// Run one parsed command line. Returns the process exit code on success paths
 /// that are not plain 0 (e.g. `arcane run` passing a child's code through).
-pub fn run(cli: Cli) -> Result<i32> {
-    let ctx = Ctx::new(cli.global)?;
+/// The second value says whether a failure was already shown.
+pub fn run(cli: Cli) -> (Result<i32>, bool) {
+    let ctx = match Ctx::new(cli.global) {
+        Ok(c) => c,
+        Err(e) => return (Err(e), false),
+    };
     let code = match cli.command {
-        None => crate::tui::run(&ctx),
+        None => ctx
+            .project()
+            .and_then(|p| crate::tui::run(p, ctx.global.identity.clone())),
         Some(cmd) => dispatch(&ctx, cmd),
     };
     ctx.finish();
-    code
+    (code, ctx.failure_shown())
 }
 
 fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {

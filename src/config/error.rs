@@ -56,9 +56,9 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-impl crate::error::ExitStatus for ConfigError {
-    fn exit_code(&self) -> i32 {
-        crate::error::EXIT_INPUT
+impl crate::error::HasKind for ConfigError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Input
     }
 }
 
@@ -87,3 +87,9 @@ impl fmt::Display for ConfigErrors {
 }
 
 impl std::error::Error for ConfigErrors {}
+
+impl crate::error::HasKind for ConfigErrors {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Input
+    }
+}

@@ -170,7 +170,18 @@ fn help_for(msg: &str) -> Option<String> {
 
 /// See [`TomlSource::parse_all`]. Unknown keys are blanked out (offsets kept)
 /// and parsing retried, so one pass reports every typo in the file.
+///
+/// A syntax error stops everything (nothing after it can be read) and is
+/// explained by `config::syntax::explain`.
 pub fn parse_all<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, Vec<ConfigError>> {
+    if let Err(e) = ImDocument::parse(text) {
+        return Err(vec![super::syntax::explain(
+            text,
+            path,
+            e.message(),
+            e.span(),
+        )]);
+    }
     let mut work = text.to_string();
     let mut errs: Vec<ConfigError> = vec![];
     for _ in 0..100 {

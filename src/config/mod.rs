@@ -15,6 +15,8 @@ pub mod layers;
 pub mod locate;
 pub mod project;
 pub mod servers;
+mod syntax;
+mod validate;
 
 pub use envfile::{EnvEntry, ENCRYPTED_PREFIX};
 pub use error::{ConfigError, ConfigErrors};
@@ -42,6 +44,10 @@ pub struct Project {
 
 impl Project {
     /// Find the project: `--project DIR` if given, else walk up from `start`.
+    ///
+    /// The error names the directory searched, not `DIR/arcane.toml`: a
+    /// path to a file that does not exist reads as if arcane had looked for
+    /// it there and found it broken.
     pub fn discover(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, ConfigError> {
         if let Some(dir) = explicit {
             let dir = if dir.is_absolute() {
@@ -52,10 +58,20 @@ impl Project {
             if dir.join(PROJECT_FILE).is_file() {
                 return Ok(dir);
             }
-            return Err(ConfigError::new(
-                dir.join(PROJECT_FILE),
-                "no arcane.toml here; run `arcane init` in the project directory or fix --project",
-            ));
+            let help = format!("pass --project the directory that holds {PROJECT_FILE}");
+            let err = match dir.canonicalize() {
+                Ok(real) if real.is_dir() => ConfigError::new(
+                    real,
+                    format!("no {PROJECT_FILE} in this directory (given by --project)"),
+                )
+                .with_help(format!(
+                    "{help}, or run `arcane --project DIR init` to make this one a project"
+                )),
+                _ => {
+                    ConfigError::new(dir, "no such directory (given by --project)").with_help(help)
+                }
+            };
+            return Err(err);
         }
         let mut cur = Some(start);
         while let Some(dir) = cur {
@@ -65,9 +81,13 @@ impl Project {
             cur = dir.parent();
         }
         Err(ConfigError::new(
-            start.join(PROJECT_FILE),
-            "no arcane.toml found in this directory or any parent; run `arcane init` to create one, or pass --project DIR",
-        ))
+            start,
+            format!("no {PROJECT_FILE} found in this directory or any parent directory"),
+        )
+        .with_help(format!(
+            "run `arcane init` here to create a project, or `cd` into one, \
+             or pass --project DIR naming the directory that holds {PROJECT_FILE}"
+        )))
     }
 
     /// Load and validate `arcane.toml` and `config/servers.toml`, reporting
@@ -156,6 +176,18 @@ impl Project {
     }
 
     /// Servers selected by `--env`, `--group` and `--server`.
+    /// Every server of the registry, in name order.
+    pub fn all_servers(&self) -> Vec<Server> {
+        self.servers
+            .servers
+            .iter()
+            .map(|(name, c)| Server {
+                name: name.clone(),
+                config: c.clone(),
+            })
+            .collect()
+    }
+
     pub fn select(&self, sel: &Selection) -> Result<Vec<Server>, ConfigError> {
         if let Some(env) = &sel.env {
             let envs = self.config.env_names();

@@ -17,7 +17,7 @@ pub struct ServersFile {
     pub groups: BTreeMap<String, GroupConfig>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Hostname, IP, a `~/.ssh/config` alias, or `local` (this machine, no SSH).

@@ -42,6 +42,7 @@ pub fn container_name(app: &str, env: &str, name: &str) -> String {
 /// of the accessory's roles, when it names roles).
 pub fn run(
     project: &Project,
+    access: &deps::Access,
     selection: &Selection,
     name: &str,
     action: Action,
@@ -81,7 +82,7 @@ pub fn run(
         // Every key must resolve on every server before anything changes, so
         // a missing key never leaves an accessory removed and not recreated.
         for s in &servers {
-            let all = deps::merged_env(project, &env, &s.name)?;
+            let all = deps::merged_env(project, access, &env, &s.name)?;
             em.redactor().add_all(all.values().map(|v| v.as_str()));
             let missing: Vec<&str> = acc
                 .env
@@ -109,11 +110,11 @@ pub fn run(
             kept_volumes_note(&expand_volumes(&acc.volumes, project.app_name(), &env))
         );
         let ok = interact
-            .confirm(&Confirm {
+            .confirm(&Confirm::typed(
                 prompt,
-                typed_word: Some(name.to_string()),
-                hint: "pass --yes to remove it non-interactively".into(),
-            })
+                name,
+                "pass --yes to remove it non-interactively",
+            ))
             .map_err(DeployError::Input)?;
         if !ok {
             return Err(DeployError::input("not confirmed; nothing removed"));
@@ -128,10 +129,10 @@ pub fn run(
         let step = format!("accessory {} {name}", action.verb());
         sem.step_started(&step);
         let r = (|| -> Result<String, DeployError> {
-            let t = deps::connect(s, &project.root, &sem)?;
+            let t = deps::connect(s, access, &sem)?;
             match action {
-                Action::Boot => boot(project, &*t, &env, s, name, &cname, false, &sem),
-                Action::Reboot => boot(project, &*t, &env, s, name, &cname, true, &sem),
+                Action::Boot => boot(project, access, &*t, &env, s, name, &cname, false, &sem),
+                Action::Reboot => boot(project, access, &*t, &env, s, name, &cname, true, &sem),
                 Action::Stop => match status(&*t, &cname, &sem)?.as_deref() {
                     None => Err(DeployError::input(format!(
                         "no container {cname} on {}; nothing to stop",
@@ -221,6 +222,7 @@ fn run_ok(t: &dyn Transport, a: Vec<String>, em: &Emitter) -> Result<String, Dep
 #[allow(clippy::too_many_arguments)]
 fn boot(
     project: &Project,
+    access: &deps::Access,
     t: &dyn Transport,
     env: &str,
     server: &Server,
@@ -263,7 +265,7 @@ fn boot(
     let env_file = if acc.env.is_empty() {
         None
     } else {
-        let all = deps::merged_env(project, env, &server.name)?;
+        let all = deps::merged_env(project, access, env, &server.name)?;
         em.redactor().add_all(all.values().map(|v| v.as_str()));
         let mut vars = BTreeMap::new();
         for k in &acc.env {

@@ -8,28 +8,32 @@
 use super::DeployError;
 use crate::config::{Project, Server};
 use crate::event::Emitter;
-use crate::remote::Transport;
+use crate::remote::{Connector, Transport};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Open the transport for `server` (relative key and known_hosts paths in
-/// servers.toml are relative to the project root).
-pub fn connect(
-    server: &Server,
-    root: &Path,
-    em: &Emitter,
-) -> Result<Arc<dyn Transport>, DeployError> {
-    let opts = crate::remote::ConnectOptions::for_project(root);
-    crate::remote::connect(server, em, &opts).map_err(DeployError::remote)
+/// What the engine needs from whoever runs it (the ops layer's context):
+/// how to open connections and which identity opens env files. Passed in,
+/// never global, so two operations in one process (the dashboard) cannot
+/// see each other's settings.
+#[derive(Clone)]
+pub struct Access {
+    pub connector: Arc<dyn Connector>,
+    /// `--identity`; None: the default identity or `ARCANE_MACHINE_KEY`.
+    pub identity: Option<PathBuf>,
 }
 
-/// The identity file given with `--identity` (the CLI sets it once; the
-/// TUI and library callers may leave it unset: the default identity is used).
-static IDENTITY: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
-
-pub fn set_identity_file(p: Option<std::path::PathBuf>) {
-    *IDENTITY.lock().unwrap() = p;
+/// Open the transport for `server`.
+pub fn connect(
+    server: &Server,
+    access: &Access,
+    em: &Emitter,
+) -> Result<Arc<dyn Transport>, DeployError> {
+    access
+        .connector
+        .connect(server, em)
+        .map_err(DeployError::remote)
 }
 
 /// The merged env for `env` on `server` (layers: `base.env`, `<env>.env`,
@@ -37,11 +41,11 @@ pub fn set_identity_file(p: Option<std::path::PathBuf>) {
 /// engine's reader.
 pub fn merged_env(
     project: &Project,
+    access: &Access,
     env: &str,
     server: &str,
 ) -> Result<BTreeMap<String, String>, DeployError> {
-    let identity = IDENTITY.lock().unwrap().clone();
-    let read = crate::secrets::boxed_reader(&project.root, identity.as_deref());
+    let read = crate::secrets::boxed_reader(&project.root, access.identity.as_deref());
     let m = crate::config::layers::merged(project, env, Some(server), &*read)?;
     Ok(m.pairs().into_iter().collect())
 }
@@ -49,9 +53,13 @@ pub fn merged_env(
 /// The key of the release digests of `env` (see `release::DigestKey`),
 /// derived from the env's scope key: the same check of the signed key
 /// manifest as every other use of that key.
-pub fn digest_key(project: &Project, env: &str) -> Result<super::release::DigestKey, DeployError> {
-    let identity = IDENTITY.lock().unwrap().clone();
-    match crate::secrets::project::release_digest_key(&project.root, env, identity.as_deref()) {
+pub fn digest_key(
+    project: &Project,
+    access: &Access,
+    env: &str,
+) -> Result<super::release::DigestKey, DeployError> {
+    let identity = access.identity.as_deref();
+    match crate::secrets::project::release_digest_key(&project.root, env, identity) {
         Ok(Some(k)) => Ok(super::release::DigestKey::new(k)),
         Ok(None) => Ok(super::release::DigestKey::public(project.app_name(), env)),
         Err(e) => {

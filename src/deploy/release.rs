@@ -223,35 +223,7 @@ impl EnvDigest {
     }
 }
 
-/// Env keys added, changed and removed, by name only.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct EnvDiff {
-    pub added: Vec<String>,
-    pub changed: Vec<String>,
-    pub removed: Vec<String>,
-}
-
-impl EnvDiff {
-    pub fn between(live: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> EnvDiff {
-        let mut d = EnvDiff::default();
-        for (k, v) in new {
-            match live.get(k) {
-                None => d.added.push(k.clone()),
-                Some(old) if old != v => d.changed.push(k.clone()),
-                _ => {}
-            }
-        }
-        for k in live.keys() {
-            if !new.contains_key(k) {
-                d.removed.push(k.clone());
-            }
-        }
-        d
-    }
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
-    }
-}
+pub use crate::event::report::EnvDiff;
 
 /// The env file as written to the server: `KEY=value` lines for
 /// `docker run --env-file`. Docker reads values literally (no quotes, no

@@ -41,27 +41,13 @@ pub struct BuildOptions {
     pub env: Option<String>,
     /// Run the smoke test after building (see [`super::smoke`]).
     pub smoke: bool,
+    /// Stops (and kills) a running `docker build` when cancelled.
+    pub cancel: crate::cancel::Cancel,
 }
 
-/// One built image.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BuiltImage {
-    /// Compose service, or [`DEFAULT_SERVICE`] in Dockerfile mode.
-    pub service: String,
-    /// `<app>:<version>` or `<app>-<service>:<version>`.
-    pub tag: String,
-    /// `sha256:...`
-    pub id: String,
-}
-
-/// What a build produced.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BuiltImages {
-    pub version: String,
-    /// The commit (without the dirty suffix).
-    pub revision: String,
-    pub images: Vec<BuiltImage>,
-}
+/// What a build produced: the version and one image per service (the
+/// same data `arcane build --json` reports).
+pub use crate::event::report::{BuildReport as BuiltImages, BuiltImage};
 
 /// The version the current tree builds as: `<sha>` or `<sha>-dirty-<hash>`.
 pub fn version_for(project: &Project) -> Result<String, DockerError> {
@@ -296,7 +282,18 @@ pub fn build(
         let step = format!("build {}", p.service);
         em.step_started(&step);
         let cmd = Cmd::argv(argv::build(&p.spec));
-        let status = local.stream(&cmd, em, &|| false)?;
+        let log = std::sync::Arc::new(super::build_log::BuildLog::new(
+            em,
+            &step,
+            &super::build_log::log_path(project.app_name(), &p.service),
+        ));
+        let status = local.stream(&cmd, &Emitter::new(log.clone()), &|| {
+            opts.cancel.is_cancelled()
+        })?;
+        if opts.cancel.is_cancelled() {
+            em.step_finished(&step, false, Some("cancelled".into()));
+            return Err(DockerError::Interrupted);
+        }
         if status != 0 {
             em.step_finished(
                 &step,
@@ -304,8 +301,10 @@ pub fn build(
                 Some(format!("docker build exited with {status}")),
             );
             return Err(DockerError::Failed(format!(
-                "docker build for service {} failed (exit {status}); see the build output above",
-                p.service
+                "docker build for service {} failed (exit {status}); the full log is in {}, it ends with:\n{}",
+                p.service,
+                log.path().display(),
+                log.tail()
             )));
         }
         let tag = p.spec.tags[0].clone();

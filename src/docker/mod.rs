@@ -8,6 +8,7 @@
 
 pub mod argv;
 pub mod build;
+pub mod build_log;
 pub mod layers;
 pub mod push;
 pub mod registry;
@@ -35,6 +36,9 @@ pub enum DockerError {
     /// Local I/O (cache, export).
     #[error("{0}")]
     Io(String),
+    /// Cancelled (Ctrl-C, or Esc in the dashboard) while running.
+    #[error("interrupted")]
+    Interrupted,
     /// The smoke test failed; `logs` are the container's last lines.
     #[error("smoke test of {image} failed: {reason}\n--- last container log lines ---\n{logs}")]
     Smoke {
@@ -53,6 +57,18 @@ impl DockerError {
                 | DockerError::Git(GitError::NotARepo(_))
                 | DockerError::Git(GitError::NoCommits(_))
         )
+    }
+}
+
+impl crate::error::HasKind for DockerError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        if self.is_input() {
+            crate::error::ErrorKind::Input
+        } else if matches!(self, DockerError::Interrupted) {
+            crate::error::ErrorKind::Interrupted
+        } else {
+            crate::error::ErrorKind::Failed
+        }
     }
 }
 

@@ -74,7 +74,7 @@ pub fn entrypoint_script() -> String {
 /// * Two Caddy processes: the edge (ports 80/443, TLS, one route per app
 ///   host set) and the router (`127.0.0.1:8081` inside the container, one
 ///   route per app with its current upstreams). A deploy only changes the
-///   router; see `caddy.rs` for why.
+///   router; see `caddy/mod.rs` for why.
 /// * Neither admin API is published. Both keep loopback listeners inside
 ///   the container's own network namespace (`localhost:2019`, `:2020`): app
 ///   containers on the `arcane` network cannot reach them (a compromised app

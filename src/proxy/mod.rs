@@ -117,6 +117,15 @@ pub enum ProxyError {
     },
 }
 
+impl crate::error::HasKind for ProxyError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            ProxyError::InvalidRoute { .. } => crate::error::ErrorKind::Input,
+            _ => crate::error::ErrorKind::Failed,
+        }
+    }
+}
+
 /// An edge proxy that can route host names to app containers and switch a
 /// route to new upstreams without dropping requests.
 pub trait Proxy: Send + Sync {

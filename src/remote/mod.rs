@@ -8,7 +8,6 @@
 //! are multiplexed over a single session (see `session.rs`), so a forward and
 //! a command run concurrently.
 
-pub mod engine;
 mod forward;
 pub mod hostkey;
 pub mod local;
@@ -25,6 +24,33 @@ pub use transport::*;
 use crate::config::Server;
 use crate::event::Emitter;
 use std::sync::Arc;
+
+/// Opens transports. Operations get one from their context instead of
+/// calling [`connect`] themselves, so a test can hand the whole deploy a
+/// scripted transport, and the dashboard can use shorter timeouts than the
+/// CLI without either knowing about the other.
+pub trait Connector: Send + Sync {
+    fn connect(&self, server: &Server, em: &Emitter) -> Result<Arc<dyn Transport>, RemoteError>;
+
+    /// The SSH options behind the connections (host key files, identities,
+    /// timeouts), for what talks SSH without a transport: `server trust`
+    /// and `arcane ssh`.
+    fn options(&self) -> &ConnectOptions;
+}
+
+/// The real thing: ssh2 (or the local transport) with these options.
+#[derive(Debug, Clone, Default)]
+pub struct SshConnector(pub ConnectOptions);
+
+impl Connector for SshConnector {
+    fn connect(&self, server: &Server, em: &Emitter) -> Result<Arc<dyn Transport>, RemoteError> {
+        connect(server, em, &self.0)
+    }
+
+    fn options(&self) -> &ConnectOptions {
+        &self.0
+    }
+}
 
 /// Connect to a server: the local transport for `host = "local"`, else one
 /// SSH session (host key checked strictly, then auth). The connection shows

@@ -7,6 +7,8 @@
 //! name, so renamed or replica containers are still found.
 
 use super::transport::{shell_quote, Cmd};
+pub use crate::event::report::Container;
+use crate::event::report::LiveRelease;
 use serde::Serialize;
 
 pub const LABEL_APP: &str = "arcane.app";
@@ -16,7 +18,8 @@ pub const LABEL_VERSION: &str = "arcane.version";
 
 /// Fields of `docker ps` we read, tab-separated (labels never hold tabs).
 const PS_FORMAT: &str = "{{.ID}}\t{{.Names}}\t{{.Image}}\t{{.State}}\t{{.Status}}\t\
-{{.Label \"arcane.service\"}}\t{{.Label \"arcane.version\"}}";
+{{.Label \"arcane.service\"}}\t{{.Label \"arcane.version\"}}\t\
+{{.Label \"arcane.release\"}}\t{{.Label \"arcane.accessory\"}}";
 
 /// `docker ps` of the app's containers in `env` (stopped ones too, unless
 /// `running_only`), optionally one service.
@@ -41,31 +44,6 @@ pub fn ps_argv(app: &str, env: &str, service: Option<&str>, running_only: bool) 
     a
 }
 
-/// One container as `docker ps` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Container {
-    pub id: String,
-    pub name: String,
-    pub image: String,
-    /// running, exited, created, restarting, paused, dead.
-    pub state: String,
-    /// Docker's human status ("Up 3 minutes (healthy)").
-    pub status: String,
-    pub service: String,
-    pub version: String,
-    /// healthy, unhealthy, starting, or none (no healthcheck).
-    pub health: String,
-}
-
-impl Container {
-    pub fn running(&self) -> bool {
-        self.state == "running"
-    }
-    pub fn short_id(&self) -> &str {
-        &self.id[..self.id.len().min(12)]
-    }
-}
-
 pub fn parse_ps(out: &str) -> Vec<Container> {
     out.lines()
         .filter(|l| !l.trim().is_empty())
@@ -82,6 +60,8 @@ pub fn parse_ps(out: &str) -> Vec<Container> {
                 status: f[4].into(),
                 service: f[5].into(),
                 version: f[6].into(),
+                release: f.get(7).copied().unwrap_or_default().into(),
+                accessory: f.get(8).copied().unwrap_or_default().into(),
                 health: health_of(f[4]).into(),
             })
         })
@@ -119,23 +99,8 @@ fn url_encode(s: &str) -> String {
 /// Parse docker's HTTP answer to [`ps_api_request`]. `Err` on anything but
 /// a 200 with a JSON array (callers then fall back to the CLI).
 pub fn parse_ps_api(resp: &[u8]) -> Result<Vec<Container>, String> {
-    let split = resp
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("no HTTP header")?;
-    let head = String::from_utf8_lossy(&resp[..split]);
-    let status = head.lines().next().unwrap_or_default();
-    if status.split_whitespace().nth(1) != Some("200") {
-        return Err(format!("docker API answered {status:?}"));
-    }
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        return Err("chunked answer".into());
-    }
     let list: Vec<serde_json::Value> =
-        serde_json::from_slice(&resp[split + 4..]).map_err(|e| e.to_string())?;
+        serde_json::from_slice(http_body(resp)?).map_err(|e| e.to_string())?;
     Ok(list
         .iter()
         .map(|c| {
@@ -155,9 +120,31 @@ pub fn parse_ps_api(resp: &[u8]) -> Result<Vec<Container>, String> {
                 status,
                 service: label(LABEL_SERVICE),
                 version: label(LABEL_VERSION),
+                release: label("arcane.release"),
+                accessory: label("arcane.accessory"),
             }
         })
         .collect())
+}
+
+/// The body of a plain (not chunked) HTTP/1.0 200 answer.
+fn http_body(resp: &[u8]) -> Result<&[u8], String> {
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no HTTP header")?;
+    let head = String::from_utf8_lossy(&resp[..split]);
+    let status = head.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) != Some("200") {
+        return Err(format!("docker API answered {status:?}"));
+    }
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return Err("chunked answer".into());
+    }
+    Ok(&resp[split + 4..])
 }
 
 /// Docker shows health only inside the status text.
@@ -202,67 +189,84 @@ pub fn stop_argv(containers: &[String]) -> Vec<String> {
     a
 }
 
-/// Where the deploy engine records the live version of app+env.
-pub fn release_dir(app: &str, env: &str) -> String {
-    format!("~/.arcane/{app}/{env}")
-}
+/// Separates the live release from the lock holder in [`state_script`]'s output.
+const LOCK_MARK: &str = "@@arcane-lock@@";
 
-/// Print the live version and its release.json, tolerating their absence.
-pub fn release_script(app: &str, env: &str) -> Cmd {
-    Cmd::shell(release_snippet(app, env))
-}
-
-fn release_snippet(app: &str, env: &str) -> String {
+/// What `status` reads from the server's files in one round trip: the live
+/// release name and its `release.json`, then a marker line and the deploy
+/// lock's `holder.json`. Missing files print nothing; the exit status is 0.
+pub fn state_script(app: &str, env: &str) -> Cmd {
     let dir = format!(
         "\"$HOME\"/.arcane/{}/{}",
         shell_quote(app),
         shell_quote(env)
     );
-    format!(
-        "if v=$(cat {dir}/current 2>/dev/null); then printf '%s\\n' \"$v\"; \
-         cat {dir}/releases/\"$v\"/release.json 2>/dev/null; fi"
-    )
-}
-
-/// Separates the release from the containers in [`status_script`]'s output.
-pub const STATUS_MARK: &str = "@@arcane-ps@@";
-
-/// `status` in one round trip: the live release, a marker line, then
-/// `docker ps` of the app (whose exit status is the script's).
-pub fn status_script(app: &str, env: &str) -> Cmd {
     Cmd::shell(format!(
-        "{}; echo; echo {STATUS_MARK}; {}",
-        release_snippet(app, env),
-        Cmd::argv(ps_argv(app, env, None, false)).to_shell()
+        "if v=$(cat {dir}/current 2>/dev/null); then printf '%s\\n' \"$v\"; \
+         cat {dir}/releases/\"$v\"/release.json 2>/dev/null; fi; echo; echo {LOCK_MARK}; \
+         cat {dir}/lock/holder.json 2>/dev/null; true"
     ))
 }
 
-/// Split [`status_script`]'s output into (release, containers).
-pub fn parse_status(out: &str) -> (Option<Release>, Vec<Container>) {
-    match out.split_once(&format!("\n{STATUS_MARK}\n")) {
-        Some((rel, ps)) => (parse_release(rel.trim_start()), parse_ps(ps)),
-        None => (None, parse_ps(out)),
-    }
-}
-
-/// The live release, if any: the first line is the version, the rest the
-/// release's JSON record (whatever the deploy engine wrote).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Release {
-    pub version: String,
-    pub record: Option<serde_json::Value>,
-}
-
-pub fn parse_release(out: &str) -> Option<Release> {
-    let mut parts = out.splitn(2, '\n');
-    let version = parts.next()?.trim().to_string();
-    if version.is_empty() {
-        return None;
-    }
-    let record = parts
+/// [`state_script`]'s output: the live release (name first, then its
+/// record, which may be missing or from an older arcane) and who holds the
+/// lock (`"held"` when the holder file is unreadable).
+pub fn parse_state(out: &str) -> (Option<LiveRelease>, Option<String>) {
+    let (rel, lock) = out
+        .split_once(&format!("\n{LOCK_MARK}\n"))
+        .unwrap_or((out, ""));
+    let mut parts = rel.trim_start().splitn(2, '\n');
+    let live = parts
         .next()
-        .and_then(|r| serde_json::from_str(r.trim()).ok());
-    Some(Release { version, record })
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|name| {
+            let rec: serde_json::Value = parts
+                .next()
+                .and_then(|r| serde_json::from_str(r.trim()).ok())
+                .unwrap_or_default();
+            let f = |k: &str| rec[k].as_str().unwrap_or_default().to_string();
+            LiveRelease {
+                release: name.to_string(),
+                version: Some(f("version"))
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| name.to_string()),
+                git_sha: f("git_sha"),
+                deployed_by: f("deployed_by"),
+                created_at: f("created_at"),
+            }
+        });
+    let lock = lock.trim();
+    let holder = (!lock.is_empty()).then(|| {
+        serde_json::from_str::<serde_json::Value>(lock)
+            .ok()
+            .and_then(|h| h["who"].as_str().map(str::to_string))
+            .unwrap_or_else(|| "held".into())
+    });
+    (live, holder)
+}
+
+/// `GET /version` on docker's API socket.
+pub fn version_api_request() -> Vec<u8> {
+    b"GET /version HTTP/1.0\r\nHost: docker\r\n\r\n".to_vec()
+}
+
+/// The engine version from [`version_api_request`]'s answer.
+pub fn parse_version_api(resp: &[u8]) -> Result<String, String> {
+    let body = http_body(resp)?;
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    v["Version"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| "no Version in docker's answer".into())
+}
+
+/// `docker version` of the server engine, for when the socket is not reachable.
+pub fn version_argv() -> Vec<String> {
+    ["docker", "version", "--format", "{{.Server.Version}}"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// One round trip that gathers everything `server check` reports, as
@@ -384,7 +388,8 @@ mod tests {
             Cmd::argv(ps_argv("web", "production", None, true)).to_shell(),
             "docker ps --no-trunc --filter label=arcane.app=web --filter label=arcane.env=production \
              --format '{{.ID}}\t{{.Names}}\t{{.Image}}\t{{.State}}\t{{.Status}}\t\
-             {{.Label \"arcane.service\"}}\t{{.Label \"arcane.version\"}}'"
+             {{.Label \"arcane.service\"}}\t{{.Label \"arcane.version\"}}\t\
+             {{.Label \"arcane.release\"}}\t{{.Label \"arcane.accessory\"}}'"
         );
     }
 
@@ -402,6 +407,36 @@ mod tests {
         assert_eq!((c[1].health.as_str(), c[1].running()), ("none", false));
         assert_eq!(health_of("Up 1 second (health: starting)"), "starting");
         assert_eq!(health_of("Up 1 minute (unhealthy)"), "unhealthy");
+    }
+
+    #[test]
+    fn state_script_reads_release_and_lock() {
+        let sh = state_script("hello", "staging").to_shell();
+        assert!(
+            sh.contains("\"$HOME\"/.arcane/hello/staging/current"),
+            "{sh}"
+        );
+        assert!(sh.contains("/lock/holder.json"), "{sh}");
+        let out = "abc-r2\n{\"version\":\"abc\",\"git_sha\":\"abcdef\",\"deployed_by\":\"me@x\"}\n\n@@arcane-lock@@\n{\"who\":\"bob@laptop\"}\n";
+        let (live, lock) = parse_state(out);
+        let live = live.unwrap();
+        assert_eq!(
+            (live.release.as_str(), live.version.as_str()),
+            ("abc-r2", "abc")
+        );
+        assert_eq!(live.deployed_by, "me@x");
+        assert_eq!(lock.as_deref(), Some("bob@laptop"));
+        assert_eq!(parse_state("\n@@arcane-lock@@\n"), (None, None));
+        assert_eq!(
+            parse_state("v1\n\n@@arcane-lock@@\ngarbage").1.as_deref(),
+            Some("held")
+        );
+        assert_eq!(
+            parse_state("v1\n\n@@arcane-lock@@\n").0.unwrap().version,
+            "v1"
+        );
+        let v = b"HTTP/1.0 200 OK\r\n\r\n{\"Version\":\"20.10.24\"}";
+        assert_eq!(parse_version_api(v).unwrap(), "20.10.24");
     }
 
     #[test]
@@ -450,41 +485,6 @@ mod tests {
             stop_argv(&["a".into(), "b".into()]),
             vec!["docker", "stop", "a", "b"]
         );
-    }
-
-    #[test]
-    fn release_reading_tolerates_absence() {
-        assert_eq!(
-            release_script("web", "staging").to_shell(),
-            "if v=$(cat \"$HOME\"/.arcane/web/staging/current 2>/dev/null); then \
-             printf '%s\\n' \"$v\"; cat \"$HOME\"/.arcane/web/staging/releases/\"$v\"/release.json \
-             2>/dev/null; fi"
-        );
-        let st = status_script("web", "staging").to_shell();
-        assert!(
-            st.starts_with(&release_script("web", "staging").to_shell()),
-            "{st}"
-        );
-        assert!(st.ends_with(&format!(
-            "; echo; echo @@arcane-ps@@; {}",
-            Cmd::argv(ps_argv("web", "staging", None, false)).to_shell()
-        )));
-        let (rel, cs) =
-            parse_status("v9\n{\"a\":1}\n@@arcane-ps@@\nabc\tn\ti\trunning\tUp 1s\tweb\tv9\n");
-        assert_eq!(rel.unwrap().version, "v9");
-        assert_eq!(cs.len(), 1);
-        let (rel, cs) = parse_status("\n@@arcane-ps@@\n");
-        assert!(rel.is_none() && cs.is_empty());
-        assert_eq!(parse_release(""), None);
-        assert_eq!(
-            parse_release("1a2b3c\n"),
-            Some(Release {
-                version: "1a2b3c".into(),
-                record: None
-            })
-        );
-        let r = parse_release("v2\n{\"deployed_at\":\"now\"}\n").unwrap();
-        assert_eq!(r.record.unwrap()["deployed_at"], "now");
     }
 
     #[test]

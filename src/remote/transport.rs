@@ -175,6 +175,14 @@ pub enum RemoteError {
     },
 }
 
+impl crate::error::HasKind for RemoteError {
+    /// A server that cannot be reached or refuses us is a failed operation;
+    /// the fix (trusting a key, fixing auth) is not in arcane's input.
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Failed
+    }
+}
+
 /// A forward that lives as long as this handle.
 pub trait Forward: Send {
     /// For a local forward: the local address to connect to.

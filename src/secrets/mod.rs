@@ -142,6 +142,16 @@ impl SecretsError {
     }
 }
 
+impl crate::error::HasKind for SecretsError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        if self.is_input() {
+            crate::error::ErrorKind::Input
+        } else {
+            crate::error::ErrorKind::Failed
+        }
+    }
+}
+
 /// Write a file atomically (temp file in the same dir, fsync, rename), so an
 /// error never leaves a half-written key or env file behind.
 pub fn write_atomic(path: &std::path::Path, data: &[u8], mode: u32) -> Result<(), SecretsError> {

@@ -57,33 +57,14 @@ impl Interact for TuiInteract {
     }
 }
 
-/// The deploy's own "type the env name" question, already answered in the
-/// TUI's confirm dialog before the deploy started: the user typed exactly this
-/// word for exactly this deploy, so asking again would only train them to type
-/// it without reading. Every other question goes to the dialog.
-pub struct PreConfirmed<'a> {
-    pub typed_word: Option<String>,
-    pub inner: &'a dyn Interact,
-}
-
-impl Interact for PreConfirmed<'_> {
-    fn confirm(&self, req: &Confirm) -> Result<bool, InputError> {
-        match (&self.typed_word, &req.typed_word) {
-            (Some(done), Some(asked)) if done == asked => Ok(true),
-            _ => self.inner.confirm(req),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn q(word: Option<&str>) -> Confirm {
         Confirm {
-            prompt: "Deploy to PRODUCTION?".into(),
-            typed_word: word.map(String::from),
-            hint: "pass --yes".into(),
+            word: word.map(String::from),
+            ..Confirm::yes_no("Deploy to PRODUCTION?", "pass --yes")
         }
     }
 
@@ -105,19 +86,5 @@ mod tests {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         drop(rx);
         assert!(!TuiInteract::new(tx).confirm(&q(None)).unwrap());
-    }
-
-    #[test]
-    fn preconfirmed_only_covers_the_typed_env_name() {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        drop(rx);
-        let ui = TuiInteract::new(tx);
-        let pre = PreConfirmed {
-            typed_word: Some("production".into()),
-            inner: &ui,
-        };
-        assert!(pre.confirm(&q(Some("production"))).unwrap());
-        assert!(!pre.confirm(&q(Some("staging"))).unwrap());
-        assert!(!pre.confirm(&q(None)).unwrap());
     }
 }

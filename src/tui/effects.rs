@@ -5,25 +5,23 @@
 //! answers with a [`Msg`]. This is the only file of the TUI that calls engine
 //! code; it holds no deploy logic, only "call this, report that".
 
-use super::dialog::{PreConfirmed, TuiInteract};
+use super::dialog::TuiInteract;
 use super::model::*;
 use super::update::{Command, Msg, SecretString};
-use crate::config::{Project, Selection, Server};
-use crate::deploy::{self, Cancel, DeployReport, DeployRequest};
+use crate::config::{Project, Selection};
+use crate::event::report::{self, DeploySummary};
 use crate::event::{Emitter, Event, Sink};
-use crate::remote::{self, ops, shell_quote, Cmd, ConnectOptions, RemoteError, Transport};
+use crate::ops::{self, deploy::DeployRequest, Cancel};
+use crate::remote::{ConnectOptions, Connector, SshConnector};
 use crate::secrets::{self, recipients::Kind, Keyring};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
-/// How long a reachability probe may take before a server counts as unreachable.
+/// How long a reachability probe may take before a server counts as
+/// unreachable: the dashboard must not sit on a dead server for the CLI's 10 s.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// At most this many status probes run at once (50 servers must not mean 50
-/// simultaneous SSH handshakes).
-const PROBE_PARALLEL: usize = 16;
 
 pub struct Effects {
     project: Arc<Project>,
@@ -31,8 +29,28 @@ pub struct Effects {
     tx: UnboundedSender<Msg>,
     emitter: Emitter,
     interact: TuiInteract,
+    connector: Arc<dyn Connector>,
     cancel: Arc<Mutex<Option<Cancel>>>,
-    logs_stop: Arc<Mutex<Option<Arc<AtomicBool>>>>,
+    logs_stop: Arc<Mutex<Option<Cancel>>>,
+}
+
+/// A status probe's events: each server's status becomes its own message
+/// (fast servers show while slow ones time out), commands go to the
+/// command log, the rest is not the Overview's business.
+struct StatusSink(UnboundedSender<Msg>);
+
+impl Sink for StatusSink {
+    fn emit(&self, event: Event) {
+        let msg = match event {
+            Event::ServerStatus(st) => Msg::StatusLoaded {
+                server: st.server.clone(),
+                status: overview_row(&st),
+            },
+            other @ Event::Command { .. } => Msg::Engine(other),
+            _ => return,
+        };
+        let _ = self.0.send(msg);
+    }
 }
 
 /// Turns a log follower's events into messages: its lines go to the Logs tab,
@@ -57,23 +75,61 @@ impl Effects {
         tx: UnboundedSender<Msg>,
         emitter: Emitter,
     ) -> Effects {
+        let connector: Arc<dyn Connector> = Arc::new(SshConnector(ConnectOptions {
+            timeout: CONNECT_TIMEOUT,
+            ..ConnectOptions::for_project(&project.root)
+        }));
         Effects {
             project,
             identity,
             interact: TuiInteract::new(tx.clone()),
             tx,
             emitter,
+            connector,
             cancel: Arc::default(),
             logs_stop: Arc::default(),
         }
     }
 
+    /// Run `f` with an operation context on its own thread and send the
+    /// message it makes. Every engine call of the dashboard goes through
+    /// here, with the same connector, identity and dialog.
+    fn op<F>(&self, name: &str, em: Emitter, cancel: Cancel, f: F)
+    where
+        F: FnOnce(&ops::Ctx) -> Msg + Send + 'static,
+    {
+        self.op_then(name, em, cancel, move |ctx| Some(f(ctx)));
+    }
+
+    /// [`Effects::op`] for work whose results arrive as events.
+    fn op_then<F>(&self, name: &str, em: Emitter, cancel: Cancel, f: F)
+    where
+        F: FnOnce(&ops::Ctx) -> Option<Msg> + Send + 'static,
+    {
+        let (p, interact) = (self.project.clone(), self.interact.clone());
+        let (identity, connector) = (self.identity_path(), self.connector.clone());
+        self.spawn_then(name, move || {
+            let ctx = ops::Ctx::new(&p, &interact, em)
+                .with_identity(identity)
+                .with_cancel(cancel)
+                .with_connector(connector);
+            f(&ctx)
+        });
+    }
+
     fn spawn<F: FnOnce() -> Msg + Send + 'static>(&self, name: &str, f: F) {
+        self.spawn_then(name, move || Some(f()));
+    }
+
+    /// Run `f` on its own thread; send its message, if it has one.
+    fn spawn_then<F: FnOnce() -> Option<Msg> + Send + 'static>(&self, name: &str, f: F) {
         let tx = self.tx.clone();
         let _ = std::thread::Builder::new()
             .name(format!("arcane-{name}"))
             .spawn(move || {
-                let _ = tx.send(f());
+                if let Some(m) = f() {
+                    let _ = tx.send(m);
+                }
             });
     }
 
@@ -165,26 +221,23 @@ impl Effects {
                     SecretString(id.to_string().expose_secret().to_string()),
                 )))
             }),
-            Command::LoadReleases { env } => self.spawn("releases", move || Msg::ReleasesLoaded {
-                result: load_releases(&p, &env, &em),
-                env,
-            }),
+            Command::LoadReleases { env } => {
+                self.op("releases", em, Cancel::default(), move |ctx| {
+                    Msg::ReleasesLoaded {
+                        result: load_releases(ctx, &env),
+                        env,
+                    }
+                })
+            }
             Command::Rollback { env, server, to } => {
                 let cancel = self.new_cancel();
-                let interact = self.interact.clone();
-                self.spawn("rollback", move || {
+                self.op("rollback", em, cancel, move |ctx| {
                     let sel = Selection {
                         env: Some(env.clone()),
                         servers: server.into_iter().collect(),
                         ..Default::default()
                     };
-                    // The TUI asked for the typed env name before sending this.
-                    let pre = PreConfirmed {
-                        typed_word: p.config.is_protected(&env).then(|| env.clone()),
-                        inner: &interact,
-                    };
-                    let quiet = engine_project(&p);
-                    let result = deploy::rollback(&quiet, &sel, Some(&to), &pre, &em, &cancel)
+                    let result = ops::releases::rollback(ctx, &sel, Some(&to))
                         .map(|r| report_summary(&r))
                         .map_err(|e| e.to_string());
                     Msg::OpDone {
@@ -211,34 +264,34 @@ impl Effects {
                 )
             }),
             Command::LoadLogChoices => {
-                self.spawn("log-choices", move || Msg::LogChoices(log_choices(&p, &em)))
+                self.op("log-choices", em, Cancel::default(), |ctx| {
+                    let all = Selection {
+                        servers: ctx.project.servers.servers.keys().cloned().collect(),
+                        ..Default::default()
+                    };
+                    Msg::LogChoices(
+                        ops::status::log_choices(ctx, &all).map_err(|e| e.to_string()),
+                    )
+                })
             }
             Command::FollowLogs { server, service } => self.follow_logs(server, service),
             Command::StopLogs => {
                 if let Some(stop) = self.logs_stop.lock().unwrap().take() {
-                    stop.store(true, Ordering::Relaxed);
+                    stop.cancel();
                 }
             }
-            Command::Plan { target } => self.spawn("plan", move || {
-                let req = request(&target, true);
+            Command::Plan { target } => self.op("plan", em, Cancel::default(), move |ctx| {
                 Msg::PlanReady(
-                    deploy::plan(&p, &req, &em)
+                    ops::deploy::plan(ctx, &request(&target, true))
                         .map(|plan| plan.to_string())
                         .map_err(|e| e.to_string()),
                 )
             }),
-            Command::Deploy { target, typed } => {
+            Command::Deploy { target } => {
                 let cancel = self.new_cancel();
-                let interact = self.interact.clone();
-                self.spawn("deploy", move || {
-                    let pre = PreConfirmed {
-                        typed_word: typed.then(|| target.env().to_string()),
-                        inner: &interact,
-                    };
-                    let req = request(&target, false);
-                    let quiet = engine_project(&p);
+                self.op("deploy", em, cancel, move |ctx| {
                     Msg::DeployDone(
-                        deploy::deploy(&quiet, &req, &pre, &em, &cancel)
+                        ops::deploy::deploy(ctx, &request(&target, false))
                             .map(|r| report_summary(&r))
                             .map_err(|e| e.to_string()),
                     )
@@ -251,7 +304,7 @@ impl Effects {
             }
             Command::AnswerConfirm { id, yes } => self.interact.answer(id, yes),
             Command::Notify { title, body } => {
-                super::notify::send(&title, &body);
+                ops::notify::desktop(&title, &body, Duration::ZERO);
             }
         }
     }
@@ -266,249 +319,89 @@ impl Effects {
         self.identity.clone().or_else(default_identity_path)
     }
 
-    /// Probe every server, a bounded number at a time; each result is its own
-    /// message so fast servers show up while slow ones are still timing out.
+    /// Probe every server (the status operation bounds how many at once);
+    /// each result is its own message.
     fn refresh_status(&self, servers: Vec<String>) {
-        let queue: Arc<Mutex<Vec<Server>>> = Arc::new(Mutex::new(
-            servers
-                .iter()
-                .rev()
-                .filter_map(|n| {
-                    self.project.servers.servers.get(n).map(|c| Server {
-                        name: n.clone(),
-                        config: c.clone(),
-                    })
-                })
-                .collect(),
-        ));
-        for _ in 0..PROBE_PARALLEL.min(servers.len()) {
-            let queue = queue.clone();
-            let tx = self.tx.clone();
-            let em = self.emitter.clone();
-            let p = self.project.clone();
-            let _ = std::thread::Builder::new()
-                .name("arcane-status".into())
-                .spawn(move || loop {
-                    let Some(s) = queue.lock().unwrap().pop() else {
-                        break;
-                    };
-                    let status = probe(&p, &s, &em.for_server(&s.name));
-                    if tx
-                        .send(Msg::StatusLoaded {
-                            server: s.name.clone(),
-                            status,
-                        })
-                        .is_err()
-                    {
-                        break;
-                    }
-                });
-        }
+        let em = Emitter::new(Arc::new(StatusSink(self.tx.clone())));
+        self.op_then("status", em, Cancel::default(), move |ctx| {
+            let known: Vec<_> = ctx
+                .project
+                .all_servers()
+                .into_iter()
+                .filter(|s| servers.contains(&s.name))
+                .collect();
+            ops::status::probe_all(ctx, &known);
+            None
+        });
     }
 
     fn follow_logs(&self, server: String, service: String) {
         if let Some(old) = self.logs_stop.lock().unwrap().take() {
-            old.store(true, Ordering::Relaxed);
+            old.cancel();
         }
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Cancel::default();
         *self.logs_stop.lock().unwrap() = Some(stop.clone());
-        let p = self.project.clone();
-        let tx = self.tx.clone();
-        let em = Emitter::new(Arc::new(LogSink(tx.clone()))).for_server(&server);
-        self.spawn("logs", move || {
-            let res = (|| -> Result<(), String> {
-                let s = server_by_name(&p, &server)?;
-                let req = remote::engine::LogsRequest {
-                    app: p.app_name(),
-                    service: Some(&service),
-                    lines: 200,
-                    follow: true,
-                };
-                let stop2 = stop.clone();
-                let results = remote::engine::logs(
-                    &req,
-                    &[s],
-                    &move || stop2.load(Ordering::Relaxed),
-                    &connect_options(&p),
-                    &em,
-                );
-                for (_, r) in results {
-                    r.map_err(|e| e.to_string())?;
-                }
-                Ok(())
-            })();
-            Msg::LogsEnded(res.err())
+        let em = Emitter::new(Arc::new(LogSink(self.tx.clone())));
+        self.op("logs", em, stop, move |ctx| {
+            let sel = Selection {
+                servers: vec![server],
+                ..Default::default()
+            };
+            let req = ops::logs::LogsRequest {
+                service: Some(service),
+                lines: 200,
+                follow: true,
+            };
+            match ops::logs::logs(ctx, &sel, &req) {
+                Ok(()) | Err(ops::Error::Interrupted) => Msg::LogsEnded(None),
+                Err(e) => Msg::LogsEnded(Some(e.to_string())),
+            }
         });
     }
-}
-
-fn server_by_name(p: &Project, name: &str) -> Result<Server, String> {
-    p.servers
-        .servers
-        .get(name)
-        .map(|c| Server {
-            name: name.to_string(),
-            config: c.clone(),
-        })
-        .ok_or_else(|| format!("unknown server {name:?}"))
-}
-
-/// SSH options for the dashboard: relative key paths in servers.toml are
-/// relative to the project, and a dead server costs at most a few seconds.
-fn connect_options(p: &Project) -> ConnectOptions {
-    ConnectOptions {
-        timeout: CONNECT_TIMEOUT,
-        ..ConnectOptions::for_project(&p.root)
-    }
-}
-
-fn connect(p: &Project, s: &Server, em: &Emitter) -> Result<Arc<dyn Transport>, RemoteError> {
-    remote::connect(s, em, &connect_options(p))
-}
-
-/// The project as the engines see it from the TUI: desktop notifications are
-/// the dashboard's job (its Settings tab can turn them off), so the engine
-/// does not send its own as well.
-fn engine_project(p: &Project) -> Project {
-    let mut q = p.clone();
-    q.config.notifications.desktop = false;
-    q
 }
 
 fn request(target: &Target, dry_run: bool) -> DeployRequest {
     DeployRequest {
         selection: target.selection(),
-        env: target.env().to_string(),
-        parallel: None,
         dry_run,
-        skip_build: false,
-        lock_wait: Duration::ZERO,
+        ..Default::default()
     }
 }
 
-fn report_summary(r: &DeployReport) -> String {
+fn report_summary(r: &DeploySummary) -> String {
     let ok = r.servers.iter().filter(|s| s.ok).count();
     let changed = r.servers.iter().filter(|s| s.changed).count();
     format!(
         "{} {} live on {ok}/{} server(s) of {} ({changed} changed)",
         r.app,
-        r.version,
+        r.version
+            .as_deref()
+            .map(report::short_sha)
+            .unwrap_or_default(),
         r.servers.len(),
         r.env
     )
 }
 
+/// The Overview's row for one server's status.
+fn overview_row(st: &report::ServerStatus) -> ServerStatus {
+    let health = st.reachable.then(|| match st.health {
+        report::Health::NotDeployed | report::Health::Unknown => st.health.word().to_string(),
+        h => format!("{}/{} {}", st.up, st.expected, h.word()),
+    });
+    ServerStatus {
+        reachable: st.reachable,
+        docker: st.docker.clone(),
+        release: st.live.as_ref().map(|l| l.release.clone()),
+        health,
+        lock: st.lock.clone(),
+        error: st.error.clone(),
+        security_alert: st.security_alert.clone(),
+    }
+}
+
 fn rel(root: &Path, p: &Path) -> String {
     p.strip_prefix(root).unwrap_or(p).display().to_string()
-}
-
-/// Security alerts worth a desktop notification: a refused host key.
-pub fn security_alert(e: &RemoteError) -> Option<String> {
-    match e {
-        RemoteError::UnknownHostKey { .. } | RemoteError::HostKeyChanged { .. } => {
-            Some(e.to_string())
-        }
-        _ => None,
-    }
-}
-
-/// One server's status: reachability, docker version, live release, health, lock.
-fn probe(p: &Project, s: &Server, em: &Emitter) -> ServerStatus {
-    match connect(p, s, em) {
-        Ok(t) => probe_via(t.as_ref(), p.app_name(), &s.config.env, em),
-        Err(e) => ServerStatus {
-            // Auth failures and host key refusals mean the host answered.
-            reachable: !matches!(
-                e,
-                RemoteError::Unreachable { .. } | RemoteError::Timeout { .. }
-            ),
-            security_alert: security_alert(&e),
-            error: Some(short_remote_error(&e)),
-            ..Default::default()
-        },
-    }
-}
-
-/// The one-line version of a connect error for the Overview row.
-fn short_remote_error(e: &RemoteError) -> String {
-    match e {
-        RemoteError::Unreachable { reason, .. } => format!("unreachable: {reason}"),
-        RemoteError::Auth { user, .. } => format!("auth failed as {user}"),
-        RemoteError::UnknownHostKey { fingerprint, .. } => {
-            format!("unknown host key {fingerprint}: run `arcane server trust`")
-        }
-        RemoteError::HostKeyChanged { fingerprint, .. } => {
-            format!("HOST KEY CHANGED ({fingerprint}): refusing to connect")
-        }
-        other => other.to_string(),
-    }
-}
-
-/// The status queries, over any transport (the command log shows each one).
-fn probe_via(t: &dyn Transport, app: &str, env: &str, em: &Emitter) -> ServerStatus {
-    let mut st = ServerStatus {
-        reachable: true,
-        ..Default::default()
-    };
-    let q = |argv: Vec<String>| t.run(&Cmd::argv(argv).with_timeout(Duration::from_secs(10)), em);
-    match q(vec![
-        "docker".into(),
-        "version".into(),
-        "--format".into(),
-        "{{.Server.Version}}".into(),
-    ]) {
-        Ok(o) if o.success() => st.docker = Some(o.stdout_str().trim().to_string()),
-        Ok(o) => st.error = Some(format!("docker: {}", first_line(&o.stderr_str()))),
-        Err(e) => {
-            st.error = Some(short_remote_error(&e));
-            return st;
-        }
-    }
-    // The live release, through the remote engine's own script and parser.
-    if let Ok(o) = t.run(
-        &ops::release_script(app, env).with_timeout(Duration::from_secs(10)),
-        em,
-    ) {
-        st.release = ops::parse_release(&o.stdout_str()).map(|r| r.version);
-    }
-    let holder = format!(
-        "cat \"$HOME\"/.arcane/{}/{}/lock/holder.json 2>/dev/null || true",
-        shell_quote(app),
-        shell_quote(env)
-    );
-    if let Ok(o) = t.run(
-        &Cmd::shell(holder).with_timeout(Duration::from_secs(10)),
-        em,
-    ) {
-        let text = o.stdout_str();
-        if !text.trim().is_empty() {
-            st.lock = Some(
-                serde_json::from_str::<deploy::lock::Holder>(&text)
-                    .map(|h| h.who)
-                    .unwrap_or_else(|_| "held".into()),
-            );
-        }
-    }
-    if let Ok(o) = q(ops::ps_argv(app, env, None, false)) {
-        st.health = Some(health_summary(&ops::parse_ps(&o.stdout_str())));
-    }
-    st
-}
-
-/// "2/2 up", "1/2 unhealthy", "no containers".
-fn health_summary(cs: &[ops::Container]) -> String {
-    let up = cs.iter().filter(|c| c.running()).count();
-    if cs.is_empty() {
-        "no containers".into()
-    } else if cs.iter().any(|c| c.health == "unhealthy") {
-        format!("{up}/{} unhealthy", cs.len())
-    } else {
-        format!("{up}/{} up", cs.len())
-    }
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("").trim()
 }
 
 /// The identity file: `--identity`/ARCANE_IDENTITY, else the XDG default.
@@ -682,105 +575,31 @@ fn add_recipient(
 }
 
 /// Release history per server, with the live one marked.
-fn load_releases(
-    p: &Project,
-    env: &str,
-    em: &Emitter,
-) -> Result<Vec<(String, Vec<ReleaseRow>)>, String> {
+fn load_releases(ctx: &ops::Ctx, env: &str) -> Result<Vec<(String, Vec<ReleaseRow>)>, String> {
     let sel = Selection {
         env: Some(env.to_string()),
         ..Default::default()
     };
-    if p.select(&sel).is_err() {
+    if ctx.project.select(&sel).is_err() {
         return Ok(vec![]);
     }
-    let history = deploy::history(p, &sel, em).map_err(|e| e.to_string())?;
-    Ok(history
+    let list = ops::releases::releases(ctx, &sel).map_err(|e| e.to_string())?;
+    Ok(list
+        .servers
         .into_iter()
-        .map(|h| {
-            let (server, current) = (h.server, h.live);
-            let rows = h
+        .map(|s| {
+            let rows = s
                 .releases
                 .into_iter()
                 .map(|r| ReleaseRow {
-                    live: current.as_deref() == Some(r.release.as_str()),
+                    live: r.live,
                     created: u64::try_from(r.created_unix).ok(),
-                    git_sha: Some(r.git_sha.chars().take(7).collect()),
-                    status: format!("{:?} by {}", r.status, r.deployed_by).to_lowercase(),
+                    git_sha: Some(report::short_sha(&r.git_sha)),
+                    status: format!("{} by {}", r.state.word(), r.deployed_by),
                     version: r.release,
                 })
                 .collect();
-            (server, rows)
+            (s.server, rows)
         })
         .collect())
-}
-
-fn log_choices(p: &Project, em: &Emitter) -> Result<Vec<(String, String)>, String> {
-    let servers: Vec<Server> = p
-        .servers
-        .servers
-        .iter()
-        .map(|(name, c)| Server {
-            name: name.clone(),
-            config: c.clone(),
-        })
-        .collect();
-    // One thread per server (the remote engine's helper): a dead server
-    // costs its timeout once, not once per server before it.
-    let results = remote::engine::per_server(&servers, |s| {
-        let em = em.for_server(&s.name);
-        let t =
-            connect(p, s, &em).map_err(|e| format!("{}: {}", s.name, short_remote_error(&e)))?;
-        let argv = ops::ps_argv(p.app_name(), &s.config.env, None, true);
-        let o = t
-            .run(&Cmd::argv(argv).with_timeout(Duration::from_secs(10)), &em)
-            .map_err(|e| short_remote_error(&e))?;
-        if !o.success() {
-            return Err(format!("{}: {}", s.name, first_line(&o.stderr_str())));
-        }
-        Ok(ops::parse_ps(&o.stdout_str())
-            .into_iter()
-            .map(|c| (s.name.clone(), c.service))
-            .collect::<Vec<_>>())
-    });
-    let mut out: Vec<(String, String)> = vec![];
-    let mut errors = vec![];
-    for r in results {
-        match r {
-            Ok(pairs) => {
-                for pair in pairs {
-                    if !out.contains(&pair) {
-                        out.push(pair);
-                    }
-                }
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    if out.is_empty() && !errors.is_empty() {
-        return Err(errors.join("; "));
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_key_errors_are_security_alerts() {
-        let e = RemoteError::HostKeyChanged {
-            server: "a".into(),
-            host: "h".into(),
-            fingerprint: "SHA256:x".into(),
-            known_hosts: "kh".into(),
-        };
-        assert!(security_alert(&e).unwrap().contains("HOST KEY CHANGED"));
-        let e = RemoteError::Unreachable {
-            server: "a".into(),
-            addr: "h".into(),
-            reason: "r".into(),
-        };
-        assert!(security_alert(&e).is_none());
-    }
 }

@@ -27,16 +27,16 @@ mod fixture;
 #[cfg(test)]
 mod tests;
 
-use crate::cli::Ctx;
+use crate::config::Project;
 use crate::error::InputError;
 use crate::event::{ChannelSink, Emitter};
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Open the dashboard.
-pub fn run(ctx: &Ctx) -> Result<i32> {
-    let project = ctx.project()?;
+/// Open the dashboard on `project`; `identity` is `--identity`.
+pub fn run(project: Project, identity: Option<PathBuf>) -> Result<i32> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(InputError::new(
             "the dashboard needs a terminal; run a subcommand instead (see `arcane --help`)",
@@ -47,12 +47,7 @@ pub fn run(ctx: &Ctx) -> Result<i32> {
     let (msg_tx, msg_rx) = tokio::sync::mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = tokio::sync::mpsc::unbounded_channel();
     let emitter = Emitter::new(Arc::new(ChannelSink(ev_tx)));
-    let effects = effects::Effects::new(
-        Arc::new(project),
-        ctx.global.identity.clone(),
-        msg_tx,
-        emitter,
-    );
+    let effects = effects::Effects::new(Arc::new(project), identity, msg_tx, emitter);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

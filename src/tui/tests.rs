@@ -74,14 +74,28 @@ fn deploy_done_with_summary() {
     let mut m = fixture::deploying();
     update(
         &mut m,
-        Msg::Engine(Event::Data {
-            kind: "deploy_summary".into(),
-            server: None,
-            value: serde_json::json!({"servers": [
-                {"server": "web-1", "ok": true, "version": "a1b2c3d", "detail": "healthy"},
-                {"server": "web-2", "ok": true, "version": "a1b2c3d", "detail": "healthy"}
-            ]}),
-        }),
+        Msg::Engine(Event::DeploySummary(crate::event::report::DeploySummary {
+            op: crate::event::report::DeployOp::Deploy,
+            app: "hello".into(),
+            env: "staging".into(),
+            version: Some("a1b2c3d".into()),
+            git_sha: None,
+            ok: true,
+            result: crate::event::report::DeployResult::Succeeded,
+            servers: ["web-1", "web-2"]
+                .iter()
+                .map(|s| crate::event::report::ServerOutcome {
+                    server: s.to_string(),
+                    ok: true,
+                    version: Some("a1b2c3d".into()),
+                    detail: "healthy".into(),
+                    rolled_back: false,
+                    changed: true,
+                    error_kind: None,
+                })
+                .collect(),
+            elapsed_ms: 1,
+        })),
     );
     update(&mut m, Msg::DeployDone(Ok("2 servers on a1b2c3d".into())));
     insta::assert_snapshot!("deploy_done_80x24", render(&m, 80, 24).backend());
@@ -112,6 +126,20 @@ fn production_confirm_asks_to_type_the_env_name() {
         .position(|t| *t == Target::Env("production".into()))
         .unwrap();
     update(&mut m, key('d'));
+    // The deploy's own question, as the operation asks it.
+    let ask = crate::interact::Confirm {
+        prompt: "Deploy hello to PRODUCTION?".into(),
+        word: Some("production".into()),
+        tty_typed: false,
+        hint: "production is a protected env; pass --yes to confirm non-interactively".into(),
+    };
+    update(
+        &mut m,
+        Msg::ConfirmRequested {
+            id: 1,
+            confirm: ask,
+        },
+    );
     type_text(&mut m, "produ");
     insta::assert_snapshot!(
         "deploy_confirm_production_80x24",
@@ -341,14 +369,15 @@ fn staging_deploy_confirms_with_focus_on_cancel() {
         update(&mut m, code(KeyCode::Enter)),
         vec![Command::Deploy {
             target: Target::Env("staging".into()),
-            typed: false
         }]
     );
     assert!(m.deploy_running());
 }
 
 #[test]
-fn production_deploy_needs_the_typed_env_name() {
+fn tui_production_deploy_asks_twice_regression() {
+    // The deploy itself asks (through the dialog), once, for the typed env
+    // name; the dashboard does not ask first and then again in CLI words.
     let mut m = fixture::model();
     m.tab = Tab::Deploy;
     m.deploy.selected = m
@@ -357,23 +386,35 @@ fn production_deploy_needs_the_typed_env_name() {
         .iter()
         .position(|t| *t == Target::Env("production".into()))
         .unwrap();
-    update(&mut m, key('d'));
-    // 'y' is just a letter here, not a yes.
+    assert_eq!(
+        update(&mut m, key('d')),
+        vec![Command::Deploy {
+            target: Target::Env("production".into()),
+        }]
+    );
+    assert!(m.popup.is_none());
+    let ask = crate::interact::Confirm {
+        prompt: "Deploy hello to PRODUCTION?".into(),
+        word: Some("production".into()),
+        tty_typed: false,
+        hint: "production is a protected env; pass --yes to confirm non-interactively".into(),
+    };
+    update(
+        &mut m,
+        Msg::ConfirmRequested {
+            id: 3,
+            confirm: ask,
+        },
+    );
+    // 'y' is just a letter here, not a yes: the name must be typed.
     assert_eq!(type_text(&mut m, "y"), vec![]);
     update(&mut m, code(KeyCode::Backspace));
-    type_text(&mut m, "prod");
-    assert_eq!(update(&mut m, code(KeyCode::Enter)), vec![]);
-    assert!(m.popup.is_none());
-    assert!(!m.deploy_running());
-    update(&mut m, key('d'));
     type_text(&mut m, "production");
     assert_eq!(
         update(&mut m, code(KeyCode::Enter)),
-        vec![Command::Deploy {
-            target: Target::Env("production".into()),
-            typed: true
-        }]
+        vec![Command::AnswerConfirm { id: 3, yes: true }]
     );
+    assert!(m.popup.is_none(), "one dialog, not two");
 }
 
 #[test]
@@ -391,6 +432,7 @@ fn deploy_events_build_the_progress_view() {
     update(
         &mut m,
         ev(Event::StepFinished {
+            changed: None,
             server: Some("web-1".into()),
             step: "connect".into(),
             ok: true,
@@ -407,6 +449,7 @@ fn deploy_events_build_the_progress_view() {
     update(
         &mut m,
         ev(Event::StepFinished {
+            changed: None,
             server: Some("web-1".into()),
             step: "health".into(),
             ok: false,
@@ -418,6 +461,7 @@ fn deploy_events_build_the_progress_view() {
         ev(Event::Log {
             server: Some("web-1".into()),
             stream: Stream::Stderr,
+            verbose: false,
             line: "boom".into(),
         }),
     );
@@ -446,6 +490,7 @@ fn deploy_events_build_the_progress_view() {
         &mut m,
         ev(Event::Finished {
             ok: false,
+            error_kind: None,
             summary: "health failed; rolled back".into(),
         }),
     );
@@ -710,11 +755,7 @@ fn engine_questions_are_answered_through_the_dialog() {
         &mut m,
         Msg::ConfirmRequested {
             id: 7,
-            confirm: crate::interact::Confirm {
-                prompt: "Lock held by ana. Wait?".into(),
-                typed_word: None,
-                hint: String::new(),
-            },
+            confirm: crate::interact::Confirm::yes_no("Lock held by ana. Wait?", ""),
         },
     );
     // Enter is "no" for an engine question: the safe default.
@@ -727,9 +768,8 @@ fn engine_questions_are_answered_through_the_dialog() {
         Msg::ConfirmRequested {
             id: 8,
             confirm: crate::interact::Confirm {
-                prompt: "Roll back PRODUCTION?".into(),
-                typed_word: Some("production".into()),
-                hint: String::new(),
+                word: Some("production".into()),
+                ..crate::interact::Confirm::yes_no("Roll back PRODUCTION?", "")
             },
         },
     );

@@ -126,10 +126,10 @@ pub enum Command {
     Plan {
         target: Target,
     },
-    /// `typed` is true when the user typed the env name for a protected env.
+    /// A protected env's confirmation is asked by the operation itself,
+    /// through the dialog (`TuiInteract`), exactly once.
     Deploy {
         target: Target,
-        typed: bool,
     },
     CancelDeploy,
     AnswerConfirm {
@@ -616,17 +616,8 @@ fn on_tab_action(m: &mut Model, action: Action) -> Vec<Command> {
             };
             let env = t.env().to_string();
             if m.is_protected(&env) {
-                confirm(
-                    m,
-                    &format!("Deploy to {}?", env.to_uppercase()),
-                    &format!(
-                        "{} is protected. Type the env name to deploy {}.",
-                        env,
-                        t.label()
-                    ),
-                    Pending::Deploy(t),
-                    Some(env),
-                );
+                // The deploy asks for the typed env name itself (one dialog).
+                return run_pending(m, Pending::Deploy(t));
             } else {
                 confirm(
                     m,
@@ -774,17 +765,21 @@ fn on_tab_action(m: &mut Model, action: Action) -> Vec<Command> {
             let scope = server
                 .clone()
                 .unwrap_or_else(|| format!("every {env} server"));
-            let typed = m.is_protected(&env).then(|| env.clone());
+            let pending = Pending::Rollback {
+                server,
+                env: env.clone(),
+                to: row.version.clone(),
+            };
+            if m.is_protected(&env) {
+                // The rollback asks for the typed env name itself.
+                return run_pending(m, pending);
+            }
             confirm(
                 m,
                 &format!("Roll back to {}?", row.version),
                 &format!("Switches {scope} back to release {}.", row.version),
-                Pending::Rollback {
-                    server,
-                    env,
-                    to: row.version,
-                },
-                typed,
+                pending,
+                None,
             );
             vec![]
         }
@@ -883,7 +878,7 @@ fn on_popup_key(m: &mut Model, k: KeyEvent) -> Vec<Command> {
                     }
                     vec![]
                 }
-                Some(true) => run_pending(m, action, typed_word.is_some()),
+                Some(true) => run_pending(m, action),
             }
         }
         Popup::EngineConfirm {
@@ -892,7 +887,7 @@ fn on_popup_key(m: &mut Model, k: KeyEvent) -> Vec<Command> {
             mut input,
         } => {
             let mut decided = None;
-            match (k.code, &confirm.typed_word) {
+            match (k.code, &confirm.word) {
                 (KeyCode::Esc, _) => decided = Some(false),
                 _ if ctrl_c => decided = Some(false),
                 (KeyCode::Enter, Some(w)) => decided = Some(input == *w),
@@ -1027,7 +1022,7 @@ fn submit_input(m: &mut Model, purpose: InputPurpose, input: String) -> Vec<Comm
     }
 }
 
-fn run_pending(m: &mut Model, action: Pending, typed: bool) -> Vec<Command> {
+fn run_pending(m: &mut Model, action: Pending) -> Vec<Command> {
     match action {
         Pending::Deploy(target) => {
             m.deploy.active = Some(target.clone());
@@ -1036,7 +1031,7 @@ fn run_pending(m: &mut Model, action: Pending, typed: bool) -> Vec<Command> {
             m.deploy.logs.clear();
             m.deploy.summary.clear();
             m.deploy.started_at = Some(m.now);
-            vec![Command::Deploy { target, typed }]
+            vec![Command::Deploy { target }]
         }
         Pending::CancelDeploy => {
             if m.deploy.phase == DeployPhase::Running {
@@ -1106,6 +1101,7 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Command> {
             step,
             ok,
             detail,
+            ..
         } => {
             let p = m
                 .deploy
@@ -1160,31 +1156,27 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Command> {
             }
             m.status = Some((level == Level::Error, text));
         }
-        Event::Data { kind, value, .. } => {
-            if kind == "deploy_summary" {
-                let rows = value
-                    .get("servers")
-                    .or_else(|| value.get("rows"))
-                    .and_then(|r| r.as_array())
-                    .cloned()
-                    .or_else(|| value.as_array().cloned())
-                    .unwrap_or_default();
-                m.deploy.summary = rows
-                    .iter()
-                    .map(|r| SummaryRow {
-                        server: str_of(r, "server"),
-                        ok: r.get("ok").and_then(|v| v.as_bool()).unwrap_or(false),
-                        version: str_of(r, "version"),
-                        detail: str_of(r, "detail"),
-                    })
-                    .collect();
-            }
+        Event::DeploySummary(s) => {
+            m.deploy.summary = s
+                .servers
+                .iter()
+                .map(|o| SummaryRow {
+                    server: o.server.clone(),
+                    ok: o.ok,
+                    version: o
+                        .version
+                        .as_deref()
+                        .map(crate::event::report::short_sha)
+                        .unwrap_or_default(),
+                    detail: o.detail.clone(),
+                })
+                .collect();
         }
-        Event::Finished { ok, summary } => {
-            if m.deploy_running() {
-                m.deploy.phase = DeployPhase::Done { ok, summary };
-            }
+        Event::Finished { ok, summary, .. } if m.deploy_running() => {
+            m.deploy.phase = DeployPhase::Done { ok, summary };
         }
+        // Reports arrive with the operation's result message.
+        _ => {}
     }
     vec![]
 }
@@ -1193,13 +1185,5 @@ fn push_capped(buf: &mut std::collections::VecDeque<String>, line: String) {
     buf.push_back(line);
     while buf.len() > MAX_LOG_LINES {
         buf.pop_front();
-    }
-}
-
-fn str_of(v: &serde_json::Value, k: &str) -> String {
-    match v.get(k) {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
     }
 }

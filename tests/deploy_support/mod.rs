@@ -2,6 +2,9 @@
 //! busybox httpd app, deployed with the real binary to real Docker.
 #![allow(dead_code)]
 
+#[path = "../common/host.rs"]
+pub mod host;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -12,6 +15,9 @@ pub struct App {
     pub home: tempfile::TempDir,
     pub name: String,
     pub port: u16,
+    /// Removes the app's containers, images, networks and volumes from this
+    /// engine when the test ends, however it ends.
+    pub host: host::HostCleanup,
 }
 
 /// A free TCP port on 127.0.0.1 (bind to 0, read, close).
@@ -70,6 +76,7 @@ impl App {
         let dir = tempfile::tempdir().unwrap();
         let home = tempfile::tempdir().unwrap();
         let name = format!("{prefix}{}", std::process::id() % 100000);
+        let host = host::HostCleanup::new().app(&name);
         let port = free_port();
         let p = dir.path();
         let bind = if loopback { "127.0.0.1:" } else { "" };
@@ -108,6 +115,7 @@ impl App {
             home,
             name,
             port,
+            host,
         }
     }
 
@@ -189,49 +197,6 @@ impl App {
             .lines()
             .map(String::from)
             .collect()
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let out = Command::new("docker")
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=arcane.app={}", self.name),
-            ])
-            .output();
-        if let Ok(out) = out {
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(String::from)
-                .collect();
-            if !ids.is_empty() {
-                let _ = Command::new("docker")
-                    .arg("rm")
-                    .arg("-f")
-                    .args(&ids)
-                    .output();
-            }
-        }
-        for env in ["staging", "production"] {
-            let _ = Command::new("docker")
-                .args([
-                    "network",
-                    "rm",
-                    &format!("{}-{env}", self.name),
-                    &format!("{}-{env}_default", self.name),
-                ])
-                .output();
-        }
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep '^{}[:-]' | xargs -r docker rmi -f >/dev/null 2>&1",
-                self.name
-            ))
-            .output();
     }
 }
 

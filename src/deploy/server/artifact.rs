@@ -4,6 +4,7 @@
 
 use super::session::detect_compose;
 use super::DeployError;
+use crate::cancel::Cancel;
 use crate::config::{BuildMode, Project};
 use crate::deploy::compose;
 use crate::docker;
@@ -49,22 +50,24 @@ impl Artifact {
 
     /// Version, mode and image names without building (dry run).
     pub fn describe(project: &Project, em: &Emitter) -> Result<Artifact, DeployError> {
-        Self::make(project, false, true, em)
+        Self::make(project, false, true, &Cancel::default(), em)
     }
 
     /// Build (or reuse the image built for this clean commit).
     pub fn build(
         project: &Project,
         skip_build: bool,
+        cancel: &Cancel,
         em: &Emitter,
     ) -> Result<Artifact, DeployError> {
-        Self::make(project, skip_build, false, em)
+        Self::make(project, skip_build, false, cancel, em)
     }
 
     fn make(
         project: &Project,
         skip_build: bool,
         describe_only: bool,
+        cancel: &Cancel,
         em: &Emitter,
     ) -> Result<Artifact, DeployError> {
         let app = project.app_name();
@@ -101,8 +104,15 @@ impl Artifact {
             match reuse {
                 Some(b) => Some(b),
                 None => Some(
-                    docker::build(project, em, &docker::BuildOptions::default())
-                        .map_err(docker_err)?,
+                    docker::build(
+                        project,
+                        em,
+                        &docker::BuildOptions {
+                            cancel: cancel.clone(),
+                            ..Default::default()
+                        },
+                    )
+                    .map_err(docker_err)?,
                 ),
             }
         };
@@ -237,7 +247,9 @@ impl Artifact {
 }
 
 pub(crate) fn docker_err(e: docker::DockerError) -> DeployError {
-    if e.is_input() {
+    if matches!(e, docker::DockerError::Interrupted) {
+        DeployError::Cancelled
+    } else if e.is_input() {
         DeployError::input(e.to_string())
     } else {
         DeployError::failed(e.to_string())

@@ -10,9 +10,12 @@
 //! [`rollback`] (an existing release, undo, rollback-all).
 
 use super::lock::Lock;
-use super::{Cancel, DeployError, ServerOutcome};
+use super::DeployError;
+use crate::cancel::Cancel;
 use crate::config::{Project, Server};
 use crate::deploy::deps;
+use crate::error::HasKind;
+use crate::event::report::ServerOutcome;
 use crate::event::Emitter;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -28,6 +31,7 @@ mod session;
 use activate::{activate, Stage};
 use artifact::ArtKind;
 pub(crate) use artifact::{docker_err, Artifact};
+
 use hooks::run_hooks;
 use prepare::{deploy_new, save_release};
 use prune::prune;
@@ -39,6 +43,7 @@ pub(crate) use session::Session;
 /// What every server's deploy shares.
 pub(crate) struct Shared<'a> {
     pub project: &'a Project,
+    pub access: deps::Access,
     pub app: String,
     pub env: String,
     pub art: Artifact,
@@ -57,12 +62,6 @@ pub(crate) struct Shared<'a> {
 pub(crate) struct Registry {
     pub server: String,
     pub login: Option<crate::docker::push::RegistryLogin>,
-}
-
-impl Shared<'_> {
-    pub fn art_is_rollback(&self) -> bool {
-        matches!(self.art.kind, ArtKind::None)
-    }
 }
 
 /// Deploy the freshly built artifact, or activate a release already on the
@@ -136,6 +135,7 @@ pub(crate) fn run(
         detail: String::new(),
         rolled_back: false,
         changed: false,
+        error_kind: Some(crate::error::ErrorKind::Failed),
     };
     let want_compose = match target {
         Target::New => sh.art.is_compose(),
@@ -144,13 +144,14 @@ pub(crate) fn run(
     // The server's state is read in the lock's round trip, under the lock:
     // one round trip fewer per server than reading it before and again after.
     let sess = step(em, "connect", || {
-        let s = Session::connect(sh.project, server, &sh.env, want_compose, em)?;
+        let s = Session::connect(sh.project, &sh.access, server, &sh.env, want_compose, em)?;
         Ok((s, server.config.host.clone()))
     });
     let mut sess = match sess {
         Ok(s) => s,
         Err(e) => {
             out.detail = e.to_string();
+            out.error_kind = Some(e.kind());
             return (out, None);
         }
     };
@@ -181,6 +182,7 @@ pub(crate) fn run(
                 out.version = sess.facts.current.clone();
             }
             out.detail = e.to_string();
+            out.error_kind = Some(e.kind());
             return (out, None);
         }
     };
@@ -195,12 +197,14 @@ pub(crate) fn run(
     match res {
         Ok(done) => {
             out.ok = unlock.is_ok();
+            out.error_kind = (!out.ok).then_some(crate::error::ErrorKind::Failed);
             out.changed = done.changed;
             out.version = Some(done.release.clone());
+            let rel = crate::event::report::short_sha(&done.release);
             out.detail = match (&unlock, done.changed) {
-                (Err(e), _) => format!("{} is live, but unlocking failed: {e}", done.release),
-                (Ok(_), true) => format!("{} is live", done.release),
-                (Ok(_), false) => format!("{} already live, unchanged", done.release),
+                (Err(e), _) => format!("{rel} is live, but unlocking failed: {e}"),
+                (Ok(_), true) => format!("{rel} is live"),
+                (Ok(_), false) => format!("{rel} already live, unchanged"),
             };
             let undo = done.changed.then(|| Undo {
                 server: server.clone(),
@@ -210,13 +214,18 @@ pub(crate) fn run(
             (out, undo)
         }
         Err(f) => {
+            out.error_kind = Some(f.error.kind());
             out.rolled_back = f.rolled_back;
             out.version = f.live.clone();
             out.detail = if f.rolled_back {
                 format!(
                     "{}; rolled back, {} is live",
                     f.error,
-                    f.live.as_deref().unwrap_or("nothing")
+                    f.live
+                        .as_deref()
+                        .map(crate::event::report::short_sha)
+                        .as_deref()
+                        .unwrap_or("nothing")
                 )
             } else {
                 f.error.to_string()

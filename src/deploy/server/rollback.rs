@@ -6,10 +6,11 @@ use super::{
     activate, release_running, run, short, step, Artifact, Done, Failure, Session, Shared, Stage,
     Target, Undo,
 };
+use crate::cancel::Cancel;
 use crate::deploy::argv;
 use crate::deploy::deps;
 use crate::deploy::release::{self, Release, Runtime, Status};
-use crate::deploy::{Cancel, DeployError};
+use crate::deploy::DeployError;
 use crate::event::Emitter;
 use crate::remote::{shell_quote, Cmd};
 use std::collections::BTreeMap;
@@ -56,6 +57,14 @@ pub(super) fn rollback_to(
                 })?
         }
     };
+    if target.status == Status::Failed {
+        // Named explicitly (the default target skips failed releases): the
+        // user may know why, but must not miss that it failed before.
+        em.warn(format!(
+            "release {} FAILED its deploy on {}; rolling back to it anyway",
+            target.release, target.created_at
+        ));
+    }
     let noop = live.as_ref().is_some_and(|l| l.release == target.release)
         && release_running(sess, &target);
     step(em, "ship", || {
@@ -148,6 +157,7 @@ pub(crate) fn undo_success(
 ) -> Result<Option<String>, DeployError> {
     let rb = Shared {
         project: sh.project,
+        access: sh.access.clone(),
         app: sh.app.clone(),
         env: sh.env.clone(),
         art: Artifact::none(),
@@ -174,7 +184,7 @@ pub(crate) fn undo_success(
         }
         None => {
             // First deploy: nothing to go back to; stop the new release.
-            let sess = Session::open(sh.project, &u.server, &sh.env, true, em)?;
+            let sess = Session::open(sh.project, &sh.access, &u.server, &sh.env, true, em)?;
             let names: Vec<String> = sess
                 .facts
                 .containers

@@ -143,12 +143,13 @@ pub(crate) struct Session {
 impl Session {
     pub fn open(
         project: &Project,
+        access: &deps::Access,
         server: &Server,
         env: &str,
         want_compose: bool,
         em: &Emitter,
     ) -> Result<Session, DeployError> {
-        let mut s = Session::connect(project, server, env, want_compose, em)?;
+        let mut s = Session::connect(project, access, server, env, want_compose, em)?;
         s.refresh(em)?;
         Ok(s)
     }
@@ -157,13 +158,14 @@ impl Session {
     /// lock's round trip ([`Session::facts_script`], [`Session::apply_facts`]).
     pub fn connect(
         project: &Project,
+        access: &deps::Access,
         server: &Server,
         env: &str,
         want_compose: bool,
         em: &Emitter,
     ) -> Result<Session, DeployError> {
         let app = project.app_name();
-        let t = deps::connect(server, &project.root, em)?;
+        let t = deps::connect(server, access, em)?;
         Ok(Session {
             server: server.clone(),
             t,

@@ -143,11 +143,7 @@ fn footer_hints(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
             ..
         })
         | Some(Popup::EngineConfirm {
-            confirm:
-                crate::interact::Confirm {
-                    typed_word: Some(_),
-                    ..
-                },
+            confirm: crate::interact::Confirm { word: Some(_), .. },
             ..
         }) => vec![
             ("type", "the env name"),
@@ -215,11 +211,14 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect, t: &Theme) {
             confirm_box(f, area, t, title, body, typed, *yes_focused);
         }
         Popup::EngineConfirm { confirm, input, .. } => {
-            let typed = confirm
-                .typed_word
-                .as_ref()
-                .map(|w| (w.as_str(), input.as_str()));
-            confirm_box(f, area, t, &confirm.prompt, &confirm.hint, typed, false);
+            // The dashboard always has the word typed; the hint is for
+            // terminals without one (`--yes`), so it is not shown here.
+            let typed = confirm.word.as_ref().map(|w| (w.as_str(), input.as_str()));
+            let body = match &confirm.word {
+                Some(w) => format!("Type {w} to confirm."),
+                None => String::new(),
+            };
+            confirm_box(f, area, t, &confirm.prompt, &body, typed, false);
         }
         Popup::Input {
             title,

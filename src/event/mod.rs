@@ -8,6 +8,10 @@
 //! Secrets are redacted *before* an event is created (see [`Redactor`]), so no
 //! renderer can leak them by accident.
 
+pub mod report;
+
+use crate::error::ErrorKind;
+use report::*;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -46,6 +50,10 @@ pub enum Event {
         ok: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
+        /// For converging steps (bootstrap, network): whether the step
+        /// changed anything, so a second run can say "unchanged".
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changed: Option<bool>,
     },
     /// Byte or item progress of a long step (image push, build...).
     Progress {
@@ -56,12 +64,16 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         total: Option<u64>,
     },
-    /// A line of output from a remote or local process.
+    /// A line of output from a remote or local process. `verbose` lines
+    /// (a build's raw output) are the detail behind a step's progress: the
+    /// human CLI shows them with `-v` only.
     Log {
         #[serde(skip_serializing_if = "Option::is_none")]
         server: Option<String>,
         stream: Stream,
         line: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        verbose: bool,
     },
     /// A command about to run through the transport, secrets already redacted.
     Command {
@@ -76,16 +88,51 @@ pub enum Event {
         level: Level,
         text: String,
     },
-    /// Structured result data (a table row, a report). `kind` names the shape,
-    /// e.g. "server_check", "env_key", "release".
+    /// Legacy untyped data; being replaced by the typed reports below.
     Data {
         kind: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         server: Option<String>,
         value: serde_json::Value,
     },
-    /// The whole operation finished.
-    Finished { ok: bool, summary: String },
+    /// What a deploy would do (`deploy --dry-run`).
+    Plan(Plan),
+    /// A deploy or rollback starts touching servers.
+    DeployStarted(DeployStarted),
+    /// The outcome table of a deploy or rollback.
+    DeploySummary(DeploySummary),
+    /// Release history.
+    Releases(ReleaseList),
+    /// One server's status, as soon as it answered (the dashboard fills its
+    /// Overview from these while slow servers are still timing out).
+    ServerStatus(ServerStatus),
+    /// `status`: release, health and lock per server.
+    Status(StatusReport),
+    /// `ps`: the containers per server.
+    Containers(StatusReport),
+    /// Deploy locks.
+    Locks(LockReport),
+    /// The server registry.
+    Servers(ServerList),
+    /// `server check`.
+    Checks(CheckReport),
+    /// `server trust`.
+    HostKey(TrustReport),
+    /// `halt`.
+    Halted(HaltReport),
+    /// `proxy status`.
+    Proxy(ProxyReport),
+    /// `build`.
+    Built(BuildReport),
+    /// `push`.
+    Pushed(PushSummary),
+    /// The whole operation finished. `error_kind` says why it failed.
+    Finished {
+        ok: bool,
+        summary: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error_kind: Option<ErrorKind>,
+    },
 }
 
 impl Event {
@@ -98,7 +145,7 @@ impl Event {
             | Event::Command { server, .. }
             | Event::Message { server, .. }
             | Event::Data { server, .. } => server.as_deref(),
-            Event::Finished { .. } => None,
+            _ => None,
         }
     }
 }
@@ -166,6 +213,20 @@ impl Emitter {
             step: step.to_string(),
             ok,
             detail: detail.map(|d| self.redactor.redact(&d)),
+            changed: None,
+        });
+    }
+
+    /// A converging step finished successfully, having `changed` the
+    /// server or found it already as wanted.
+    pub fn step_converged(&self, step: &str, changed: bool, detail: impl Into<String>) {
+        let detail = detail.into();
+        self.emit(Event::StepFinished {
+            server: self.server.clone(),
+            step: step.to_string(),
+            ok: true,
+            detail: (!detail.is_empty()).then(|| self.redactor.redact(&detail)),
+            changed: Some(changed),
         });
     }
 
@@ -178,11 +239,25 @@ impl Emitter {
         });
     }
 
+    /// A line of a process's output. Terminal control sequences (docker's
+    /// colours, cursor moves of progress output) are removed here, so no
+    /// renderer prints them and the TUI never draws them as text.
     pub fn log(&self, stream: Stream, line: &str) {
         self.emit(Event::Log {
             server: self.server.clone(),
             stream,
-            line: self.redactor.redact(line),
+            line: self.redactor.redact(&strip_control(line)),
+            verbose: false,
+        });
+    }
+
+    /// A [`Emitter::log`] line that is detail, not result (shown with `-v`).
+    pub fn log_verbose(&self, stream: Stream, line: &str) {
+        self.emit(Event::Log {
+            server: self.server.clone(),
+            stream,
+            line: self.redactor.redact(&strip_control(line)),
+            verbose: true,
         });
     }
 
@@ -223,8 +298,68 @@ impl Emitter {
         self.emit(Event::Finished {
             ok,
             summary: self.redactor.redact(&summary.into()),
+            error_kind: (!ok).then_some(ErrorKind::Failed),
         });
     }
+
+    /// The operation failed with an error of `kind`.
+    pub fn failed(&self, kind: ErrorKind, summary: impl Into<String>) {
+        self.emit(Event::Finished {
+            ok: false,
+            summary: self.redactor.redact(&summary.into()),
+            error_kind: Some(kind),
+        });
+    }
+}
+
+/// `text` without ANSI/VT escape sequences (CSI, OSC and two-byte ESC
+/// sequences) and other control characters but tab. A carriage return
+/// keeps only what the terminal would show: the text after the last one.
+pub fn strip_control(text: &str) -> String {
+    let text = match text.trim_end_matches('\r').rsplit_once('\r') {
+        Some((_, last)) => last,
+        None => text,
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                // CSI: parameters and intermediates, then one final byte.
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('\u{40}'..='\u{7e}').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC: until BEL or ST (ESC \).
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' {
+                            break;
+                        }
+                        if c == '\u{1b}' && chars.peek() == Some(&'\\') {
+                            chars.next();
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\u{9b}' => {
+                for c in chars.by_ref() {
+                    if ('\u{40}'..='\u{7e}').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Drops every event.
@@ -308,6 +443,20 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_ansi_codes_leak_regression() {
+        assert_eq!(
+            strip_control("\x1b[1m\x1b[32mStep 1/3\x1b[0m : FROM x"),
+            "Step 1/3 : FROM x"
+        );
+        assert_eq!(strip_control("\x1b]0;title\x07done"), "done");
+        assert_eq!(strip_control("50%\r100%\r"), "100%");
+        assert_eq!(strip_control("a\tb\x08c"), "a\tbc");
+        let rec = Arc::new(Recorder::default());
+        Emitter::new(rec.clone()).log(Stream::Stdout, "\x1b[31mred\x1b[0m");
+        assert!(matches!(&rec.events()[0], Event::Log { line, .. } if line == "red"));
+    }
 
     #[test]
     fn redactor_masks_longest_first_and_ignores_tiny_values() {

@@ -1,12 +1,21 @@
-//! The CLI's two renderers of the engine's event stream: human output (with
-//! indicatif bars for progress) and `--json` lines. Neither knows what an event
-//! means beyond its shape; engines decide what to emit.
+//! The CLI's two renderers of the event stream: human output (indicatif
+//! bars for progress, tables for reports) and `--json` lines (schema in
+//! docs/json.md). Operations decide what to emit; this decides how it looks.
+//!
+//! A closed stdout (`arcane completions bash | head -1`) is not an error:
+//! the first EPIPE marks the output closed, later writes are dropped, and
+//! an optional cancel token stops a stream that would otherwise run on with
+//! nobody reading (`arcane logs -f | head`).
+
+pub mod tables;
 
 use super::args::GlobalArgs;
+use crate::cancel::Cancel;
 use crate::event::{Event, Level, Sink, Stream};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 pub struct Renderer {
@@ -16,11 +25,23 @@ pub struct Renderer {
     color: bool,
     bars: Mutex<Bars>,
     out: Mutex<()>,
+    stdout_closed: AtomicBool,
+    /// Whether a failed `Finished` was shown: the binary then need not
+    /// print the error again.
+    failure_shown: AtomicBool,
+    on_closed: Mutex<Option<Cancel>>,
 }
 
 struct Bars {
     multi: MultiProgress,
     by_key: HashMap<(Option<String>, String), ProgressBar>,
+}
+
+/// Write `bytes` to stdout. `false` when stdout is gone (EPIPE); other
+/// errors are ignored the same way, as nothing could be shown anyway.
+pub fn write_stdout(bytes: &[u8]) -> bool {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes).and_then(|_| out.flush()).is_ok()
 }
 
 impl Renderer {
@@ -42,6 +63,9 @@ impl Renderer {
                 by_key: HashMap::new(),
             }),
             out: Mutex::new(()),
+            stdout_closed: AtomicBool::new(false),
+            failure_shown: AtomicBool::new(false),
+            on_closed: Mutex::new(None),
         }
     }
 
@@ -50,6 +74,18 @@ impl Renderer {
         for (_, bar) in b.by_key.drain() {
             bar.finish_and_clear();
         }
+    }
+
+    /// Cancel `c` when stdout is closed by its reader.
+    pub fn cancel_on_close(&self, c: Cancel) {
+        if self.stdout_closed.load(Ordering::SeqCst) {
+            c.cancel();
+        }
+        *self.on_closed.lock().unwrap() = Some(c);
+    }
+
+    pub fn failure_shown(&self) -> bool {
+        self.failure_shown.load(Ordering::SeqCst)
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
@@ -75,9 +111,29 @@ impl Renderer {
             if to_stderr {
                 let _ = writeln!(std::io::stderr(), "{text}");
             } else {
-                let _ = writeln!(std::io::stdout(), "{text}");
+                self.stdout(format!("{text}\n").as_bytes());
             }
         });
+    }
+
+    fn stdout(&self, bytes: &[u8]) {
+        if self.stdout_closed.load(Ordering::SeqCst) {
+            return;
+        }
+        if !write_stdout(bytes) {
+            self.stdout_closed.store(true, Ordering::SeqCst);
+            if let Some(c) = self.on_closed.lock().unwrap().as_ref() {
+                c.cancel();
+            }
+        }
+    }
+
+    fn mark(&self, ok: bool) -> String {
+        if ok {
+            self.paint("32", "✓")
+        } else {
+            self.paint("31", "✗")
+        }
     }
 
     fn human(&self, ev: Event) {
@@ -89,18 +145,26 @@ impl Renderer {
                 }
             }
             Event::StepFinished {
-                step, ok, detail, ..
+                step,
+                ok,
+                detail,
+                changed,
+                ..
             } => {
                 if self.quiet && ok {
                     return;
                 }
-                let mark = if ok {
-                    self.paint("32", "✓")
-                } else {
-                    self.paint("31", "✗")
-                };
                 let detail = detail.map(|d| format!(": {d}")).unwrap_or_default();
-                self.line(true, &format!("{pre}{mark} {step}{detail}"));
+                let mark = match changed {
+                    Some(false) => self.paint("2", "="),
+                    _ => self.mark(ok),
+                };
+                let state = match changed {
+                    Some(true) => " (changed)",
+                    Some(false) => " (unchanged)",
+                    None => "",
+                };
+                self.line(true, &format!("{pre}{mark} {step}{state}{detail}"));
             }
             Event::Progress {
                 server,
@@ -108,8 +172,15 @@ impl Renderer {
                 done,
                 total,
             } => self.progress(server, label, done, total),
-            Event::Log { stream, line, .. } => {
-                self.line(stream == Stream::Stderr, &format!("{pre}{line}"));
+            Event::Log {
+                stream,
+                line,
+                verbose,
+                ..
+            } => {
+                if !verbose || self.verbose > 0 {
+                    self.line(stream == Stream::Stderr, &format!("{pre}{line}"));
+                }
             }
             Event::Command { command, .. } => {
                 if self.verbose > 0 {
@@ -134,18 +205,36 @@ impl Renderer {
                     self.line(false, &format!("{pre}{}", render_value(&value)));
                 }
             }
-            Event::Finished { ok, summary } => {
+            Event::Plan(p) => self.line(false, &p.to_string()),
+            Event::DeploySummary(s) => self.table(tables::deploy_summary(&s)),
+            Event::Releases(r) => self.table(tables::releases(&r)),
+            Event::Status(r) => self.table(tables::status(&r)),
+            Event::Containers(r) => self.table(tables::containers(&r)),
+            Event::Locks(r) => self.table(tables::locks(&r)),
+            Event::Servers(r) => self.table(tables::servers(&r)),
+            Event::Checks(r) => self.table(tables::checks(&r)),
+            Event::Proxy(r) => self.table(tables::proxy(&r)),
+            Event::Pushed(r) => self.table(tables::pushed(&r)),
+            Event::Finished { ok, summary, .. } => {
+                if !ok {
+                    self.failure_shown.store(true, Ordering::SeqCst);
+                }
                 if summary.is_empty() || (self.quiet && ok) {
                     return;
                 }
-                let mark = if ok {
-                    self.paint("32", "✓")
-                } else {
-                    self.paint("31", "✗")
-                };
-                self.line(true, &format!("{mark} {summary}"));
+                self.line(true, &format!("{} {summary}", self.mark(ok)));
             }
+            // Shown through their steps and the final line.
+            Event::DeployStarted(_)
+            | Event::ServerStatus(_)
+            | Event::HostKey(_)
+            | Event::Halted(_)
+            | Event::Built(_) => {}
         }
+    }
+
+    fn table(&self, t: tables::Table) {
+        self.line(false, &t.render());
     }
 
     fn progress(&self, server: Option<String>, label: String, done: u64, total: Option<u64>) {
@@ -186,11 +275,13 @@ impl Sink for Renderer {
             if matches!(ev, Event::Command { .. }) && self.verbose == 0 {
                 return;
             }
+            if matches!(ev, Event::Finished { ok: false, .. }) {
+                self.failure_shown.store(true, Ordering::SeqCst);
+            }
             let _g = self.out.lock().unwrap();
-            let mut out = std::io::stdout().lock();
-            let _ = serde_json::to_writer(&mut out, &ev);
-            let _ = out.write_all(b"\n");
-            let _ = out.flush();
+            let mut line = serde_json::to_vec(&ev).unwrap_or_default();
+            line.push(b'\n');
+            self.stdout(&line);
         } else {
             self.human(ev);
         }
@@ -218,7 +309,7 @@ fn scalar(v: &serde_json::Value) -> String {
 
 /// `{"columns": [...], "rows": [[...], ...]}` as aligned columns.
 pub fn render_table(v: &serde_json::Value) -> String {
-    let cols: Vec<String> = v["columns"]
+    let columns: Vec<String> = v["columns"]
         .as_array()
         .map(|a| a.iter().map(scalar).collect())
         .unwrap_or_default();
@@ -234,42 +325,10 @@ pub fn render_table(v: &serde_json::Value) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    let mut widths: Vec<usize> = cols.iter().map(|c| c.chars().count()).collect();
-    for r in &rows {
-        for (i, c) in r.iter().enumerate() {
-            if i < widths.len() {
-                widths[i] = widths[i].max(c.chars().count());
-            }
-        }
-    }
-    let fmt_row = |r: &[String]| {
-        r.iter()
-            .enumerate()
-            .map(|(i, c)| format!("{:w$}", c, w = widths.get(i).copied().unwrap_or(0)))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    let mut out = vec![fmt_row(
-        &cols.iter().map(|c| c.to_uppercase()).collect::<Vec<_>>(),
-    )];
-    out.extend(rows.iter().map(|r| fmt_row(r)));
-    out.join("\n")
+    tables::Table { columns, rows }.render()
 }
 
 /// Build the value of a `table` data event.
 pub fn table(columns: &[&str], rows: Vec<Vec<String>>) -> serde_json::Value {
     serde_json::json!({ "columns": columns, "rows": rows })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_align_columns() {
-        let t = table(&["name", "host"], vec![vec!["a".into(), "10.0.0.1".into()]]);
-        assert_eq!(render_table(&t), "NAME  HOST\na     10.0.0.1");
-    }
 }
