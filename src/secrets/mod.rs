@@ -13,6 +13,7 @@ pub mod format;
 pub mod gitcfg;
 pub mod identity;
 pub mod keys;
+mod pins;
 pub mod project;
 pub mod recipients;
 pub mod rules;
