@@ -13,9 +13,10 @@
 //! A forged log needs a member's signature, except for a wholesale rewrite
 //! from a new first entry: that is what pinning stops. Each user's XDG state
 //! remembers, per clone, the first entry and every entry verified so far; a
-//! log with another first entry is refused, and an entry not seen before must
-//! be signed by someone who is still a member in the newest entries seen (so
-//! a removed member cannot fork the history from before their removal). A
+//! log with another first entry is refused, and a new entry that forks off
+//! verified history must be signed by someone who is still a member in the
+//! newest entries seen (so a removed member cannot fork the history from
+//! before their removal); see [`super::pins`]. A
 //! checkout whose log is an older prefix of what was seen is *behind*: it may
 //! be read (an old branch), but nothing is encrypted to its keys.
 //!
