@@ -92,6 +92,9 @@ pub fn verify(root: &Path, keys: Option<&Keyring>) -> Result<Report, SecretsErro
                 ));
             } else if let Err(e) = ring.check_key_file(s) {
                 rep.problems.push(untrusted("key-file", e));
+            } else if let Some(m) = wrapping_mismatch(&key_file(root, s), &v.tip.recipients_of(s)) {
+                rep.problems
+                    .push(problem("recipients", format!("{KEYS_DIR}/{s}.age"), m));
             }
         }
         for f in std::fs::read_dir(root.join(KEYS_DIR))
@@ -197,6 +200,80 @@ pub fn verify(root: &Path, keys: Option<&Keyring>) -> Result<Report, SecretsErro
     Ok(rep)
 }
 
+/// The recipient stanzas in an armored age file's header: (type, first arg).
+/// Grease stanzas (random `*-grease` types age adds) are left out.
+pub fn stanzas(data: &[u8]) -> Option<Vec<(String, String)>> {
+    use base64::Engine;
+    let text = std::str::from_utf8(data).ok()?;
+    let b64: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let end = raw.windows(4).position(|w| w == b"\n---")?;
+    let header = std::str::from_utf8(&raw[..end]).ok()?;
+    Some(
+        header
+            .lines()
+            .filter_map(|l| l.strip_prefix("-> "))
+            .map(|l| {
+                let mut it = l.split(' ');
+                let t = it.next().unwrap_or("").to_string();
+                (t, it.next().unwrap_or("").to_string())
+            })
+            .filter(|(t, _)| !t.ends_with("-grease"))
+            .collect(),
+    )
+}
+
+/// Does the key file's age header wrap the key for exactly the recipients
+/// the manifest names? X25519 stanzas can only be counted; ssh stanzas carry
+/// a tag of the key, so they are matched one by one. This needs no key and
+/// catches a member who signed a file also wrapped for someone unlisted.
+fn wrapping_mismatch(
+    path: &Path,
+    recipients: &std::collections::BTreeSet<(String, super::recipients::Kind, String)>,
+) -> Option<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    let data = std::fs::read(path).ok()?;
+    let Some(found) = stanzas(&data) else {
+        return Some("not an armored age file".into());
+    };
+    let mut want_x = 0usize;
+    let mut want: Vec<(String, String)> = vec![];
+    for (_, _, key) in recipients {
+        if key.starts_with("age1") {
+            want_x += 1;
+        } else if let Some((t, b64)) = key.split_once(' ') {
+            let blob = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap_or_default();
+            let tag = base64::engine::general_purpose::STANDARD_NO_PAD
+                .encode(&sha2::Sha256::digest(&blob)[..4]);
+            want.push((t.to_string(), tag));
+        }
+    }
+    let got_x = found.iter().filter(|(t, _)| t == "X25519").count();
+    let mut got: Vec<(String, String)> = found.into_iter().filter(|(t, _)| t != "X25519").collect();
+    got.sort();
+    want.sort();
+    if got_x != want_x || got != want {
+        return Some(format!(
+            "the key file is wrapped for {} recipient(s) ({} age, {} ssh), the signed manifest names {} ({} age, {} ssh): someone unlisted may hold this key",
+            got_x + got.len(),
+            got_x,
+            got.len(),
+            want_x + want.len(),
+            want_x,
+            want.len()
+        ));
+    }
+    None
+}
+
 fn untrusted(check: &'static str, e: SecretsError) -> Problem {
     match e {
         SecretsError::Untrusted { file, message } => {
@@ -215,5 +292,51 @@ fn sealed_problem(f: super::scan::Finding) -> Problem {
             "{}: {} ({}); it is not encrypted and git stores it as is",
             f.rule, f.redacted, f.fingerprint
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::recipients::Kind;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_age_header_is_checked_against_the_named_recipients() {
+        let a = age::x25519::Identity::generate().to_public().to_string();
+        let b = age::x25519::Identity::generate().to_public().to_string();
+        let ssh =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN";
+        let k = crate::secrets::DataKey::generate();
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("x.age");
+        let set = |keys: &[&str]| -> BTreeSet<(String, Kind, String)> {
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (format!("m{i}"), Kind::Person, k.to_string()))
+                .collect()
+        };
+        std::fs::write(
+            &p,
+            crate::secrets::keys::wrap("s", &k, &[a.clone(), ssh.into()]).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(wrapping_mismatch(&p, &set(&[&a, ssh])), None);
+        // Also wrapped for someone the manifest does not name.
+        std::fs::write(
+            &p,
+            crate::secrets::keys::wrap("s", &k, &[a.clone(), b.clone(), ssh.into()]).unwrap(),
+        )
+        .unwrap();
+        assert!(wrapping_mismatch(&p, &set(&[&a, ssh]))
+            .unwrap()
+            .contains("someone unlisted"));
+        // Another ssh key than the named one.
+        std::fs::write(
+            &p,
+            crate::secrets::keys::wrap("s", &k, &[a.clone(), b.clone()]).unwrap(),
+        )
+        .unwrap();
+        assert!(wrapping_mismatch(&p, &set(&[&a, ssh])).is_some());
     }
 }
