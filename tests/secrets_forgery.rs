@@ -805,3 +805,65 @@ fn verify_with_a_key_warns_where_an_encrypted_value_changed_meaning() {
     );
     assert!(!all(&o).contains("pa$word"), "{}", all(&o));
 }
+
+/// A project from before the signed manifest: every key use is refused
+/// (nothing vouches for its key files) until an owner adopts them; an
+/// ssh-ed25519 identity signs key changes like an age identity.
+#[test]
+fn an_older_project_is_refused_until_adopted_and_ssh_keys_sign() {
+    let w = World::new();
+    let v = &w.victim;
+    let dir = w.victim_dir();
+    std::fs::remove_file(dir.join(".arcane/keys/manifest")).unwrap();
+    std::fs::remove_dir_all(v.home.path().join("state")).unwrap();
+    let o = v.arcane(&dir, &["env", "show", "--env", "production"]);
+    assert_eq!(o.status.code(), Some(2), "{}", all(&o));
+    assert!(all(&o).contains("arcane secrets adopt"), "{}", all(&o));
+    let o = v.arcane(&dir, &["secrets", "adopt"]);
+    assert!(o.status.success(), "{}", all(&o));
+    let o = v.arcane(&dir, &["env", "show", "--env", "production", "--reveal"]);
+    assert!(o.status.success() && all(&o).contains(REAL), "{}", all(&o));
+    let o = v.arcane(&dir, &["secrets", "adopt"]);
+    assert_eq!(o.status.code(), Some(2), "only once: {}", all(&o));
+
+    // An ssh-ed25519 member signs a team change that others verify.
+    let sam = Person::new("sam");
+    let key = sam.home.path().join("id_ed25519");
+    let o = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "sam", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    sam.ok(
+        sam.home.path(),
+        &["identity", "import", key.to_str().unwrap(), "--force"],
+    );
+    let pubkey = read(&key.with_extension("pub"));
+    v.ok(
+        &dir,
+        &[
+            "team",
+            "add",
+            "sam",
+            pubkey.trim(),
+            "--scopes",
+            "base,staging,production",
+        ],
+    );
+    let o = sam.arcane(
+        &dir,
+        &[
+            "team",
+            "add",
+            "tom",
+            &Person::new("tom").public(),
+            "--scopes",
+            "base",
+        ],
+    );
+    assert!(o.status.success(), "{}", all(&o));
+    let o = v.arcane(&dir, &["secrets", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", all(&o));
+    assert!(read(&dir.join(".arcane/keys/manifest")).contains("\"signer\":\"sam\""));
+}
