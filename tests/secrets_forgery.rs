@@ -149,6 +149,12 @@ impl World {
         std::fs::create_dir_all(&dir).unwrap();
         v.git_ok(&dir, &["init", "-q", "-b", "main"]);
         v.ok(&dir, &["init", "--name", "demo"]);
+        // A production server, so `deploy --env production` gets as far as
+        // reading the env (it reads it before building or connecting).
+        let servers = dir.join("config/servers.toml");
+        let mut text = read(&servers);
+        text.push_str("\n[servers.prod1]\nhost = \"local\"\nenv = \"production\"\n");
+        std::fs::write(&servers, text).unwrap();
         v.ok(
             &dir,
             &["env", "set", "DB_PASSWORD", REAL, "--env", "production"],
@@ -305,13 +311,12 @@ fn forged_key_is_refused_on_pull_and_by_every_command() {
         &v.arcane(&dir, &["run", "--env", "production", "--", "env"]),
         "run",
     );
-    assert_refused(
-        &v.arcane(
-            &dir,
-            &["deploy", "--env", "production", "--yes", "--dry-run"],
-        ),
-        "deploy",
+    let o = v.arcane(
+        &dir,
+        &["deploy", "--env", "production", "--yes", "--dry-run"],
     );
+    assert_refused(&o, "deploy");
+    assert!(all(&o).contains("production.age"), "{}", all(&o));
     // env set never encrypts to the forged key (which the attacker holds).
     let before = read(&dir.join(".arcane/keys/production.age"));
     let set = v.arcane(
@@ -866,4 +871,41 @@ fn an_older_project_is_refused_until_adopted_and_ssh_keys_sign() {
     let o = v.arcane(&dir, &["secrets", "verify"]);
     assert_eq!(o.status.code(), Some(0), "{}", all(&o));
     assert!(read(&dir.join(".arcane/keys/manifest")).contains("\"signer\":\"sam\""));
+}
+
+/// Without forging any key, an attacker commits production.env in plaintext
+/// with values of their choosing. The victim's checkout cannot tell those
+/// from decrypted values in the working tree, so every command checks what
+/// git stores, and refuses.
+#[test]
+fn a_plaintext_env_file_pushed_by_someone_without_a_key_is_refused() {
+    let w = World::new();
+    // The attacker simply has no filter.
+    let d = w.attacker_clone();
+    w.attacker
+        .git_ok(&d, &["config", "--remove-section", "filter.arcane"]);
+    w.attacker_push(
+        &[(
+            "config/envs/production.env",
+            &format!("DB_PASSWORD={EVIL}\n"),
+        )],
+        "plain",
+        false,
+    );
+    assert!(w.victim_pull().status.success());
+    let dir = w.victim_dir();
+    let v = &w.victim;
+    for args in [
+        &["env", "show", "--env", "production", "--reveal"][..],
+        &["run", "--env", "production", "--", "env"],
+        &["deploy", "--env", "production", "--yes", "--dry-run"],
+    ] {
+        let o = v.arcane(&dir, args);
+        assert_refused(&o, &args.join(" "));
+        assert!(all(&o).contains("stored in git unencrypted"), "{}", all(&o));
+    }
+    v.ok(&dir, &["env", "show", "--env", "staging"]);
+    let o = v.arcane(&dir, &["scan"]);
+    assert_eq!(o.status.code(), Some(1), "{}", all(&o));
+    assert!(!all(&o).contains(EVIL));
 }

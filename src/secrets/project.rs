@@ -37,8 +37,35 @@ pub fn read_env_file(root: &Path, path: &Path, keys: &Keyring) -> Result<String,
     // one the signed manifest vouches for (no identity needed to check).
     if Recipients::exists(root) {
         keys.check_key_file(&FileId::from_path(path)?.scope)?;
+        refuse_plaintext_in_git(root, path)?;
     }
     decrypt_if_needed(&text, path, keys)
+}
+
+/// A tracked env file whose version in git is not encrypted carries values
+/// nobody authenticated: committed from a clone without the filter, or
+/// written by someone with push access and no key (no key file needed for
+/// that). The working file may look the same either way, so the index
+/// decides. Untracked files and directories outside git are left alone.
+fn refuse_plaintext_in_git(root: &Path, path: &Path) -> Result<(), SecretsError> {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let Some(blob) = gitcfg::index_blob(root, rel) else {
+        return Ok(());
+    };
+    let shown = rel.display().to_string();
+    match super::sealed::check_text(&shown, &String::from_utf8_lossy(&blob), "in git") {
+        None => Ok(()),
+        Some(f) => Err(SecretsError::Untrusted {
+            file: rel.to_path_buf(),
+            message: format!(
+                "line {}: it is stored in git unencrypted ({}), so its values are not authenticated: \
+                 committed from a clone without the arcane filter, or written by someone without a key. \
+                 See who changed it: `git log -p -- {shown}`; after checking every value, \
+                 `arcane setup && git add --renormalize {shown}` re-encrypts it",
+                f.line, f.redacted
+            ),
+        }),
+    }
 }
 
 /// Decrypt env file text if it carries ciphertext.
