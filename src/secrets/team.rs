@@ -22,6 +22,15 @@ pub fn ensure_scope(root: &Path, scope: &str, keys: &Keyring) -> Result<(), Secr
         return Ok(());
     }
     let (v, mut r) = verified_recipients(root, keys)?;
+    if v.tip.scopes.contains_key(scope) {
+        // The signed manifest has this scope: its key file is missing, not
+        // new. A fresh key would orphan every value encrypted under the old.
+        return Err(SecretsError::input(format!(
+            "the key file of scope {scope} ({}) is missing; restore it with `git checkout -- {}`",
+            keys::key_file(root, scope).display(),
+            super::keys::KEYS_DIR
+        )));
+    }
     let mine: Vec<String> = keys
         .identities()?
         .publics()
