@@ -444,3 +444,33 @@ fn a_volume_name_with_a_placeholder_typo_is_located() {
             .and(contains("1 problem")),
     );
 }
+
+/// Files whose meaning changed with the compose-compatible parser, and names
+/// no layer defines, are warnings with file:line; a failing `${VAR:?}` is an
+/// error. Values are never printed.
+#[test]
+fn interpolation_changes_and_undefined_names_are_reported() {
+    let t = project(&[
+        (
+            "config/envs/base.env",
+            "HOST=db\nPASS=pa$word-Secret\nURL=postgres://${HOST}/x\nT=a\t# tab\nE= # c\n",
+        ),
+        ("config/envs/staging.env", "B=${NOPE}\n"),
+    ]);
+    check(t.path()).code(0).stderr(
+        contains("config/envs/base.env:2:1: the value of PASS changed meaning: `$` now starts an interpolation")
+            .and(contains("base.env:3:1: the value of URL changed meaning"))
+            .and(contains("base.env:4:1: the value of T changed meaning"))
+            .and(contains("base.env:5:1: the value of E changed meaning"))
+            .and(contains("base.env:2:1: PASS refers to $word, which no layer defines"))
+            .and(contains("staging.env:1:1: B refers to $NOPE"))
+            .and(contains("Secret").not()),
+    );
+    let t = project(&[(
+        "config/envs/production.env",
+        "B=${MUST:?set it in production.env}\n",
+    )]);
+    check(t.path())
+        .code(2)
+        .stderr(contains("production.env:1:1: B: required variable MUST is missing a value: set it in production.env"));
+}

@@ -433,3 +433,58 @@ unsafe fn libc_kill(pid: i32) {
     }
     kill(pid, 9);
 }
+
+/// With encrypted env files, the release record's digests are keyed by the
+/// staging scope key: the public keying (app, env, key name) that let a
+/// reader of release.json guess a short value offline matches nothing, and
+/// the no-op redeploy still works.
+#[test]
+fn release_digests_are_keyed_by_the_scope_key() {
+    use hmac::{Hmac, Mac};
+    let app = App::local("dg", "");
+    let o = app.arcane(&["init"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // git runs the filter, which must see this app's HOME (its identity).
+    for args in [&["add", "-A"][..], &["commit", "-qm", "encrypt"]] {
+        let o = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(app.path())
+            .env("HOME", app.home.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = app.arcane(&["deploy"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rel = app.current("staging").expect("current written");
+    let json = std::fs::read_to_string(
+        app.app_dir("staging")
+            .join("releases")
+            .join(&rel)
+            .join("release.json"),
+    )
+    .unwrap();
+    let record: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let digest = record["env_keys"]["SECRET_TOKEN"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let guess = |value: &str| {
+        let key = format!("arcane/{}/staging/SECRET_TOKEN", app.name);
+        hex::encode(
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(key.as_bytes())
+                .unwrap()
+                .chain_update(value.as_bytes())
+                .finalize()
+                .into_bytes(),
+        )
+    };
+    assert_ne!(digest, guess("s3cr3t-token-value-0042"));
+    assert!(!json.contains("s3cr3t"), "{json}");
+    let o = app.arcane(&["deploy"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("unchanged"), "{}", text(&o));
+    let o = app.arcane(&["--json", "releases"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(&guess("s3cr3t-token-value-0042")));
+}

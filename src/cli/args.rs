@@ -74,6 +74,9 @@ pub enum Command {
     Run(RunArgs),
     /// Scan files for leaked secrets.
     Scan(ScanArgs),
+    /// Verify the encrypted secrets: signed keys, recipients, MACs, plaintext.
+    #[command(subcommand)]
+    Secrets(SecretsCmd),
     /// Git hooks.
     #[command(subcommand)]
     Hooks(HooksCmd),
@@ -275,6 +278,26 @@ pub struct ScanArgs {
     /// Scan the staged changes (for the pre-commit hook).
     #[arg(long)]
     pub staged: bool,
+    /// Check every env file version committed in a revision range (e.g.
+    /// origin/main..HEAD, or OLD..NEW in a pre-receive hook) for plaintext
+    /// inside encrypted files. Works in bare repositories. Repeatable.
+    #[arg(long, value_name = "RANGE", conflicts_with = "staged")]
+    pub rev: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCmd {
+    /// Check key authenticity, recipients, each file's MAC and plaintext in
+    /// encrypted files (exit 0 clean, 1 on findings). Key checks need no key;
+    /// MACs are checked for the scopes you can open.
+    Verify,
+    /// Pin this clone to the key manifest of the member with this
+    /// fingerprint (from their `arcane identity show`), instead of trusting
+    /// the first manifest seen.
+    Trust { fingerprint: String },
+    /// Start a signed key manifest for a project made before manifests
+    /// existed, vouching for the key files as they are (an owner, once).
+    Adopt,
 }
 
 #[derive(Debug, Subcommand)]

@@ -81,7 +81,34 @@ pub fn config(ctx: &Ctx, c: ConfigCmd) -> Result<i32> {
 /// Print every problem, not just the first; exit 2 if there is any.
 fn check_cmd(ctx: &Ctx) -> Result<i32> {
     let root = ctx.project_root()?;
-    let report = check::check(&root);
+    let mut report = check::check(&root);
+    // The keyless half of `arcane secrets verify`: signed keys, recipients,
+    // plaintext inside encrypted env files.
+    match crate::secrets::verify::verify(&root, None) {
+        Ok(v) => {
+            for p in v.problems {
+                let e = ConfigError::new(
+                    root.join(&p.file),
+                    format!("[{}] {}", p.check, p.message),
+                )
+                .with_help(
+                    "`arcane secrets verify` checks the secrets (with your key, also every MAC)",
+                );
+                let e = match p.line {
+                    Some(l) => e.at(l, 1),
+                    None => e,
+                };
+                // An old commit checked out is not a configuration error.
+                match p.check {
+                    "behind" => report.warnings.push(e),
+                    _ => report.errors.push(e),
+                }
+            }
+        }
+        Err(e) => report
+            .errors
+            .push(ConfigError::new(root.join(".arcane"), e.to_string())),
+    }
     for (severity, list) in [("error", &report.errors), ("warning", &report.warnings)] {
         for e in list {
             let e = relative(&ctx.cwd, e);

@@ -138,6 +138,7 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {
         Team(c) => secrets_cmd::team(ctx, c),
         Run(a) => secrets_cmd::run(ctx, a),
         Scan(a) => secrets_cmd::scan(ctx, a),
+        Secrets(c) => secrets_cmd::secrets(ctx, c),
         Hooks(c) => secrets_cmd::hooks(ctx, c),
         Setup => secrets_cmd::setup(ctx),
         Deploy(a) => match a.keys {

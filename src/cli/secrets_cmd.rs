@@ -63,13 +63,20 @@ pub fn identity(ctx: &Ctx, c: IdentityCmd) -> Result<i32> {
                 .into());
             }
             for l in &ids.list {
+                let fp = crate::secrets::sign::verifying_key(&l.public)
+                    .filter(|_| l.sign_seed.is_some())
+                    .map(|k| crate::secrets::sign::fingerprint(&k));
                 if ctx.json() {
                     ctx.emitter.data(
                         "public_key",
-                        json!({ "public_key": l.public, "source": l.source.to_string() }),
+                        json!({ "public_key": l.public, "source": l.source.to_string(), "fingerprint": fp }),
                     );
                 } else {
                     ctx.emitter.data("public_key", json!(l.public));
+                    ctx.emitter.info(match &fp {
+                        Some(f) => format!("signing fingerprint: {f} (teammates check it with `arcane secrets trust {f}`)"),
+                        None => "this identity cannot sign key changes (ssh-rsa or a passphrase-protected ssh key)".into(),
+                    });
                 }
             }
         }
@@ -103,13 +110,19 @@ pub fn identity(ctx: &Ctx, c: IdentityCmd) -> Result<i32> {
     Ok(0)
 }
 
+/// `team list`: the members each scope key is wrapped for according to the
+/// verified, signed manifest, not `recipients.toml` alone (which anyone with
+/// push access can edit); disagreements are listed after the table.
 fn list_recipients(ctx: &Ctx, root: &Path) -> Result<i32> {
-    let r = Recipients::load(root).map_err(se)?;
+    let keys = keyring(ctx, root);
+    let v = keys.trusted().map_err(se)?;
+    let file = Recipients::load(root).map_err(se)?;
+    let r = v.tip.to_recipients(&file.scopes);
     if ctx.json() {
         for x in &r.recipients {
             ctx.emitter.data(
                 "recipient",
-                json!({ "name": x.name, "kind": x.kind.to_string(), "key": x.key, "scopes": x.scopes }),
+                json!({ "name": x.name, "kind": x.kind.to_string(), "key": x.key, "scopes": x.scopes, "verified": true }),
             );
         }
     } else {
@@ -133,7 +146,115 @@ fn list_recipients(ctx: &Ctx, root: &Path) -> Result<i32> {
         ctx.emitter
             .data("table", table(&["name", "kind", "scopes", "key"], rows));
     }
-    Ok(0)
+    let diffs = crate::secrets::trust::recipients_mismatch(&file, &v.tip);
+    for d in &diffs {
+        ctx.emitter.warn(format!(".arcane/recipients.toml: {d}"));
+    }
+    ctx.emitter.finished(
+        diffs.is_empty(),
+        format!(
+            "{} member{} from the signed key manifest (entry {}, signed by {}){}",
+            r.recipients.len(),
+            if r.recipients.len() == 1 { "" } else { "s" },
+            v.entries - 1,
+            v.tip_signer,
+            if diffs.is_empty() {
+                ""
+            } else {
+                "; recipients.toml disagrees with it: run `arcane secrets verify`"
+            }
+        ),
+    );
+    Ok(if diffs.is_empty() { 0 } else { 1 })
+}
+
+/// `arcane secrets verify|trust|adopt`.
+pub fn secrets(ctx: &Ctx, c: SecretsCmd) -> Result<i32> {
+    let root = ctx.project_root()?;
+    let keys = keyring(ctx, &root);
+    match c {
+        SecretsCmd::Verify => {
+            let rep = crate::secrets::verify::verify(&root, Some(&keys)).map_err(se)?;
+            for p in &rep.problems {
+                if ctx.json() {
+                    ctx.emitter.data(
+                        "secrets_problem",
+                        serde_json::to_value(p).unwrap_or_default(),
+                    );
+                } else {
+                    let at = match p.line {
+                        Some(l) => format!("{}:{l}", p.file),
+                        None => p.file.clone(),
+                    };
+                    ctx.emitter.message(
+                        crate::event::Level::Error,
+                        format!("{at}: [{}] {}", p.check, p.message),
+                    );
+                }
+            }
+            for w in &rep.warnings {
+                if ctx.json() {
+                    ctx.emitter.data(
+                        "secrets_warning",
+                        serde_json::to_value(w).unwrap_or_default(),
+                    );
+                } else {
+                    ctx.emitter
+                        .warn(format!("{}:{}: {}", w.file, w.line.unwrap_or(1), w.message));
+                }
+            }
+            if !rep.skipped.is_empty() {
+                ctx.emitter.info(format!(
+                    "not decrypted (no key here): {}; their MACs were not checked",
+                    rep.skipped.join(", ")
+                ));
+            }
+            if rep.problems.is_empty() {
+                ctx.emitter.finished(
+                    true,
+                    format!(
+                        "secrets verified: {} scope{} signed, recipients match, no plaintext in encrypted files",
+                        rep.scopes.len(),
+                        if rep.scopes.len() == 1 { "" } else { "s" }
+                    ),
+                );
+                Ok(0)
+            } else {
+                ctx.emitter.finished(
+                    false,
+                    format!(
+                        "{} problem{} with the encrypted secrets; do not use these keys until a member has looked at `git log -p -- .arcane/ config/envs/`",
+                        rep.problems.len(),
+                        if rep.problems.len() == 1 { "" } else { "s" }
+                    ),
+                );
+                Ok(1)
+            }
+        }
+        SecretsCmd::Trust { fingerprint } => {
+            let v = crate::secrets::trust::trust_fingerprint(&root, &fingerprint).map_err(se)?;
+            ctx.emitter.finished(
+                true,
+                format!(
+                    "pinned this clone to the key manifest ({} entries, newest signed by {})",
+                    v.entries, v.tip_signer
+                ),
+            );
+            Ok(0)
+        }
+        SecretsCmd::Adopt => {
+            let scopes = project::adopt(&root, &keys).map_err(se)?;
+            ctx.emitter.finished(
+                true,
+                format!(
+                    "signed the key files of {} as they are now into {}; commit it",
+                    scopes.join(", "),
+                    crate::secrets::trust::MANIFEST
+                ),
+            );
+            Ok(0)
+        }
+    }
 }
 
 fn add(ctx: &Ctx, name: String, pubkey: String, scopes: Vec<String>, kind: Kind) -> Result<i32> {
@@ -157,7 +278,8 @@ fn add(ctx: &Ctx, name: String, pubkey: String, scopes: Vec<String>, kind: Kind)
     ctx.emitter.finished(
         true,
         format!(
-            "{name} ({kind}) can now decrypt scopes {}; commit .arcane/ (git add .arcane && git commit) so their clone can read them",
+            "{name} ({kind}) can now decrypt scopes {}; commit .arcane/ (git add .arcane && git commit) so their clone can read them, \
+             and give them your signing fingerprint (`arcane identity show`) for `arcane secrets trust`",
             scopes.join(", ")
         ),
     );
@@ -458,9 +580,14 @@ fn report_findings(ctx: &Ctx, findings: &[scan::Finding]) {
 pub fn scan(ctx: &Ctx, a: ScanArgs) -> Result<i32> {
     let root = scan_root(ctx);
     let allow = scan::Allowlist::load(&root).map_err(se)?;
-    let findings = if a.staged {
+    let findings = if !a.rev.is_empty() {
+        // Works in a bare repository (pre-receive): git finds its own dir.
+        crate::secrets::sealed::scan_revs(&ctx.cwd, &a.rev).map_err(se)?
+    } else if a.staged {
         let top = gitcfg::toplevel(&ctx.cwd).map_err(se)?;
-        scan::scan_staged(&top, &allow).map_err(se)?
+        let mut f = scan::scan_staged(&top, &allow).map_err(se)?;
+        f.extend(crate::secrets::sealed::scan_index(&top).map_err(se)?);
+        f
     } else {
         let paths: Vec<PathBuf> = a.paths.iter().map(|p| ctx.cwd.join(p)).collect();
         let base = if paths.is_empty() {
@@ -469,9 +596,28 @@ pub fn scan(ctx: &Ctx, a: ScanArgs) -> Result<i32> {
             ctx.cwd.clone()
         };
         let files = scan::files_for(&root, &paths);
-        scan::scan_files(&base, &files, &allow)
+        let mut f = scan::scan_files(&base, &files, &allow);
+        if paths.is_empty() {
+            // Plaintext inside encrypted env files: in the working tree of a
+            // clone without the filter, in the index, and in HEAD.
+            f.extend(crate::secrets::sealed::scan_worktree(&root));
+            if let Ok(top) = gitcfg::toplevel(&root) {
+                f.extend(crate::secrets::sealed::scan_index(&top).map_err(se)?);
+                if gitcfg::git(&top, &["rev-parse", "--verify", "-q", "HEAD"]).is_ok() {
+                    let head = ["--no-walk".to_string(), "HEAD".to_string()];
+                    f.extend(crate::secrets::sealed::scan_revs(&top, &head).map_err(se)?);
+                }
+            }
+        }
+        f
     };
     report_findings(ctx, &findings);
+    if findings.iter().any(|f| f.rule == scan::PLAINTEXT_RULE) {
+        ctx.emitter.warn(
+            "plaintext inside an encrypted env file: in this clone run `arcane setup`, then \
+             `git add --renormalize config/envs`; a value already committed is in history: rotate it at its source",
+        );
+    }
     if findings.is_empty() {
         ctx.emitter.finished(true, "no secrets found");
         Ok(0)
@@ -655,9 +801,14 @@ pub fn filter(ctx: &Ctx, c: FilterCmd) -> Result<i32> {
         FilterCmd::Smudge { path } => {
             let mut input = vec![];
             std::io::stdin().read_to_end(&mut input)?;
-            let out = Filter::new(flag).smudge(&path, &input);
-            std::io::stdout().write_all(&out)?;
-            Ok(0)
+            match Filter::new(flag).smudge_checked(&path, &input) {
+                Err(e @ SecretsError::Untrusted { .. }) => Err(se(e)),
+                res => {
+                    let out = res.unwrap_or(input);
+                    std::io::stdout().write_all(&out)?;
+                    Ok(0)
+                }
+            }
         }
         FilterCmd::Textconv { file } => {
             let out = textconv(&file, flag).map_err(se)?;

@@ -47,6 +47,7 @@ pub fn check(root: &Path) -> CheckReport {
         }
     }
     if let Some(p) = &project {
+        interpolation(p, &mut errors, &mut warnings);
         for env in p.config.env_names() {
             let path = p.env_file_path(&env, None);
             if !path.is_file() {
@@ -81,6 +82,7 @@ fn check_env_file(path: &Path, errors: &mut Vec<ConfigError>, warnings: &mut Vec
     match envfile::parse(&text, path) {
         Err(e) => errors.push(e),
         Ok(entries) => {
+            meaning_changes(&text, path, &entries, warnings);
             let mut first: HashMap<&str, usize> = HashMap::new();
             for e in &entries {
                 if let Some(l) = first.get(e.key.as_str()) {
@@ -96,6 +98,72 @@ fn check_env_file(path: &Path, errors: &mut Vec<ConfigError>, warnings: &mut Vec
                     );
                 } else {
                     first.insert(&e.key, e.line);
+                }
+            }
+        }
+    }
+}
+
+/// Values that read differently than they did before arcane followed docker
+/// compose's parser (`${VAR}` was literal, a tab before `#` started a comment,
+/// `KEY= # x` was empty). Values are never shown: only the key and why.
+pub fn meaning_changes(
+    text: &str,
+    path: &Path,
+    entries: &[envfile::EnvEntry],
+    warnings: &mut Vec<ConfigError>,
+) {
+    let Ok(old) = super::envfile_v0::parse(text, path) else {
+        return;
+    };
+    if old.len() != entries.len() {
+        return;
+    }
+    for (n, o) in entries.iter().zip(&old) {
+        let why = if n.interpolate && o.value.contains('$') {
+            "`$` now starts an interpolation (${VAR}, $VAR, $$), as in docker compose; before, it was literal"
+        } else if n.key != o.key || n.value != o.value {
+            "it now follows docker compose's rules (a comment needs a space before '#', \' in single quotes, escapes in double quotes); before, it read differently"
+        } else {
+            continue;
+        };
+        warnings.push(
+            ConfigError::new(path, format!("the value of {} changed meaning: {why}", n.key))
+                .at(n.line, 1)
+                .with_help("check it with `arcane env show --reveal`; to keep a `$` literal write $$ or single-quote the value (`arcane env set` does this for you)"),
+        );
+    }
+}
+
+/// Interpolation problems per declared env: a `${VAR:?msg}` that fails is an
+/// error; a name no layer defines is a warning (compose would read the shell).
+/// Ciphertext values are opaque tokens here, so this needs no key.
+fn interpolation(p: &Project, errors: &mut Vec<ConfigError>, warnings: &mut Vec<ConfigError>) {
+    let raw = |f: &Path| {
+        std::fs::read_to_string(f).map_err(|e| ConfigError::new(f, format!("cannot read: {e}")))
+    };
+    let mut seen = std::collections::HashSet::new();
+    for env in p.config.env_names() {
+        let mut targets: Vec<Option<&str>> = vec![None];
+        targets.extend(
+            p.servers
+                .servers
+                .iter()
+                .filter(|(_, s)| s.env == env)
+                .map(|(n, _)| Some(n.as_str())),
+        );
+        for server in targets {
+            let (errs, warns) = match super::layers::merged(p, &env, server, &raw) {
+                Ok(m) => (vec![], m.undefined),
+                // Syntax errors are reported per file already.
+                Err(e) if e.message.contains("missing a value") => (vec![e], vec![]),
+                Err(_) => (vec![], vec![]),
+            };
+            for (list, out) in [(errs, &mut *errors), (warns, &mut *warnings)] {
+                for e in list {
+                    if seen.insert((e.file.clone(), e.line, e.message.clone())) {
+                        out.push(e);
+                    }
                 }
             }
         }

@@ -62,6 +62,10 @@ pub struct MergedEnv {
     pub env: String,
     pub server: Option<String>,
     pub entries: Vec<MergedEntry>,
+    /// References to names no layer defines before them (they expanded to
+    /// ""): compose would look them up in the shell, arcane does not, so
+    /// `config check` warns with the file and line.
+    pub undefined: Vec<ConfigError>,
 }
 
 impl MergedEnv {
@@ -99,6 +103,29 @@ impl MergedEnv {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Expand an entry's `${VAR}` against the keys merged so far: lower
+    /// layers, and keys defined before it in its own file.
+    fn interpolate(&mut self, e: &envfile::EnvEntry, path: &Path) -> Result<String, ConfigError> {
+        let mut missing = vec![];
+        let v = super::interp::expand(&e.value, &|k| self.get(k).map(str::to_string), &mut missing)
+            .map_err(|x| {
+                ConfigError::new(path, format!("{}: {}", e.key, x.message))
+                    .at(e.line, 1)
+                    .with_help("define the variable in this file or a lower layer (base.env), or give a default: ${VAR:-default}")
+            })?;
+        for m in missing {
+            self.undefined.push(
+                ConfigError::new(
+                    path,
+                    format!("{} refers to ${m}, which no layer defines before it, so it is empty", e.key),
+                )
+                .at(e.line, 1)
+                .with_help("docker compose would take it from your shell; arcane never does: define it in an env file (before this line) or write $$ for a literal $"),
+            );
+        }
+        Ok(v)
     }
 
     fn set(&mut self, key: &str, value: String, layer: &str, line: usize) {
@@ -191,7 +218,7 @@ pub fn merged(
     let mut out = MergedEnv {
         env: env.to_string(),
         server: server.map(str::to_string),
-        entries: vec![],
+        ..MergedEnv::default()
     };
     for layer in layer_files(&project.envs_dir(), env, server) {
         if !layer.path.is_file() {
@@ -202,7 +229,12 @@ pub fn merged(
         }
         let text = read(&layer.path)?;
         for e in envfile::parse(&text, &layer.path)? {
-            out.set(&e.key, e.value, &layer.name, e.line);
+            let value = if e.interpolate {
+                out.interpolate(&e, &layer.path)?
+            } else {
+                e.value
+            };
+            out.set(&e.key, value, &layer.name, e.line);
         }
     }
     Ok(out)

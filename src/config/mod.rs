@@ -7,8 +7,10 @@
 
 pub mod check;
 pub mod envfile;
+mod envfile_v0;
 mod error;
 pub mod init;
+pub mod interp;
 pub mod layers;
 pub mod locate;
 pub mod project;

@@ -50,6 +50,25 @@ pub fn merged_env(
     Ok(m.pairs().into_iter().collect())
 }
 
+/// The key of the release digests of `env` (see `release::DigestKey`),
+/// derived from the env's scope key: the same check of the signed key
+/// manifest as every other use of that key.
+pub fn digest_key(
+    project: &Project,
+    access: &Access,
+    env: &str,
+) -> Result<super::release::DigestKey, DeployError> {
+    let identity = access.identity.as_deref();
+    match crate::secrets::project::release_digest_key(&project.root, env, identity) {
+        Ok(Some(k)) => Ok(super::release::DigestKey::new(k)),
+        Ok(None) => Ok(super::release::DigestKey::public(project.app_name(), env)),
+        Err(e) => {
+            let file = crate::secrets::keys::key_file(&project.root, env);
+            Err(e.into_config_error(&file).into())
+        }
+    }
+}
+
 /// Make `images` (`(tag, image ID)`) present on the server through the
 /// ship engine, which sends only the layers the server lacks. Returns how
 /// many images had to be sent.

@@ -141,12 +141,47 @@ impl Release {
     }
 }
 
+/// The secret that keys release digests.
+///
+/// Digests in `release.json` and `arcane releases --json` are read by anyone
+/// who can read the server or a CI log. Keyed with public data only (app,
+/// env, key name), a short password could be guessed offline against them.
+/// So the key is derived from the env's scope data key (HKDF, see
+/// `secrets::DataKey::release_digest_key`): without that key a digest says
+/// nothing, with it a digest still changes exactly when a value changes.
+#[derive(Clone)]
+pub struct DigestKey([u8; 32]);
+
+impl DigestKey {
+    pub fn new(key: [u8; 32]) -> DigestKey {
+        DigestKey(key)
+    }
+
+    /// For projects without encrypted env files (no `.arcane/`): their values
+    /// are in git in plaintext already, so a key made of public names hides
+    /// nothing that is not public anyway.
+    pub fn public(app: &str, env: &str) -> DigestKey {
+        let d = <Hmac<Sha256> as Mac>::new_from_slice(b"arcane public digest key v1")
+            .expect("hmac takes any key length")
+            .chain_update(format!("{app}\0{env}"))
+            .finalize()
+            .into_bytes();
+        DigestKey(d.into())
+    }
+}
+
+impl Drop for DigestKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 /// Per-key digests of an env, so a dry run can say which keys changed and a
 /// release can prove what it ran, without storing a single value.
 ///
-/// HMAC-SHA256 keyed by app, env and key name: equal values under different
-/// keys give different digests, so the file does not reveal which keys share
-/// a value.
+/// HMAC-SHA256 under a per-key subkey of the [`DigestKey`]: equal values
+/// under different keys give different digests, so the file does not reveal
+/// which keys share a value, and nothing can be checked without the key.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EnvDigest {
     pub keys: BTreeMap<String, String>,
@@ -154,16 +189,27 @@ pub struct EnvDigest {
 }
 
 impl EnvDigest {
-    pub fn of(app: &str, env: &str, vars: &BTreeMap<String, String>) -> EnvDigest {
-        let mut keys = BTreeMap::new();
-        let mut all = <Hmac<Sha256> as Mac>::new_from_slice(b"arcane env digest v1")
-            .expect("hmac takes any key length");
-        for (k, v) in vars {
+    pub fn of(key: &DigestKey, vars: &BTreeMap<String, String>) -> EnvDigest {
+        let mac = |parts: &[&[u8]]| {
             let mut m =
-                <Hmac<Sha256> as Mac>::new_from_slice(format!("arcane/{app}/{env}/{k}").as_bytes())
-                    .expect("hmac takes any key length");
-            m.update(v.as_bytes());
-            let d = hex::encode(m.finalize().into_bytes());
+                <Hmac<Sha256> as Mac>::new_from_slice(&key.0).expect("hmac takes any key length");
+            for p in parts {
+                m.update(p);
+            }
+            m.finalize().into_bytes()
+        };
+        let mut keys = BTreeMap::new();
+        let mut all = <Hmac<Sha256> as Mac>::new_from_slice(&key.0).expect("any key length");
+        all.update(b"arcane env digest v2 all\0");
+        for (k, v) in vars {
+            let sub = mac(&[b"arcane env digest v2 key\0", k.as_bytes()]);
+            let d = hex::encode(
+                <Hmac<Sha256> as Mac>::new_from_slice(&sub)
+                    .expect("any key length")
+                    .chain_update(v.as_bytes())
+                    .finalize()
+                    .into_bytes(),
+            );
             all.update(k.as_bytes());
             all.update(b"\0");
             all.update(d.as_bytes());
@@ -245,8 +291,9 @@ mod tests {
 
     #[test]
     fn digests_change_per_key_and_never_contain_values() {
-        let a = EnvDigest::of("app", "staging", &vars(&[("A", "secret-1"), ("B", "x")]));
-        let b = EnvDigest::of("app", "staging", &vars(&[("A", "secret-2"), ("C", "y")]));
+        let k = DigestKey::new([7; 32]);
+        let a = EnvDigest::of(&k, &vars(&[("A", "secret-1"), ("B", "x")]));
+        let b = EnvDigest::of(&k, &vars(&[("A", "secret-2"), ("C", "y")]));
         let d = EnvDiff::between(&a.keys, &b.keys);
         assert_eq!(d.added, ["C"]);
         assert_eq!(d.changed, ["A"]);
@@ -255,8 +302,26 @@ mod tests {
         let json = serde_json::to_string(&a.keys).unwrap();
         assert!(!json.contains("secret-1"));
         // Same value under two names: different digests.
-        let c = EnvDigest::of("app", "staging", &vars(&[("A", "same"), ("B", "same")]));
+        let c = EnvDigest::of(&k, &vars(&[("A", "same"), ("B", "same")]));
         assert_ne!(c.keys["A"], c.keys["B"]);
+        // Without the scope's key a digest cannot be checked: the same value
+        // under another key gives another digest, and the old public keying
+        // (app, env, key name) matches nothing.
+        let other = EnvDigest::of(&DigestKey::new([8; 32]), &vars(&[("A", "secret-1")]));
+        assert_ne!(other.keys["A"], a.keys["A"]);
+        let guess = hex::encode(
+            <Hmac<Sha256> as Mac>::new_from_slice(b"arcane/app/staging/A")
+                .unwrap()
+                .chain_update(b"secret-1")
+                .finalize()
+                .into_bytes(),
+        );
+        assert_ne!(guess, a.keys["A"]);
+        // Stable: same key and values, same digests (drives the no-op check).
+        assert_eq!(
+            a,
+            EnvDigest::of(&k, &vars(&[("A", "secret-1"), ("B", "x")]))
+        );
     }
 
     #[test]

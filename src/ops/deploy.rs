@@ -143,10 +143,11 @@ pub fn plan(ctx: &Ctx, req: &DeployRequest) -> Result<Plan, Error> {
     }
     let app = ctx.app().to_string();
     let access = access(ctx);
+    let dkey = deps::digest_key(ctx.project, &access, &env)?;
     let mut out = vec![];
     for s in &servers {
         let sem = ctx.em.for_server(&s.name);
-        let digest = EnvDigest::of(&app, &env, &envs[&s.name]);
+        let digest = EnvDigest::of(&dkey, &envs[&s.name]);
         let host = s.config.host.clone();
         match server::Session::open(ctx.project, &access, s, &env, art.is_compose(), &sem) {
             Err(e) => out.push(ServerPlan {

@@ -72,6 +72,7 @@ pub struct Filter {
     identity_flag: Option<PathBuf>,
     keyrings: HashMap<PathBuf, Keyring>,
     warned: bool,
+    warned_untrusted: bool,
 }
 
 impl Filter {
@@ -80,6 +81,7 @@ impl Filter {
             identity_flag: identity_flag.map(Path::to_path_buf),
             keyrings: HashMap::new(),
             warned: false,
+            warned_untrusted: false,
         }
     }
 
@@ -112,24 +114,22 @@ impl Filter {
         Ok(encrypt_text(&c, &id, text, p)?.into_bytes())
     }
 
-    /// Decrypt for the working tree; never fails a checkout: without a key
-    /// (or on a bad file) the ciphertext is passed through with a warning.
+    /// Decrypt for the working tree; never fails a checkout: without a key,
+    /// with a key the signed manifest does not vouch for, or on a bad file,
+    /// the ciphertext is passed through with one warning.
     pub fn smudge(&mut self, path: &str, input: &[u8]) -> Vec<u8> {
-        let Ok(text) = std::str::from_utf8(input) else {
-            return input.to_vec();
-        };
-        if !looks_encrypted(text) {
-            return input.to_vec();
-        }
-        let p = Path::new(path);
-        let res = match project_root_for(p) {
-            Some(root) => decrypt_if_needed(text, p, self.keyring(&root)),
-            None => Err(SecretsError::NoKey(
-                "no .arcane/ directory found above it".into(),
-            )),
-        };
-        match res {
-            Ok(plain) => plain.into_bytes(),
+        match self.smudge_checked(path, input) {
+            Ok(out) => out,
+            Err(e @ SecretsError::Untrusted { .. }) => {
+                if !self.warned_untrusted {
+                    self.warned_untrusted = true;
+                    eprintln!(
+                        "arcane: left env files encrypted: {e}\n\
+                         arcane: nothing was decrypted with that key; `arcane secrets verify` shows every problem"
+                    );
+                }
+                input.to_vec()
+            }
             Err(e @ (SecretsError::NoKey(_) | SecretsError::Locked { .. })) => {
                 if !self.warned {
                     self.warned = true;
@@ -144,6 +144,24 @@ impl Filter {
                 eprintln!("arcane: {path} left encrypted: {e}");
                 input.to_vec()
             }
+        }
+    }
+
+    /// Smudge, or the reason it could not decrypt (the one-shot `filter
+    /// smudge` exits 2 on an unauthenticated key).
+    pub fn smudge_checked(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, SecretsError> {
+        let Ok(text) = std::str::from_utf8(input) else {
+            return Ok(input.to_vec());
+        };
+        if !looks_encrypted(text) {
+            return Ok(input.to_vec());
+        }
+        let p = Path::new(path);
+        match project_root_for(p) {
+            Some(root) => decrypt_if_needed(text, p, self.keyring(&root)).map(String::into_bytes),
+            None => Err(SecretsError::NoKey(
+                "no .arcane/ directory found above it".into(),
+            )),
         }
     }
 

@@ -41,6 +41,24 @@ impl DataKey {
         DataKey(k)
     }
 
+    /// A public identifier of this key for `scope`: a MAC under a key derived
+    /// from it, so the signed manifest can name the key without revealing it
+    /// and a reader who unwraps a key file can check it is the signed one.
+    pub fn key_id(&self, scope: &str) -> String {
+        let mut k = self.derive(b"arcane v1 key id");
+        let mut m = <HmacSha256 as Mac>::new_from_slice(&k).expect("any key length");
+        k.zeroize();
+        m.update(b"arcane key-id v1\0");
+        m.update(scope.as_bytes());
+        hex::encode(&m.finalize().into_bytes()[..16])
+    }
+
+    /// The key that makes release digests (see `deploy::release`): derived
+    /// from the scope key, so a digest cannot be checked without it.
+    pub fn release_digest_key(&self) -> [u8; 32] {
+        self.derive(b"arcane v1 release digest")
+    }
+
     fn derive(&self, info: &[u8]) -> [u8; 32] {
         let hk = hkdf::Hkdf::<Sha256>::new(Some(b"arcane"), &self.0);
         let mut out = [0u8; 32];
@@ -231,145 +249,49 @@ pub struct EnvDoc {
     pub segments: Vec<Segment>,
 }
 
-fn is_key_char(c: char, first: bool) -> bool {
-    c == '_' || c.is_ascii_alphabetic() || (!first && (c.is_ascii_digit() || c == '.' || c == '-'))
-}
-
-/// Split `KEY=` off a line: returns (prefix incl '=', key, rest).
-fn split_assignment(line: &str) -> Option<(usize, &str)> {
-    let t = line.trim_start();
-    let lead = line.len() - t.len();
-    let (t, lead) = match t.strip_prefix("export ") {
-        Some(r) => {
-            let r2 = r.trim_start();
-            (r2, lead + 7 + (r.len() - r2.len()))
-        }
-        None => (t, lead),
-    };
-    let klen = t
-        .char_indices()
-        .take_while(|(i, c)| is_key_char(*c, *i == 0))
-        .map(|(i, c)| i + c.len_utf8())
-        .last()?;
-    let key = &t[..klen];
-    let after = &t[klen..];
-    let after_trim = after.trim_start_matches([' ', '\t']);
-    if !after_trim.starts_with('=') {
-        return None;
-    }
-    let mut prefix_len = lead + klen + (after.len() - after_trim.len()) + 1;
-    // Spaces after '=' stay visible in the prefix.
-    prefix_len +=
-        line[prefix_len..].len() - line[prefix_len..].trim_start_matches([' ', '\t']).len();
-    Some((prefix_len, key))
-}
-
-/// Does a quoted value opened on this line stay open? (for multi-line values)
-fn quote_open(rhs: &str) -> Option<char> {
-    let r = rhs.trim_start();
-    let q = r.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let mut escaped = false;
-    for c in r[1..].chars() {
-        if q == '"' && escaped {
-            escaped = false;
-            continue;
-        }
-        if q == '"' && c == '\\' {
-            escaped = true;
-        } else if c == q {
-            return None;
-        }
-    }
-    Some(q)
-}
-
-fn closes_quote(line: &str, q: char) -> bool {
-    let mut escaped = false;
-    for c in line.chars() {
-        if q == '"' && escaped {
-            escaped = false;
-            continue;
-        }
-        if q == '"' && c == '\\' {
-            escaped = true;
-        } else if c == q {
-            return true;
-        }
-    }
-    false
-}
-
-fn split_eol(line: &str) -> (&str, &str) {
-    if let Some(s) = line.strip_suffix("\r\n") {
-        (s, "\r\n")
-    } else if let Some(s) = line.strip_suffix('\n') {
-        (s, "\n")
-    } else {
-        (line, "")
-    }
-}
-
 impl EnvDoc {
-    /// Parse env file text. Lines that are neither blank, a comment nor
-    /// `KEY=VALUE` are an error naming the line: committing them would leak
-    /// whatever they hold in plaintext.
+    /// Parse env file text with the one env parser (`config::envfile`), so
+    /// what the filter encrypts is exactly what `env show` and the deploy
+    /// read. A line that is neither blank, a comment nor an assignment is an
+    /// error naming the line: committing it would leak whatever it holds.
     pub fn parse(text: &str, path: &Path) -> Result<EnvDoc, SecretsError> {
+        let entries =
+            crate::config::envfile::parse(text, path).map_err(|e| SecretsError::Parse {
+                file: path.to_path_buf(),
+                line: e.line.unwrap_or(1),
+                message: match &e.help {
+                    Some(h) => format!("{} ({h})", e.message),
+                    None => e.message.clone(),
+                },
+            })?;
         let mut segments = vec![];
-        let mut lines = text.split_inclusive('\n').enumerate().peekable();
-        while let Some((idx, raw)) = lines.next() {
-            let lineno = idx + 1;
-            let (body, eol) = split_eol(raw);
-            let t = body.trim_start();
-            if let Some(mac) = body.strip_prefix(MAC_PREFIX) {
-                segments.push(Segment::Mac {
-                    mac: mac.trim().to_string(),
-                    line: lineno,
-                });
-                continue;
-            }
-            if t.is_empty() || t.starts_with('#') {
-                segments.push(Segment::Verbatim(raw.to_string()));
-                continue;
-            }
-            let Some((plen, key)) = split_assignment(body) else {
-                return Err(SecretsError::Parse {
-                    file: path.to_path_buf(),
-                    line: lineno,
-                    message: "expected KEY=VALUE, a comment (#) or a blank line".into(),
-                });
-            };
-            let prefix = body[..plen].to_string();
-            let key = key.to_string();
-            let mut value = body[plen..].to_string();
-            let mut eol = eol.to_string();
-            if let Some(q) = quote_open(&value) {
-                let mut closed = false;
-                for (_, more) in lines.by_ref() {
-                    value.push_str(&eol);
-                    let (b, e) = split_eol(more);
-                    value.push_str(b);
-                    eol = e.to_string();
-                    if closes_quote(b, q) {
-                        closed = true;
-                        break;
-                    }
+        let mut pos = 0;
+        let mut lineno = 1;
+        let gap = |segments: &mut Vec<Segment>, chunk: &str, lineno: &mut usize| {
+            for l in chunk.split_inclusive('\n') {
+                match l.strip_prefix(MAC_PREFIX) {
+                    Some(mac) => segments.push(Segment::Mac {
+                        mac: mac.trim().to_string(),
+                        line: *lineno,
+                    }),
+                    None => segments.push(Segment::Verbatim(l.to_string())),
                 }
-                if !closed {
-                    return Err(SecretsError::Parse {
-                        file: path.to_path_buf(),
-                        line: lineno,
-                        message: format!("the quoted value of {key} is never closed"),
-                    });
-                }
+                *lineno += 1;
             }
+        };
+        for e in entries {
+            gap(&mut segments, &text[pos..e.line_start], &mut lineno);
             segments.push(Segment::Entry {
-                prefix,
-                key,
-                value,
-                eol,
+                prefix: text[e.line_start..e.raw.start].to_string(),
+                key: e.key,
+                value: text[e.raw.clone()].to_string(),
+                eol: text[e.raw.end..e.end].to_string(),
                 line: lineno,
             });
+            lineno += text[e.line_start..e.end].matches('\n').count();
+            pos = e.end;
         }
+        gap(&mut segments, &text[pos..], &mut lineno);
         Ok(EnvDoc { segments })
     }
 

@@ -176,6 +176,21 @@ pub fn staged_blob(dir: &Path, path: &str) -> Result<Vec<u8>, SecretsError> {
     Ok(out.stdout)
 }
 
+/// The index's version of `rel` (relative to `dir`), or `None` when `dir`
+/// is not in a repository or the file is not tracked.
+pub fn index_blob(dir: &Path, rel: &Path) -> Option<Vec<u8>> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["cat-file", "blob"])
+        .arg(format!(":./{}", rel.display()))
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout)
+}
+
 /// The repo's top-level directory.
 pub fn toplevel(dir: &Path) -> Result<PathBuf, SecretsError> {
     Ok(PathBuf::from(

@@ -56,6 +56,25 @@ pub struct Loaded {
     /// `age1...` or `ssh-ed25519 AAAA...`.
     pub public: String,
     pub inner: Box<dyn age::Identity>,
+    /// The secret that signs key manifests (see `secrets::sign`); `None` for
+    /// keys that cannot sign (ssh-rsa, passphrase-protected ssh keys).
+    pub sign_seed: Option<SignSeed>,
+}
+
+/// Secret material a [`super::sign::Signer`] is made from. Zeroed on drop.
+pub enum SignSeed {
+    X25519(zeroize::Zeroizing<[u8; 32]>),
+    Ed25519(zeroize::Zeroizing<[u8; 32]>),
+}
+
+impl Loaded {
+    /// The signer of this identity, if it can sign.
+    pub fn signer(&self) -> Option<super::sign::Signer> {
+        match self.sign_seed.as_ref()? {
+            SignSeed::X25519(s) => Some(super::sign::Signer::from_x25519(s)),
+            SignSeed::Ed25519(s) => Some(super::sign::Signer::from_ed25519_seed(s)),
+        }
+    }
 }
 
 /// Every identity available to this process (machine key first).
@@ -206,6 +225,7 @@ pub fn parse_identity_text(text: &str, what: &str) -> Result<Vec<Loaded>, Secret
             source: src,
             public,
             inner,
+            sign_seed: super::sign::openssh_ed25519_seed(text).map(SignSeed::Ed25519),
         }]);
     }
     let mut out = vec![];
@@ -220,10 +240,13 @@ pub fn parse_identity_text(text: &str, what: &str) -> Result<Vec<Loaded>, Secret
                 i + 1
             ))
         })?;
+        let seed = super::sign::decode_bech32(line, "age-secret-key-")
+            .map(|b| SignSeed::X25519(zeroize::Zeroizing::new(b)));
         out.push(Loaded {
             source: src.clone(),
             public: id.to_public().to_string(),
             inner: Box::new(id),
+            sign_seed: seed,
         });
     }
     if out.is_empty() {

@@ -10,6 +10,7 @@
 use super::format::{DataKey, ScopeCipher};
 use super::identity::Identities;
 use super::recipients::{parse_recipient, Recipients};
+use super::trust::{self, ScopeState, Verified};
 use super::{write_atomic, SecretsError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -110,6 +111,16 @@ pub struct Keyring {
     ids: OnceCell<Result<Identities, String>>,
     keys: RefCell<HashMap<String, Rc<ScopeCipher>>>,
     raw: RefCell<HashMap<String, DataKey>>,
+    /// The verified manifest, once per keyring (one git command, one check).
+    trust: RefCell<Option<TrustResult>>,
+}
+
+/// A cached verification: the manifest, or the untrusted file and why.
+type TrustResult = Result<Rc<Verified>, (PathBuf, String)>;
+
+/// `.arcane/keys/<scope>.age`, as messages name it.
+fn shown_key_file(scope: &str) -> PathBuf {
+    Path::new(KEYS_DIR).join(format!("{scope}.age"))
 }
 
 impl Keyring {
@@ -121,7 +132,88 @@ impl Keyring {
             ids: OnceCell::new(),
             keys: RefCell::new(HashMap::new()),
             raw: RefCell::new(HashMap::new()),
+            trust: RefCell::new(None),
         }
+    }
+
+    /// The project's verified key manifest (see [`trust`]), checked once and
+    /// cached. The first use of a clone and a checkout that is behind what
+    /// was verified before are said once on stderr.
+    pub fn trusted(&self) -> Result<Rc<Verified>, SecretsError> {
+        if let Some(r) = self.trust.borrow().as_ref() {
+            return r
+                .clone()
+                .map_err(|(file, message)| SecretsError::Untrusted { file, message });
+        }
+        let res = trust::verify(&self.root).map(Rc::new);
+        if let Ok(v) = &res {
+            if v.first_use {
+                eprintln!(
+                    "arcane: first use of this clone's key manifest: trusting it as started by {} (fingerprint {}); compare that with their `arcane identity show`, or pin it with `arcane secrets trust FINGERPRINT`",
+                    v.genesis_signer, v.genesis_fingerprint
+                );
+            }
+            if v.behind {
+                eprintln!(
+                    "arcane: this checkout's key manifest is older than one you verified before (an old commit, or .arcane/ was rolled back); values are read, nothing is encrypted to it"
+                );
+            }
+        }
+        let cached = match res {
+            Ok(v) => Ok(v),
+            Err(SecretsError::Untrusted { file, message }) => Err((file, message)),
+            Err(e) => return Err(e),
+        };
+        *self.trust.borrow_mut() = Some(cached);
+        self.trusted()
+    }
+
+    /// Forget the cached verification (after this process appended an entry).
+    pub fn refresh_trust(&self) {
+        *self.trust.borrow_mut() = None;
+    }
+
+    /// The manifest's record of `scope`, after checking that the key file on
+    /// disk is byte for byte the one it vouches for. Needs no identity.
+    pub fn check_key_file(&self, scope: &str) -> Result<ScopeState, SecretsError> {
+        let v = self.trusted()?;
+        let shown = shown_key_file(scope);
+        let Some(st) = v.tip.scopes.get(scope) else {
+            return Err(SecretsError::Untrusted {
+                file: shown,
+                message: format!(
+                    "scope {scope} is not in the signed key manifest: its key file was added outside arcane (a forged key?). See who changed it: `git log -p -- .arcane/`"
+                ),
+            });
+        };
+        let path = key_file(&self.root, scope);
+        if !path.exists() {
+            return Ok(st.clone());
+        }
+        if trust::file_hash(&path)? != st.file {
+            return Err(SecretsError::Untrusted {
+                file: shown.clone(),
+                message: format!(
+                    "this key file is not the one the signed key manifest vouches for: it was replaced or re-wrapped outside arcane (a forged key?). See who changed it: `git log -p -- {}`",
+                    shown.display()
+                ),
+            });
+        }
+        Ok(st.clone())
+    }
+
+    /// [`Keyring::check_key_file`], and refuse a checkout that is behind:
+    /// new values must never be encrypted to keys a removed member may hold.
+    pub fn check_writable(&self, scope: &str) -> Result<(), SecretsError> {
+        self.check_key_file(scope)?;
+        if self.trusted()?.behind {
+            return Err(SecretsError::Untrusted {
+                file: PathBuf::from(trust::MANIFEST),
+                message: "this checkout's key manifest is older than one you verified before; writing would encrypt to keys a removed member may hold. Check out the latest commit (`git pull`) first"
+                    .into(),
+            });
+        }
+        Ok(())
     }
 
     /// A keyring with identities already loaded.
@@ -161,6 +253,13 @@ impl Keyring {
                 SecretsError::io(format!("reading {}", path.display()), e)
             }
         })?;
+        let expected = self.check_key_file(scope)?;
+        if hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data)) != expected.file {
+            return Err(SecretsError::Untrusted {
+                file: shown_key_file(scope),
+                message: "this key file changed while it was being read".into(),
+            });
+        }
         let ids = self.identities()?;
         if ids.is_empty() {
             return Err(SecretsError::NoKey(format!(
@@ -168,6 +267,10 @@ impl Keyring {
             )));
         }
         match unwrap(&data, scope, ids)? {
+            Some(k) if k.key_id(scope) != expected.key_id => Err(SecretsError::Untrusted {
+                file: shown_key_file(scope),
+                message: "the data key inside is not the one the signed key manifest names".into(),
+            }),
             Some(k) => {
                 self.raw.borrow_mut().insert(scope.to_string(), k.clone());
                 Ok(k)

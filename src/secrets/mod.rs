@@ -13,10 +13,16 @@ pub mod format;
 pub mod gitcfg;
 pub mod identity;
 pub mod keys;
+mod pins;
 pub mod project;
 pub mod recipients;
 pub mod rules;
 pub mod scan;
+pub mod sealed;
+pub mod sign;
+pub mod team;
+pub mod trust;
+pub mod verify;
 
 pub use format::{DataKey, FileId, ScopeCipher};
 pub use identity::{Identities, IdentitySource};
@@ -48,6 +54,10 @@ pub enum SecretsError {
     /// The file MAC does not match.
     #[error("{}: {message}", file.display())]
     Mac { file: PathBuf, message: String },
+    /// A key file or manifest that the signed key manifest does not vouch
+    /// for (forged, rewritten, or changed outside arcane).
+    #[error("{}: {message}", file.display())]
+    Untrusted { file: PathBuf, message: String },
     /// No identity can unwrap a scope's key.
     #[error("{0}")]
     NoKey(String),
@@ -120,6 +130,14 @@ impl SecretsError {
                 "in your own clone run `arcane setup` (git then decrypts env files on checkout); \
                  on CI set ARCANE_MACHINE_KEY to a key allowed with `arcane deploy allow`",
             ),
+            SecretsError::Untrusted { file: f, message } => crate::config::ConfigError::new(
+                f,
+                format!("refusing to use it: {message}"),
+            )
+            .with_help(format!(
+                "nothing was decrypted from {}; do not deploy until a member has checked `git log -p -- .arcane/` (`arcane secrets verify` shows every problem)",
+                file.display()
+            )),
             other => crate::config::ConfigError::new(file, other.to_string()),
         }
     }

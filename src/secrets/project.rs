@@ -10,8 +10,14 @@ use super::gitcfg;
 use super::identity::{self, Identities};
 use super::keys::{self, Keyring};
 use super::recipients::{normalize_key, Kind, Recipient, Recipients};
+use super::trust::{self, ScopeState};
 use super::{write_atomic, SecretsError};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub use super::team::{
+    add_recipient, adopt, ensure_scope, release_digest_key, remove_recipient, RotationReport,
+};
 
 /// The env files directory, relative to the project root.
 pub const ENVS_DIR: &str = "config/envs";
@@ -24,10 +30,42 @@ pub fn env_file_path(root: &Path, layer: &str) -> PathBuf {
 /// Read an env file and return its plaintext, decrypting if the file on disk
 /// is ciphertext. Plaintext files are returned as they are, without touching
 /// any key (so no passphrase prompt).
-pub fn read_env_file(_root: &Path, path: &Path, keys: &Keyring) -> Result<String, SecretsError> {
+pub fn read_env_file(root: &Path, path: &Path, keys: &Keyring) -> Result<String, SecretsError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| SecretsError::io(format!("reading {}", path.display()), e))?;
+    // Plaintext too: values are only used while the scope's key file is the
+    // one the signed manifest vouches for (no identity needed to check).
+    if Recipients::exists(root) {
+        keys.check_key_file(&FileId::from_path(path)?.scope)?;
+        refuse_plaintext_in_git(root, path)?;
+    }
     decrypt_if_needed(&text, path, keys)
+}
+
+/// A tracked env file whose version in git is not encrypted carries values
+/// nobody authenticated: committed from a clone without the filter, or
+/// written by someone with push access and no key (no key file needed for
+/// that). The working file may look the same either way, so the index
+/// decides. Untracked files and directories outside git are left alone.
+fn refuse_plaintext_in_git(root: &Path, path: &Path) -> Result<(), SecretsError> {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let Some(blob) = gitcfg::index_blob(root, rel) else {
+        return Ok(());
+    };
+    let shown = rel.display().to_string();
+    match super::sealed::check_text(&shown, &String::from_utf8_lossy(&blob), "in git") {
+        None => Ok(()),
+        Some(f) => Err(SecretsError::Untrusted {
+            file: rel.to_path_buf(),
+            message: format!(
+                "line {}: it is stored in git unencrypted ({}), so its values are not authenticated: \
+                 committed from a clone without the arcane filter, or written by someone without a key. \
+                 See who changed it: `git log -p -- {shown}`; after checking every value, \
+                 `arcane setup && git add --renormalize {shown}` re-encrypts it",
+                f.line, f.redacted
+            ),
+        }),
+    }
 }
 
 /// Decrypt env file text if it carries ciphertext.
@@ -133,6 +171,9 @@ pub fn write_env_file(
     keys: &Keyring,
 ) -> Result<(), SecretsError> {
     let id = FileId::from_path(path)?;
+    // Re-checked before every write, plaintext or not: a value set now must
+    // never end up encrypted to a key the signed manifest does not vouch for.
+    keys.check_writable(&id.scope)?;
     EnvDoc::parse(plaintext, path)?;
     // What we write must also be what the config layer reads.
     crate::config::envfile::parse(plaintext, path).map_err(|e| SecretsError::Parse {
@@ -239,39 +280,6 @@ fn render_plain(doc: &EnvDoc) -> String {
     out
 }
 
-/// Make sure a scope has a data key; a new env gets one owned by the owners
-/// (people holding every existing scope), who must include the caller.
-pub fn ensure_scope(root: &Path, scope: &str, keys: &Keyring) -> Result<(), SecretsError> {
-    let mut r = Recipients::load(root)?;
-    if r.scopes.iter().any(|s| s == scope) && keys::key_file(root, scope).exists() {
-        return Ok(());
-    }
-    let mine = keys.identities()?.publics();
-    let owners: Vec<String> = r.owners().iter().map(|o| o.name.clone()).collect();
-    if !r
-        .recipients
-        .iter()
-        .any(|x| owners.contains(&x.name) && mine.contains(&x.key))
-    {
-        return Err(SecretsError::input(format!(
-            "scope {scope} does not exist yet and only an owner (someone with access to every scope) can create it"
-        )));
-    }
-    if !r.scopes.iter().any(|s| s == scope) {
-        r.scopes.push(scope.to_string());
-    }
-    for x in r.recipients.iter_mut() {
-        if owners.contains(&x.name) && !x.scopes.iter().any(|s| s == scope) {
-            x.scopes.push(scope.to_string());
-        }
-    }
-    let k = DataKey::generate();
-    keys::write_scope_key(root, &r, scope, &k)?;
-    r.save(root)?;
-    keys.insert(scope, k);
-    Ok(())
-}
-
 /// What `init_secrets` did, for the CLI to report.
 #[derive(Debug, Default)]
 pub struct InitReport {
@@ -325,12 +333,29 @@ pub fn init_secrets(
                 scopes: scopes.clone(),
             }],
         };
+        let mut states = BTreeMap::new();
         for s in &scopes {
             let k = DataKey::generate();
             keys::write_scope_key(root, &r, s, &k)?;
+            states.insert(
+                s.clone(),
+                ScopeState {
+                    file: trust::file_hash(&keys::key_file(root, s))?,
+                    key_id: k.key_id(s),
+                },
+            );
             keys.insert(s, k);
         }
         r.save(root)?;
+        // The first entry of the signed manifest: this owner vouches for
+        // every key file just made.
+        trust::append(
+            root,
+            "init",
+            r.recipients.clone(),
+            states,
+            keys.identities()?,
+        )?;
         rep.created_keys = true;
     } else {
         for s in &scopes {
@@ -387,133 +412,4 @@ pub fn setup_git(root: &Path, keys: &Keyring) -> Result<(bool, Option<PathBuf>),
         }
     }
     Ok((true, hook))
-}
-
-/// Add or update a recipient and re-wrap the key of every scope they get.
-/// The caller must be able to unwrap those scopes.
-pub fn add_recipient(root: &Path, rec: Recipient, keys: &Keyring) -> Result<(), SecretsError> {
-    let mut r = Recipients::load(root)?;
-    if r.find(&rec.name).is_some() {
-        return Err(SecretsError::input(format!(
-            "{} is already a recipient; remove it first or pick another name (`arcane team list`)",
-            rec.name
-        )));
-    }
-    if let Some(other) = r.recipients.iter().find(|x| x.key == rec.key) {
-        return Err(SecretsError::input(format!(
-            "that key already belongs to {}",
-            other.name
-        )));
-    }
-    for s in &rec.scopes {
-        if !r.scopes.contains(s) {
-            return Err(SecretsError::input(format!(
-                "unknown scope {s}; scopes: {}",
-                r.scopes.join(", ")
-            )));
-        }
-    }
-    // Unwrap first: fail before writing anything if we cannot.
-    let dks = rec
-        .scopes
-        .iter()
-        .map(|s| keys.data_key(s).map(|k| (s.clone(), k)))
-        .collect::<Result<Vec<_>, _>>()?;
-    r.recipients.push(rec);
-    for (s, k) in &dks {
-        keys::write_scope_key(root, &r, s, k)?;
-    }
-    r.save(root)
-}
-
-/// What a removal did.
-#[derive(Debug, Default)]
-pub struct RotationReport {
-    pub removed: String,
-    pub scopes: Vec<String>,
-    pub files: Vec<PathBuf>,
-    /// Files and key material were staged with `git add`.
-    pub staged: bool,
-}
-
-/// Remove a recipient, rotate the data key of every scope they had and
-/// re-encrypt every env file in those scopes. Everything is computed before
-/// anything is written.
-pub fn remove_recipient(
-    root: &Path,
-    name: &str,
-    kind: Kind,
-    keys: &Keyring,
-) -> Result<RotationReport, SecretsError> {
-    let mut r = Recipients::load(root)?;
-    let Some(idx) = r.recipients.iter().position(|x| x.name == name) else {
-        return Err(SecretsError::input(format!(
-            "no recipient named {name} (`arcane team list` shows them)"
-        )));
-    };
-    if r.recipients[idx].kind != kind {
-        return Err(SecretsError::input(format!(
-            "{name} is a {}; use `arcane {}`",
-            r.recipients[idx].kind,
-            if kind == Kind::Person {
-                "deploy revoke"
-            } else {
-                "team remove"
-            }
-        )));
-    }
-    let gone = r.recipients.remove(idx);
-    let scopes = gone.scopes.clone();
-    // Plan: decrypt everything with the old keys, encrypt with new ones.
-    let mut writes: Vec<(PathBuf, Vec<u8>, u32)> = vec![];
-    let mut new_keys = vec![];
-    let mut files = vec![];
-    for s in &scopes {
-        let old = keys.cipher(s)?;
-        let newk = DataKey::generate();
-        let newc = super::format::ScopeCipher::new(&newk);
-        for f in scope_files(root, s) {
-            let text = std::fs::read_to_string(&f)
-                .map_err(|e| SecretsError::io(format!("reading {}", f.display()), e))?;
-            if looks_encrypted(&text) {
-                let id = FileId::from_path(&f)?;
-                let plain = decrypt_text(&old, &id, &text, &f)?;
-                let enc = encrypt_text(&newc, &id, &plain, &f)?;
-                writes.push((f.clone(), enc.into_bytes(), 0o644));
-            }
-            files.push(f);
-        }
-        let keys_of: Vec<String> = r.of_scope(s).map(|x| x.key.clone()).collect();
-        writes.push((
-            keys::key_file(root, s),
-            keys::wrap(s, &newk, &keys_of)?,
-            0o644,
-        ));
-        new_keys.push((s.clone(), newk));
-    }
-    for (p, d, m) in &writes {
-        write_atomic(p, d, *m)?;
-    }
-    r.save(root)?;
-    for (s, k) in new_keys {
-        keys.forget(&s);
-        keys.insert(&s, k);
-    }
-    let mut staged = false;
-    if gitcfg::in_repo(root) {
-        // Plaintext working files did not change on disk; renormalize makes
-        // git run the clean filter again with the new key.
-        let mut args: Vec<String> = vec!["add".into(), "--renormalize".into(), "--".into()];
-        args.push(root.join(".arcane").display().to_string());
-        args.extend(files.iter().map(|f| f.display().to_string()));
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        gitcfg::git(root, &argv)?;
-        staged = true;
-    }
-    Ok(RotationReport {
-        removed: gone.name,
-        scopes,
-        files,
-        staged,
-    })
 }

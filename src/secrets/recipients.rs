@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub const RECIPIENTS_FILE: &str = ".arcane/recipients.toml";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Person,

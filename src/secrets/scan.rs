@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 pub const ALLOW_FILE: &str = ".arcane/scan-allow.toml";
 pub const INLINE_ALLOW: &str = "arcane:allow";
+/// The rule id of a plaintext value inside an encrypted env file (see
+/// [`super::sealed`]); it cannot be allowlisted.
+pub const PLAINTEXT_RULE: &str = "plaintext-in-encrypted-file";
 /// Files larger than this are skipped (generated data, not config).
 const MAX_FILE: u64 = 2 * 1024 * 1024;
 

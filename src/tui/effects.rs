@@ -480,6 +480,14 @@ fn usable_identity(path: Option<&Path>) -> Result<(), String> {
 /// key names are not secret. A key set in both layers comes from the env
 /// layer and overrides base.
 fn load_env(p: &Project, env: &str) -> Result<Vec<EnvKey>, String> {
+    // A scope key the signed manifest does not vouch for: show the refusal,
+    // not the (possibly forged) file's keys.
+    if secrets::recipients::Recipients::exists(&p.root) {
+        let keys = Keyring::new(&p.root, None);
+        for scope in ["base", env] {
+            keys.check_key_file(scope).map_err(|e| e.to_string())?;
+        }
+    }
     let mut out: Vec<EnvKey> = vec![];
     for layer in crate::config::layers::layer_files(&p.envs_dir(), env, None) {
         let name = layer.name.trim_end_matches(".env").to_string();

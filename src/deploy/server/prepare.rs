@@ -18,7 +18,7 @@ pub(super) fn deploy_new(
     em: &Emitter,
 ) -> Result<Done, Failure> {
     let art = &sh.art;
-    let digest = EnvDigest::of(&sh.app, &sh.env, vars);
+    let digest = EnvDigest::of(&deps::digest_key(sh.project, &sh.access, &sh.env)?, vars);
     let image_ids = art.image_ids();
     let live = sess.live_release().cloned();
     let noop = live
