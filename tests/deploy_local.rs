@@ -71,6 +71,31 @@ fn local_deploy_serves_records_and_redeploys_as_a_noop() {
     assert!(out.contains(&rel[..12]) && !out.contains(&rel), "{out}");
     let o = app.arcane(&["--json", "releases"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains(&rel));
+    status_counts_stopped_containers_regression(&app);
+}
+
+/// The old release's container is kept, stopped, for a rollback: a healthy
+/// app still reads "1/1 healthy".
+fn status_counts_stopped_containers_regression(app: &App) {
+    let all = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter"])
+        .arg(format!("label=arcane.app={}", app.name))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&all.stdout).lines().count() >= 2,
+        "the old container is kept, stopped"
+    );
+    let o = app.arcane(&["status"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let row: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("local"))
+        .unwrap_or_else(|| panic!("{out}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(&row[4..6], ["1/1", "healthy"], "{out}");
 }
 
 #[test]
