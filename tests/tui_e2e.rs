@@ -206,7 +206,10 @@ fn dashboard_deploys_staging_to_the_local_target_end_to_end() {
     tmux.wait_for("> env production", 5);
     tmux.send(&["d"]);
     let ask = tmux.wait_for("Type production", 5);
-    assert!(!ask.contains("--yes"), "no CLI wording in the dialog:\n{ask}");
+    assert!(
+        !ask.contains("--yes"),
+        "no CLI wording in the dialog:\n{ask}"
+    );
     tmux.send(&["Escape"]);
     tmux.wait_for("not confirmed", 10);
     tmux.send(&["j"]);

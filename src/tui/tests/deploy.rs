@@ -79,7 +79,13 @@ fn tui_production_deploy_asks_twice_regression() {
         tty_typed: false,
         hint: "production is a protected env; pass --yes to confirm non-interactively".into(),
     };
-    update(&mut m, Msg::ConfirmRequested { id: 3, confirm: ask });
+    update(
+        &mut m,
+        Msg::ConfirmRequested {
+            id: 3,
+            confirm: ask,
+        },
+    );
     assert!(!screen(&m, 80, 24).contains("--yes"), "no CLI wording");
     // 'y' is just a letter here, not a yes: the name must be typed.
     assert_eq!(type_text(&mut m, "y"), vec![]);
