@@ -38,3 +38,31 @@ fn completions_bash_head_panics_on_broken_pipe_regression() {
         assert_ne!(o.status.code(), Some(101), "{args:?}: {err}");
     }
 }
+
+/// `env set` in a project that has no key material yet said
+/// "recipients.toml does not exist"; it must say what to run instead.
+#[test]
+fn env_set_without_arcane_dir_says_recipients_toml_does_not_exist_regression() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path();
+    std::fs::create_dir_all(p.join("config/envs")).unwrap();
+    std::fs::write(p.join("arcane.toml"), "[app]\nname = \"bare\"\n").unwrap();
+    std::fs::write(
+        p.join("config/servers.toml"),
+        "[servers.local]\nhost = \"local\"\nenv = \"staging\"\n",
+    )
+    .unwrap();
+    std::fs::write(p.join("config/envs/base.env"), "").unwrap();
+    let o = arcane()
+        .current_dir(p)
+        .env("HOME", p)
+        .env("XDG_CONFIG_HOME", p.join(".config"))
+        .args(["env", "set", "A", "x"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("arcane setup"), "{err}");
+    assert!(!err.contains("does not exist"), "{err}");
+    assert!(!p.join(".arcane").exists(), "nothing half-written");
+}

@@ -322,7 +322,7 @@ fn problems_in_every_file_are_reported_together() {
 }
 
 #[test]
-fn json_lists_problems_as_data_events() {
+fn json_lists_problems_in_a_config_check_event() {
     let t = project(&[("config/envs/staging.env", "NOPE\n")]);
     let out = Command::cargo_bin("arcane")
         .unwrap()
@@ -332,11 +332,12 @@ fn json_lists_problems_as_data_events() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
-    assert_eq!(first["kind"], "config_problem");
-    assert_eq!(first["value"]["file"], "config/envs/staging.env");
-    assert_eq!(first["value"]["line"], 1);
-    assert_eq!(first["value"]["severity"], "error");
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(report["event"], "config_check");
+    let first = &report["problems"][0];
+    assert_eq!(first["file"], "config/envs/staging.env");
+    assert_eq!(first["line"], 1);
+    assert_eq!(first["severity"], "error");
 }
 
 #[test]

@@ -123,10 +123,16 @@ fn init_json_reports_each_file() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let created: Vec<&str> = lines
+    let init = lines
         .iter()
-        .filter(|v| v["kind"] == "init_file" && v["value"]["action"] == "created")
-        .map(|v| v["value"]["path"].as_str().unwrap())
+        .find(|v| v["event"] == "init")
+        .expect("an init report");
+    let created: Vec<&str> = init["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["action"] == "created")
+        .map(|f| f["path"].as_str().unwrap())
         .collect();
     assert_eq!(created, FILES.to_vec());
 }

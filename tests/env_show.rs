@@ -52,19 +52,27 @@ fn standard() -> TempDir {
     ])
 }
 
+/// The keys of the `env` report.
+fn env_keys(out: &std::process::Output) -> Vec<serde_json::Value> {
+    json_lines(out)
+        .into_iter()
+        .find(|v| v["event"] == "env")
+        .map(|v| v["keys"].as_array().unwrap().clone())
+        .unwrap_or_default()
+}
+
 #[test]
 fn json_lists_merged_keys_with_layers_and_no_values() {
     let t = standard();
     let out = arcane(t.path(), &["env", "show", "--env", "staging", "--json"]);
     assert_eq!(out.status.code(), Some(0));
-    let keys: Vec<(String, String)> = json_lines(&out)
+    let keys: Vec<(String, String)> = env_keys(&out)
         .into_iter()
-        .filter(|v| v["kind"] == "env_key")
         .map(|v| {
-            assert!(v["value"].get("value").is_none(), "value leaked: {v}");
+            assert!(v.get("value").is_none(), "value leaked: {v}");
             (
-                v["value"]["key"].as_str().unwrap().to_string(),
-                v["value"]["layer"].as_str().unwrap().to_string(),
+                v["key"].as_str().unwrap().to_string(),
+                v["layer"].as_str().unwrap().to_string(),
             )
         })
         .collect();
@@ -90,11 +98,9 @@ fn reveal_adds_values_and_server_layer_applies() {
         ],
     );
     assert_eq!(out.status.code(), Some(0));
-    let got: Vec<(String, String, String)> = json_lines(&out)
+    let got: Vec<(String, String, String)> = env_keys(&out)
         .into_iter()
-        .filter(|v| v["kind"] == "env_key")
         .map(|v| {
-            let v = &v["value"];
             (
                 v["key"].as_str().unwrap().into(),
                 v["value"].as_str().unwrap().into(),

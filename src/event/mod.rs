@@ -88,13 +88,6 @@ pub enum Event {
         level: Level,
         text: String,
     },
-    /// Legacy untyped data; being replaced by the typed reports below.
-    Data {
-        kind: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        server: Option<String>,
-        value: serde_json::Value,
-    },
     /// What a deploy would do (`deploy --dry-run`).
     Plan(Plan),
     /// A deploy or rollback starts touching servers.
@@ -126,6 +119,22 @@ pub enum Event {
     Built(BuildReport),
     /// `push`.
     Pushed(PushSummary),
+    /// `env show`.
+    Env(EnvReport),
+    /// `team list`.
+    Team(TeamReport),
+    /// `identity new|show|import`.
+    Identity(IdentityReport),
+    /// `deploy gen-key`: the one time a secret is printed, on purpose.
+    KeyPair(KeyPair),
+    /// `scan`.
+    Scan(ScanReport),
+    /// `secrets verify`.
+    SecretsCheck(SecretsReport),
+    /// `config check`.
+    ConfigCheck(ConfigReport),
+    /// `init`.
+    Init(InitReport),
     /// The whole operation finished. `error_kind` says why it failed.
     Finished {
         ok: bool,
@@ -143,8 +152,7 @@ impl Event {
             | Event::Progress { server, .. }
             | Event::Log { server, .. }
             | Event::Command { server, .. }
-            | Event::Message { server, .. }
-            | Event::Data { server, .. } => server.as_deref(),
+            | Event::Message { server, .. } => server.as_deref(),
             _ => None,
         }
     }
@@ -284,14 +292,6 @@ impl Emitter {
 
     pub fn warn(&self, text: impl AsRef<str>) {
         self.message(Level::Warn, text)
-    }
-
-    pub fn data(&self, kind: &str, value: serde_json::Value) {
-        self.emit(Event::Data {
-            kind: kind.to_string(),
-            server: self.server.clone(),
-            value,
-        });
     }
 
     pub fn finished(&self, ok: bool, summary: impl Into<String>) {

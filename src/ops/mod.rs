@@ -15,16 +15,20 @@
 //! `Finished` event.
 
 pub mod accessory;
+pub mod config;
 pub mod deploy;
+pub mod env;
 mod fanout;
 pub mod lock;
 pub mod logs;
 pub mod notify;
 pub mod proxy;
 pub mod releases;
+pub mod secrets;
 pub mod server;
 pub mod ship;
 pub mod status;
+pub mod team;
 
 pub use crate::cancel::Cancel;
 pub use fanout::{fan_out, fan_out_all, limit_of};
@@ -37,7 +41,7 @@ use crate::event::Emitter;
 use crate::interact::{Confirm, Interact};
 use crate::remote::{ConnectOptions, Connector, RemoteError, SshConnector, Transport};
 use crate::secrets::SecretsError;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every way an operation can fail. Causes are kept whole (`transparent`
@@ -100,6 +104,16 @@ impl HasKind for Error {
     }
 }
 
+/// What operations on the checkout alone get (env files, the team and its
+/// keys): they work without a valid `arcane.toml`, so a broken config never
+/// stops anyone from fixing a secret or a membership.
+pub struct Local<'a> {
+    pub root: &'a Path,
+    /// `--identity`, or the default identity / `ARCANE_MACHINE_KEY`.
+    pub identity: Option<&'a Path>,
+    pub em: &'a Emitter,
+}
+
 /// What every operation gets.
 pub struct Ctx<'a> {
     pub project: &'a Project,
@@ -149,6 +163,15 @@ impl<'a> Ctx<'a> {
 
     pub fn app(&self) -> &str {
         self.project.app_name()
+    }
+
+    /// The checkout-only view of this context.
+    pub fn local(&self) -> Local<'_> {
+        Local {
+            root: &self.project.root,
+            identity: self.identity.as_deref(),
+            em: &self.em,
+        }
     }
 
     /// The servers a selection names (staging's when it names nothing).

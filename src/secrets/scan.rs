@@ -8,7 +8,7 @@
 
 use super::rules::{scan_line, Hit};
 use super::{gitcfg, SecretsError};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -20,16 +20,8 @@ pub const PLAINTEXT_RULE: &str = "plaintext-in-encrypted-file";
 /// Files larger than this are skipped (generated data, not config).
 const MAX_FILE: u64 = 2 * 1024 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub file: String,
-    pub line: usize,
-    pub rule: String,
-    /// The secret with all but its first characters masked.
-    pub redacted: String,
-    /// `sha256` prefix of the secret, for the allowlist.
-    pub fingerprint: String,
-}
+/// One finding (the same data `arcane scan --json` reports).
+pub use crate::event::report::ScanFinding as Finding;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -9,34 +9,11 @@ use super::keys::{key_file, Keyring, KEYS_DIR};
 use super::project::{env_files, looks_encrypted};
 use super::recipients::{Recipients, RECIPIENTS_FILE};
 use super::{gitcfg, sealed, trust, FileId, SecretsError};
-use serde::Serialize;
 use std::path::Path;
 
-/// One problem, located.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Problem {
-    /// `manifest`, `behind`, `key-file`, `recipients`, `key`, `env-file`,
-    /// `plaintext`.
-    pub check: &'static str,
-    pub file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-/// What verification found and what it could not check.
-#[derive(Debug, Default, Serialize)]
-pub struct Report {
-    pub problems: Vec<Problem>,
-    /// Not failures: values of decrypted files whose meaning changed with
-    /// the compose-compatible parser (where `config check` sees ciphertext).
-    pub warnings: Vec<Problem>,
-    /// Checks skipped for lack of a key (scope names), said, not hidden.
-    pub skipped: Vec<String>,
-    /// Members per scope from the verified manifest (when it verified).
-    pub scopes: Vec<(String, Vec<String>)>,
-    pub first_use: bool,
-}
+/// One problem, located, and what verification found and could not check
+/// (the same data `arcane secrets verify --json` reports).
+pub use crate::event::report::{SecretsProblem as Problem, SecretsReport as Report};
 
 fn problem(check: &'static str, file: impl Into<String>, message: impl Into<String>) -> Problem {
     Problem {

@@ -13,7 +13,7 @@ use crate::event::report::{self, DeploySummary};
 use crate::event::{Emitter, Event, Sink};
 use crate::ops::{self, deploy::DeployRequest, Cancel};
 use crate::remote::{ConnectOptions, Connector, SshConnector};
-use crate::secrets::{self, recipients::Kind, Keyring};
+use crate::secrets::{self, recipients::Kind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -50,6 +50,19 @@ impl Sink for StatusSink {
             _ => return,
         };
         let _ = self.0.send(msg);
+    }
+}
+
+/// Work outside a deploy reports only its commands (to the command log):
+/// its steps and final event are not the Deploy tab's, and its result
+/// arrives as a message.
+struct CommandLogSink(UnboundedSender<Msg>);
+
+impl Sink for CommandLogSink {
+    fn emit(&self, event: Event) {
+        if matches!(event, Event::Command { .. }) {
+            let _ = self.0.send(Msg::Engine(event));
+        }
     }
 }
 
@@ -143,93 +156,108 @@ impl Effects {
     pub fn run(&self, cmd: Command) {
         let p = self.project.clone();
         let em = self.emitter.clone();
-        let identity = self.identity_path();
         match cmd {
             Command::RefreshStatus { servers } => self.refresh_status(servers),
-            Command::LoadEnv { env } => self.spawn("env", move || Msg::EnvLoaded {
-                result: load_env(&p, &env),
-                env,
+            Command::LoadEnv { env } => self.op("env", self.quiet(), Cancel::default(), move |ctx| {
+                Msg::EnvLoaded {
+                    result: ops::env::keys(ctx, &env)
+                        .map(|rows| {
+                            rows.into_iter()
+                                .map(|r| EnvKey {
+                                    key: r.key,
+                                    layer: r.layer,
+                                    overrides: r.overrides,
+                                })
+                                .collect()
+                        })
+                        .map_err(|e| e.to_string()),
+                    env,
+                }
             }),
-            Command::RevealKey { env, key } => self.spawn("reveal", move || Msg::Revealed {
-                result: reveal(&p, identity, &env, &key),
-                key,
-            }),
-            Command::SetKey { layer, key, value } => self.spawn("env-set", move || {
-                let what = format!("set {key} in {layer}.env");
-                let result = usable_identity(identity.as_deref())
-                    .and_then(|_| {
-                        let keys = Keyring::new(&p.root, identity.as_deref());
-                        secrets::project::set_value(&p.root, &layer, &key, &value.0, &keys)
+            Command::RevealKey { env, key } => {
+                self.op("reveal", self.quiet(), Cancel::default(), move |ctx| {
+                    let result = usable_identity(ctx.identity.as_deref()).and_then(|_| {
+                        ops::env::reveal(ctx, &env, &key)
+                            .map(SecretString)
                             .map_err(|e| e.to_string())
-                    })
-                    .map(|path| format!("{what}; re-encrypted {}", rel(&p.root, &path)));
-                Msg::OpDone { what, result }
-            }),
-            Command::UnsetKey { layer, key } => self.spawn("env-unset", move || {
-                let what = format!("delete {key} from {layer}.env");
-                let result = usable_identity(identity.as_deref()).and_then(|_| {
-                    let keys = Keyring::new(&p.root, identity.as_deref());
-                    match secrets::project::unset_value(&p.root, &layer, &key, &keys) {
-                        Ok(true) => Ok(format!("deleted {key} from {layer}.env (re-encrypted)")),
-                        Ok(false) => Err(format!("{key} is not set in {layer}.env")),
-                        Err(e) => Err(e.to_string()),
-                    }
-                });
-                Msg::OpDone { what, result }
-            }),
-            Command::LoadKeys => {
-                self.spawn("keys", move || Msg::KeysLoaded(Ok(load_keys(&p, identity))))
+                    });
+                    Msg::Revealed { result, key }
+                })
             }
+            Command::SetKey { layer, key, value } => {
+                self.op("env-set", self.quiet(), Cancel::default(), move |ctx| {
+                    let what = format!("set {key} in {layer}.env");
+                    let result = usable_identity(ctx.identity.as_deref()).and_then(|_| {
+                        ops::env::set(&ctx.local(), &layer, &key, &value.0)
+                            .map(|path| format!("{what}; re-encrypted {}", rel(&ctx.project.root, &path)))
+                            .map_err(|e| e.to_string())
+                    });
+                    Msg::OpDone { what, result }
+                })
+            }
+            Command::UnsetKey { layer, key } => {
+                self.op("env-unset", self.quiet(), Cancel::default(), move |ctx| {
+                    let what = format!("delete {key} from {layer}.env");
+                    let result = usable_identity(ctx.identity.as_deref()).and_then(|_| {
+                        match ops::env::unset(&ctx.local(), &layer, &key) {
+                            Ok(true) => Ok(format!("deleted {key} from {layer}.env (re-encrypted)")),
+                            Ok(false) => Err(format!("{key} is not set in {layer}.env")),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    });
+                    Msg::OpDone { what, result }
+                })
+            }
+            Command::LoadKeys => self.op("keys", self.quiet(), Cancel::default(), |ctx| {
+                Msg::KeysLoaded(Ok(load_keys(ctx)))
+            }),
             Command::TeamAdd {
                 name,
                 pubkey,
                 scopes,
-            } => self.spawn("team-add", move || Msg::OpDone {
+            } => self.op("team-add", self.quiet(), Cancel::default(), move |ctx| Msg::OpDone {
                 what: format!("add teammate {name}"),
-                result: add_recipient(&p, identity, name.clone(), pubkey, scopes, Kind::Person),
+                result: add_member(ctx, &name, &pubkey, scopes, Kind::Person),
             }),
             Command::MachineAllow {
                 name,
                 pubkey,
                 scopes,
-            } => self.spawn("allow", move || Msg::OpDone {
+            } => self.op("allow", self.quiet(), Cancel::default(), move |ctx| Msg::OpDone {
                 what: format!("allow machine {name}"),
-                result: add_recipient(&p, identity, name.clone(), pubkey, scopes, Kind::Machine),
+                result: add_member(ctx, &name, &pubkey, scopes, Kind::Machine),
             }),
-            Command::Revoke { name, kind } => self.spawn("revoke", move || {
-                let kind = if kind == "machine" {
-                    Kind::Machine
-                } else {
-                    Kind::Person
-                };
-                let result = usable_identity(identity.as_deref()).and_then(|_| {
-                    let keys = Keyring::new(&p.root, identity.as_deref());
-                    secrets::project::remove_recipient(&p.root, &name, kind, &keys)
-                        .map(|rep| {
-                            format!(
-                                "removed {}; rotated {}. Treat what they could read as leaked: rotate those credentials at their source{}",
-                                rep.removed,
-                                rep.scopes.join(", "),
-                                if rep.staged { "; changes are staged, commit them" } else { "" }
-                            )
-                        })
-                        .map_err(|e| e.to_string())
-                });
-                Msg::OpDone {
-                    what: format!("revoke {name}"),
-                    result,
-                }
-            }),
+            Command::Revoke { name, kind } => {
+                self.op("revoke", self.quiet(), Cancel::default(), move |ctx| {
+                    let kind = if kind == "machine" {
+                        Kind::Machine
+                    } else {
+                        Kind::Person
+                    };
+                    let result = usable_identity(ctx.identity.as_deref()).and_then(|_| {
+                        ops::team::remove(&ctx.local(), &name, kind)
+                            .map(|rep| {
+                                format!(
+                                    "removed {}; rotated {}. Treat what they could read as leaked: rotate those credentials at their source{}",
+                                    rep.removed,
+                                    rep.scopes.join(", "),
+                                    if rep.staged { "; changes are staged, commit them" } else { "" }
+                                )
+                            })
+                            .map_err(|e| e.to_string())
+                    });
+                    Msg::OpDone {
+                        what: format!("revoke {name}"),
+                        result,
+                    }
+                })
+            }
             Command::GenKey => self.spawn("gen-key", || {
-                use age::secrecy::ExposeSecret;
-                let id = age::x25519::Identity::generate();
-                Msg::GeneratedKey(Ok((
-                    id.to_public().to_string(),
-                    SecretString(id.to_string().expose_secret().to_string()),
-                )))
+                let k = ops::team::gen_key();
+                Msg::GeneratedKey(Ok((k.public_key, SecretString(k.secret_key))))
             }),
             Command::LoadReleases { env } => {
-                self.op("releases", em, Cancel::default(), move |ctx| {
+                self.op("releases", self.quiet(), Cancel::default(), move |ctx| {
                     Msg::ReleasesLoaded {
                         result: load_releases(ctx, &env),
                         env,
@@ -271,7 +299,7 @@ impl Effects {
                 )
             }),
             Command::LoadLogChoices => {
-                self.op("log-choices", em, Cancel::default(), |ctx| {
+                self.op("log-choices", self.quiet(), Cancel::default(), |ctx| {
                     let all = Selection {
                         servers: ctx.project.servers.servers.keys().cloned().collect(),
                         ..Default::default()
@@ -314,6 +342,11 @@ impl Effects {
                 ops::notify::desktop(&title, &body, Duration::ZERO);
             }
         }
+    }
+
+    /// The emitter for work whose events are not the Deploy tab's.
+    fn quiet(&self) -> Emitter {
+        Emitter::new(Arc::new(CommandLogSink(self.tx.clone())))
     }
 
     fn new_cancel(&self) -> Cancel {
@@ -476,143 +509,53 @@ fn usable_identity(path: Option<&Path>) -> Result<(), String> {
     Ok(())
 }
 
-/// Keys of the env's layers (base, then the env), read without decrypting:
-/// key names are not secret. A key set in both layers comes from the env
-/// layer and overrides base.
-fn load_env(p: &Project, env: &str) -> Result<Vec<EnvKey>, String> {
-    // A scope key the signed manifest does not vouch for: show the refusal,
-    // not the (possibly forged) file's keys.
-    if secrets::recipients::Recipients::exists(&p.root) {
-        let keys = Keyring::new(&p.root, None);
-        for scope in ["base", env] {
-            keys.check_key_file(scope).map_err(|e| e.to_string())?;
-        }
-    }
-    let mut out: Vec<EnvKey> = vec![];
-    for layer in crate::config::layers::layer_files(&p.envs_dir(), env, None) {
-        let name = layer.name.trim_end_matches(".env").to_string();
-        let text = match std::fs::read_to_string(&layer.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(format!("{}: {e}", layer.path.display())),
-        };
-        let entries =
-            crate::config::envfile::parse(&text, &layer.path).map_err(|e| e.to_string())?;
-        for e in entries {
-            match out.iter_mut().find(|k| k.key == e.key) {
-                Some(k) => {
-                    let old = std::mem::replace(&mut k.layer, name.clone());
-                    if !k.overrides.contains(&old) {
-                        k.overrides.push(old);
-                    }
-                }
-                None => out.push(EnvKey {
-                    key: e.key,
-                    layer: name.clone(),
-                    overrides: vec![],
-                }),
-            }
-        }
-    }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
-}
-
-/// One decrypted value, through the secrets engine's reader.
-fn reveal(
-    p: &Project,
-    identity: Option<PathBuf>,
-    env: &str,
-    key: &str,
-) -> Result<SecretString, String> {
-    usable_identity(identity.as_deref())?;
-    let keys = Keyring::new(&p.root, identity.as_deref());
-    let read = secrets::reader(&keys);
-    let merged = crate::config::merged(p, env, None, &read).map_err(|e| e.to_string())?;
-    merged
-        .get(key)
-        .map(|v| SecretString(v.to_string()))
-        .ok_or_else(|| format!("{key} is not set for {env}"))
-}
-
-fn load_keys(p: &Project, identity: Option<PathBuf>) -> KeysState {
-    let mut k = KeysState {
-        identity_path: identity.as_ref().map(|p| p.display().to_string()),
-        ..Default::default()
-    };
-    if let Some(path) = &identity {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            k.public_key = if text.contains("BEGIN AGE ENCRYPTED FILE") {
+/// Your identity and the team, as the Keys tab shows them: the members
+/// come from the verified key manifest, never from recipients.toml alone.
+fn load_keys(ctx: &ops::Ctx) -> KeysState {
+    let l = ctx.local();
+    let mut k = KeysState::default();
+    match ops::team::identity(&l, false) {
+        Ok(id) => {
+            k.identity_path = id.path;
+            k.public_key = id.public_keys.into_iter().next().or_else(|| {
                 Some("(passphrase-protected; `arcane identity show` prints the key)".into())
-            } else {
-                secrets::identity::parse_identity_text(&text, &path.display().to_string())
-                    .ok()
-                    .and_then(|ids| ids.first().map(|l| l.public.clone()))
-            };
+                    .filter(|_| k.identity_path.is_some())
+            });
         }
+        Err(e) => k.error = Some(e.to_string()),
     }
-    match secrets::recipients::Recipients::load(&p.root) {
-        Ok(r) => {
-            k.recipients = r
-                .recipients
-                .iter()
-                .map(|r| Recipient {
-                    name: r.name.clone(),
-                    kind: r.kind.to_string(),
-                    public_key: r.key.clone(),
-                    scopes: r.scopes.clone(),
+    match ops::team::list(&l) {
+        Ok(team) => {
+            k.recipients = team
+                .members
+                .into_iter()
+                .map(|m| Recipient {
+                    name: m.name,
+                    kind: m.kind,
+                    public_key: m.key,
+                    scopes: m.scopes,
                 })
-                .collect()
+                .collect();
+            if let Some(m) = team.mismatches.first() {
+                k.error = Some(format!("{m}; run `arcane secrets verify`"));
+            }
         }
         Err(e) => k.error = Some(e.to_string()),
     }
     k
 }
 
-/// `team add` / `deploy allow`, with the CLI's defaults for scopes.
-fn add_recipient(
-    p: &Project,
-    identity: Option<PathBuf>,
-    name: String,
-    pubkey: String,
+/// `team add` / `deploy allow`, with the operation's scope defaults.
+fn add_member(
+    ctx: &ops::Ctx,
+    name: &str,
+    pubkey: &str,
     scopes: Vec<String>,
     kind: Kind,
 ) -> Result<String, String> {
-    use secrets::recipients::{normalize_key, parse_recipient, valid_recipient_name, Recipients};
-    if !valid_recipient_name(&name) {
-        return Err(format!(
-            "{name:?} is not a valid name (letters, digits, - _ . @)"
-        ));
-    }
-    parse_recipient(&pubkey).map_err(|e| format!("{pubkey:?}: {e}"))?;
-    usable_identity(identity.as_deref())?;
-    let scopes = if !scopes.is_empty() {
-        scopes
-    } else if kind == Kind::Person {
-        let r = Recipients::load(&p.root).map_err(|e| e.to_string())?;
-        ["base", "staging"]
-            .iter()
-            .filter(|s| r.scopes.iter().any(|x| x == *s))
-            .map(|s| s.to_string())
-            .collect()
-    } else {
-        match p.servers.servers.get(&name) {
-            Some(s) => vec!["base".into(), s.env.clone()],
-            None => {
-                return Err(format!(
-                "{name} is not a server in config/servers.toml; give scopes (e.g. base,production)"
-            ))
-            }
-        }
-    };
-    let keys = Keyring::new(&p.root, identity.as_deref());
-    let rec = secrets::recipients::Recipient {
-        name: name.clone(),
-        kind,
-        key: normalize_key(&pubkey),
-        scopes: scopes.clone(),
-    };
-    secrets::project::add_recipient(&p.root, rec, &keys).map_err(|e| e.to_string())?;
+    usable_identity(ctx.identity.as_deref())?;
+    let scopes = ops::team::add(&ctx.local(), Some(ctx.project), name, pubkey, scopes, kind)
+        .map_err(|e| e.to_string())?;
     Ok(format!(
         "{name} ({kind}) can now decrypt {}; commit .arcane/ so their clone can read them",
         scopes.join(", ")

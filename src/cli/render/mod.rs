@@ -198,13 +198,6 @@ impl Renderer {
                     self.line(true, &format!("{pre}{} {text}", self.paint("31", "error:")))
                 }
             },
-            Event::Data { kind, value, .. } => {
-                if kind == "table" {
-                    self.line(false, &render_table(&value));
-                } else {
-                    self.line(false, &format!("{pre}{}", render_value(&value)));
-                }
-            }
             Event::Plan(p) => self.line(false, &p.to_string()),
             Event::DeploySummary(s) => self.table(tables::deploy_summary(&s)),
             Event::Releases(r) => self.table(tables::releases(&r)),
@@ -215,6 +208,64 @@ impl Renderer {
             Event::Checks(r) => self.table(tables::checks(&r)),
             Event::Proxy(r) => self.table(tables::proxy(&r)),
             Event::Pushed(r) => self.table(tables::pushed(&r)),
+            Event::Env(r) => self.table(tables::env(&r)),
+            Event::Team(r) => self.table(tables::team(&r)),
+            Event::Identity(r) => {
+                for k in &r.public_keys {
+                    self.line(false, k);
+                }
+            }
+            Event::KeyPair(k) => self.line(
+                false,
+                &format!("# public key: {}\n{}", k.public_key, k.secret_key),
+            ),
+            Event::Scan(r) => {
+                for f in &r.findings {
+                    self.line(
+                        false,
+                        &format!(
+                            "{}:{}:{}: {} (fp {})",
+                            f.file, f.line, f.rule, f.redacted, f.fingerprint
+                        ),
+                    );
+                }
+            }
+            Event::ConfigCheck(r) => {
+                for p in &r.problems {
+                    let mut at = p.file.clone();
+                    if let Some(l) = p.line {
+                        at.push_str(&format!(":{l}"));
+                        if let Some(c) = p.column {
+                            at.push_str(&format!(":{c}"));
+                        }
+                    }
+                    let help = p
+                        .help
+                        .as_ref()
+                        .map(|h| format!("\n  help: {h}"))
+                        .unwrap_or_default();
+                    let (code, word) = if p.severity == "error" {
+                        ("31", "error:")
+                    } else {
+                        ("33", "warning:")
+                    };
+                    self.line(
+                        true,
+                        &format!("{} {at}: {}{help}", self.paint(code, word), p.message),
+                    );
+                }
+            }
+            Event::Init(r) => {
+                if !self.quiet {
+                    for f in &r.files {
+                        let line = match f.action {
+                            "skipped" => format!("skipped {} (exists, left unchanged)", f.path),
+                            a => format!("{a} {}", f.path),
+                        };
+                        self.line(true, &line);
+                    }
+                }
+            }
             Event::Finished { ok, summary, .. } => {
                 if !ok {
                     self.failure_shown.store(true, Ordering::SeqCst);
@@ -229,7 +280,8 @@ impl Renderer {
             | Event::ServerStatus(_)
             | Event::HostKey(_)
             | Event::Halted(_)
-            | Event::Built(_) => {}
+            | Event::Built(_)
+            | Event::SecretsCheck(_) => {}
         }
     }
 
@@ -286,49 +338,4 @@ impl Sink for Renderer {
             self.human(ev);
         }
     }
-}
-
-fn render_value(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| format!("{k}={}", scalar(v)))
-            .collect::<Vec<_>>()
-            .join("  "),
-        other => scalar(other),
-    }
-}
-
-fn scalar(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
-/// `{"columns": [...], "rows": [[...], ...]}` as aligned columns.
-pub fn render_table(v: &serde_json::Value) -> String {
-    let columns: Vec<String> = v["columns"]
-        .as_array()
-        .map(|a| a.iter().map(scalar).collect())
-        .unwrap_or_default();
-    let rows: Vec<Vec<String>> = v["rows"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .map(|r| {
-                    r.as_array()
-                        .map(|c| c.iter().map(scalar).collect())
-                        .unwrap_or_default()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    tables::Table { columns, rows }.render()
-}
-
-/// Build the value of a `table` data event.
-pub fn table(columns: &[&str], rows: Vec<Vec<String>>) -> serde_json::Value {
-    serde_json::json!({ "columns": columns, "rows": rows })
 }

@@ -322,6 +322,41 @@ pub fn pushed(r: &PushSummary) -> Table {
     t
 }
 
+/// Shown instead of a value without `--reveal`. Fixed width, so the mask
+/// does not leak a value's length.
+const MASK: &str = "********";
+
+pub fn env(r: &EnvReport) -> Table {
+    let mut t = Table::new(&["key", "value", "layer"]);
+    for k in &r.keys {
+        let value = match &k.value {
+            Some(v) if v.is_empty() => "(empty)".to_string(),
+            Some(v) => v.clone(),
+            None => MASK.to_string(),
+        };
+        t.row(vec![k.key.clone(), value, k.layer.clone()]);
+    }
+    t
+}
+
+pub fn team(r: &TeamReport) -> Table {
+    let mut t = Table::new(&["name", "kind", "scopes", "key"]);
+    for m in &r.members {
+        let short = if m.key.len() > 24 {
+            format!("{}…{}", &m.key[..14], &m.key[m.key.len() - 6..])
+        } else {
+            m.key.clone()
+        };
+        t.row(vec![
+            m.name.clone(),
+            m.kind.clone(),
+            m.scopes.join(","),
+            short,
+        ]);
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

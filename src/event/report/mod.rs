@@ -7,12 +7,16 @@
 //! I/O. The types sit below every engine that produces them, so engines
 //! depend on this module and never the other way round.
 
+mod config;
 mod deploy;
+mod secrets;
 mod server;
 mod ship;
 mod status;
 
+pub use config::*;
 pub use deploy::*;
+pub use secrets::*;
 pub use server::*;
 pub use ship::*;
 pub use status::*;
