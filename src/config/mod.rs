@@ -11,6 +11,7 @@ mod error;
 pub mod init;
 pub mod layers;
 pub mod locate;
+pub mod network;
 pub mod project;
 pub mod servers;
 mod syntax;
@@ -148,6 +149,7 @@ impl Project {
     ) -> Vec<ConfigError> {
         let mut errs = self.config.validate(project_src);
         errs.extend(self.servers.validate(servers_src, &self.config.env_names()));
+        errs.extend(network::validate(self, project_src, servers_src));
         errs
     }
 

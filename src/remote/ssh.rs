@@ -274,6 +274,7 @@ fn jump_server(spec: &str) -> Server {
             known_hosts: None,
             env: String::new(),
             roles: vec![],
+            ..Default::default()
         },
     }
 }
@@ -966,6 +967,7 @@ mod tests {
                 known_hosts: Some("tb/known_hosts".into()),
                 env: "staging".into(),
                 roles: vec![],
+                ..Default::default()
             },
         };
         let ep = resolve(&server, &opts);
