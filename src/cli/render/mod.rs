@@ -215,6 +215,7 @@ impl Renderer {
             Event::Checks(r) => self.table(tables::checks(&r)),
             Event::Proxy(r) => self.table(tables::proxy(&r)),
             Event::Pushed(r) => self.table(tables::pushed(&r)),
+            Event::Network(r) => self.table(tables::network(&r)),
             Event::Finished { ok, summary, .. } => {
                 if !ok {
                     self.failure_shown.store(true, Ordering::SeqCst);
@@ -229,7 +230,8 @@ impl Renderer {
             | Event::ServerStatus(_)
             | Event::HostKey(_)
             | Event::Halted(_)
-            | Event::Built(_) => {}
+            | Event::Built(_)
+            | Event::NetworkNode(_) => {}
         }
     }
 
