@@ -68,6 +68,11 @@ pub enum Msg {
         what: String,
         result: Result<String, String>,
     },
+    /// One server's network state.
+    NetworkLoaded {
+        server: String,
+        net: NetRow,
+    },
 }
 
 /// Work for the effects layer. Each maps to one engine call.
@@ -139,6 +144,10 @@ pub enum Command {
     Notify {
         title: String,
         body: String,
+    },
+    /// Probe each server's network state (`[network]` projects only).
+    RefreshNetwork {
+        servers: Vec<String>,
     },
 }
 
@@ -335,6 +344,9 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
                 input: String::new(),
             });
         }
+        Msg::NetworkLoaded { server, net } => {
+            m.overview.network.insert(server, net);
+        }
         Msg::OpDone { what, result } => {
             let rollback = what.starts_with("roll back");
             if rollback {
@@ -386,7 +398,14 @@ pub fn refresh_status(m: &mut Model) -> Vec<Command> {
     let servers: Vec<String> = m.servers.iter().map(|s| s.name.clone()).collect();
     m.overview.pending = servers.iter().cloned().collect();
     m.overview.last_refresh = Some(m.now);
-    vec![Command::RefreshStatus { servers }]
+    let mut cmds = vec![];
+    if m.network {
+        cmds.push(Command::RefreshNetwork {
+            servers: servers.clone(),
+        });
+    }
+    cmds.insert(0, Command::RefreshStatus { servers });
+    cmds
 }
 
 /// Load what the current tab shows.
