@@ -183,7 +183,11 @@ fn one(ctx: &Ctx, p: &dyn NetworkProvider, s: &Server, key: Option<&AuthKey>) ->
         r.skipped = Some("interrupted before it started".into());
     } else {
         match ctx.connector.connect(s, &em) {
-            Err(e) => set_error(&mut r, &NetworkError::Remote(e)),
+            Err(e) => {
+                let e = NetworkError::Remote(e);
+                em.step_finished("connect", false, Some(e.to_string()));
+                set_error(&mut r, &e);
+            }
             Ok(t) => match key {
                 Some(key) => {
                     if let Err(e) = converge(p, &node, t.as_ref(), key, &em, &mut r) {
@@ -266,15 +270,20 @@ fn finish(
     if !failed.is_empty() {
         let kind = ErrorKind::combine(failed.iter().filter_map(|s| s.error_kind))
             .unwrap_or(ErrorKind::Failed);
+        // Each server's step said why; the summary names who and what.
         let message = format!(
             "{} of {} server(s) failed on tailnet {domain}: {}",
             failed.len(),
             active.len(),
             failed
                 .iter()
-                .map(|s| s.error.clone().unwrap_or_default())
+                .map(|s| format!(
+                    "{} ({})",
+                    s.server,
+                    s.error_code.as_deref().unwrap_or("error")
+                ))
                 .collect::<Vec<_>>()
-                .join("; ")
+                .join(", ")
         );
         ctx.em.failed(kind, &message);
         return Err(Error::Reported { kind, message });
@@ -300,11 +309,6 @@ fn finish(
             format!("{joined} of {n} server(s) on tailnet {domain}")
         }
     };
-    for s in active.iter().filter(|s| !s.problems.is_empty()) {
-        for pr in &s.problems {
-            ctx.em.for_server(&s.server).warn(pr);
-        }
-    }
     ctx.em.finished(true, summary);
     Ok(rep)
 }

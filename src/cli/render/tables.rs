@@ -350,8 +350,9 @@ pub fn network(r: &NetworkReport) -> Table {
         "note",
     ]);
     for s in &r.servers {
-        let note = if let Some(e) = &s.error {
-            e.clone()
+        // A failure's words are on its step line just above the table.
+        let note = if s.error.is_some() {
+            format!("failed ({})", s.error_code.as_deref().unwrap_or("error"))
         } else if let Some(why) = &s.skipped {
             why.clone()
         } else if !s.problems.is_empty() {

@@ -55,10 +55,15 @@ impl ServerNetwork {
 
     /// One word for tables and the dashboard.
     pub fn state_word(&self) -> &'static str {
+        let code = self.error_code.as_deref();
         if self.skipped.is_some() {
             "skipped"
-        } else if self.error_code.as_deref() == Some("unreachable") {
+        } else if code == Some("unreachable") {
             "unreachable"
+        } else if matches!(code, Some("wrong_tailnet" | "tag_mismatch" | "name_taken")) {
+            "mismatch"
+        } else if code.is_some() {
+            "failed"
         } else if !self.installed {
             "not installed"
         } else if self.backend_state.is_none() {
