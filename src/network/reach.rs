@@ -1,11 +1,12 @@
 //! `connect = "tailnet"`: arcane reaches such a server by its tailnet name
 //! instead of its `host`. Applied where connections are opened for
-//! operations (the ops context and the deploy engine's access), never by
-//! `network ensure` itself, which must reach a server before it has joined.
+//! operations (the ops context and the deploy engine's access).
 //!
 //! There is no fallback to `host`: a server put behind the tailnet is
 //! reached through it or not at all, so a missing join shows as an error
 //! naming the tailnet name instead of a silent trip over the internet.
+//! Only the network operations fall back (`ops::network`), since they must
+//! reach servers that have not joined yet.
 
 use super::node_fqdn;
 use crate::config::network::Connect;

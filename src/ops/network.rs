@@ -2,8 +2,9 @@
 //! [`ensure_server`], the one call `server bootstrap` makes when
 //! `[network]` is set.
 //!
-//! These reach servers at their `host`, never through `connect =
-//! "tailnet"`: they are what puts a server on the tailnet. The auth key is
+//! These reach a `connect = "tailnet"` server at its tailnet name when it
+//! answers there, else at its `host`: they are what puts a server on the
+//! tailnet, so they must work before it is there. The auth key is
 //! read from the environment before any server is touched (a missing key
 //! changes nothing anywhere), registered with the redactor, and only ever
 //! travels in an upload's body.
@@ -173,6 +174,22 @@ fn converge(
     }
 }
 
+/// A server with `connect = "tailnet"` is tried at its tailnet name first
+/// (once joined, its public SSH may be closed), then at its host, which a
+/// server not yet joined needs. Both attempts show in the command log.
+fn connect(
+    ctx: &Ctx,
+    s: &Server,
+    em: &Emitter,
+) -> Result<std::sync::Arc<dyn Transport>, crate::remote::RemoteError> {
+    if reach::tailnet_address(ctx.project, &s.name).is_some() {
+        if let Ok(t) = ctx.connect(s, em) {
+            return Ok(t);
+        }
+    }
+    ctx.connector.connect(s, em)
+}
+
 /// One server, for `ensure` (key given) or a read-only look (no key).
 fn one(ctx: &Ctx, p: &dyn NetworkProvider, s: &Server, key: Option<&AuthKey>) -> ServerNetwork {
     let em = ctx.em.for_server(&s.name);
@@ -182,7 +199,7 @@ fn one(ctx: &Ctx, p: &dyn NetworkProvider, s: &Server, key: Option<&AuthKey>) ->
     } else if ctx.cancel.is_cancelled() {
         r.skipped = Some("interrupted before it started".into());
     } else {
-        match ctx.connector.connect(s, &em) {
+        match connect(ctx, s, &em) {
             Err(e) => {
                 let e = NetworkError::Remote(e);
                 em.step_finished("connect", false, Some(e.to_string()));

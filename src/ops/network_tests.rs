@@ -32,6 +32,14 @@ struct Servers(BTreeMap<String, Arc<Scripted>>, ConnectOptions);
 
 impl Connector for Servers {
     fn connect(&self, s: &Server, _em: &Emitter) -> Result<Arc<dyn Transport>, RemoteError> {
+        ATTEMPTS.with(|a| a.borrow_mut().push(s.config.host.clone()));
+        if s.config.host.ends_with(".ts.net") && !TAILNET_UP.with(|u| *u.borrow()) {
+            return Err(RemoteError::Unreachable {
+                server: s.name.clone(),
+                addr: s.config.host.clone(),
+                reason: "cannot resolve".into(),
+            });
+        }
         match self.0.get(&s.name) {
             Some(t) => Ok(t.clone()),
             None => Err(RemoteError::Unreachable {
@@ -45,6 +53,13 @@ impl Connector for Servers {
     fn options(&self) -> &ConnectOptions {
         &self.1
     }
+}
+
+thread_local! {
+    /// Hosts connected to, in order (fan-out with one server runs inline).
+    static ATTEMPTS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(vec![]) };
+    /// Whether tailnet names resolve.
+    static TAILNET_UP: std::cell::RefCell<bool> = const { std::cell::RefCell::new(false) };
 }
 
 const PROBE: &str = "os_id=";
@@ -310,4 +325,38 @@ fn ensure_server_is_one_servers_ensure_for_bootstrap() {
     assert!(!configured(&ctx));
     let e = ensure_server(&ctx, &server, s2.as_ref(), &em).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Input);
+}
+
+#[test]
+fn connect_tailnet_servers_are_tried_by_name_then_by_host() {
+    let p = project("ARCANE_TEST_NET_OPS_REACH");
+    let rec = Arc::new(Recorder::default());
+    let (s1, s2) = servers();
+    let ctx = ctx_for(&p, rec, s1, s2);
+    let sel = Selection {
+        servers: vec!["srv2".into()],
+        ..Default::default()
+    };
+    let attempts = |up: bool| {
+        TAILNET_UP.with(|u| *u.borrow_mut() = up);
+        ATTEMPTS.with(|a| a.borrow_mut().clear());
+        status(&ctx, &sel).unwrap();
+        ATTEMPTS.with(|a| a.borrow().clone())
+    };
+    // Not joined yet (the name does not resolve): the host.
+    assert_eq!(attempts(false), ["srv2.corp.ts.net", "10.0.0.2"]);
+    // Joined: the tailnet name, and nothing else.
+    assert_eq!(attempts(true), ["srv2.corp.ts.net"]);
+    // Other operations never fall back.
+    TAILNET_UP.with(|u| *u.borrow_mut() = false);
+    let server = p
+        .all_servers()
+        .into_iter()
+        .find(|s| s.name == "srv2")
+        .unwrap();
+    let e = ctx.connect(&server, &Emitter::null()).err().unwrap();
+    assert!(
+        e.to_string().contains("network ensure --server srv2"),
+        "{e}"
+    );
 }
