@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod git;
 pub mod interact;
+pub mod network;
 pub mod ops;
 pub mod proxy;
 pub mod remote;

@@ -108,6 +108,7 @@ impl Sshd {
                 known_hosts: Some(self.path(known_hosts)),
                 env: "staging".into(),
                 roles: vec![],
+                ..Default::default()
             },
         }
     }
@@ -443,6 +444,7 @@ fn ssh_config_aliases_are_honoured() {
             known_hosts: None,
             env: "staging".into(),
             roles: vec![],
+            ..Default::default()
         },
     };
     let t = remote::connect(&s, &Emitter::null(), &opts).unwrap();
@@ -506,6 +508,7 @@ fn proxy_jump_tunnels_the_session_through_another() {
             known_hosts: None,
             env: "staging".into(),
             roles: vec![],
+            ..Default::default()
         },
     };
     let t = remote::connect(&s, &Emitter::null(), &opts).unwrap();
@@ -613,6 +616,7 @@ fn stream_helper(spec: &str) {
             known_hosts: Some(dir.join("known_hosts")),
             env: "staging".into(),
             roles: vec![],
+            ..Default::default()
         },
     };
     let opts = ConnectOptions {

@@ -122,6 +122,9 @@ pub enum Command {
     /// Git filter plumbing for encrypted env files (run by git, not by people).
     #[command(subcommand, hide = true)]
     Filter(FilterCmd),
+    /// The private network (Tailscale/Headscale): install, join, status.
+    #[command(subcommand)]
+    Network(NetworkCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -451,6 +454,20 @@ pub struct HaltArgs {
 pub enum ConfigCmd {
     /// Validate arcane.toml, config/servers.toml and the env files.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCmd {
+    /// Install the client and join the tailnet (every server when none is selected).
+    Ensure {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Show what would be installed or joined, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Installed, version, joined, tailnet, tags, IP and name of each server.
+    Status(TargetArgs),
 }
 
 #[derive(Debug, Args)]

@@ -260,6 +260,14 @@ name = "{name}"
 # [notifications]
 # desktop = true
 
+# A private network servers join (Tailscale, or Headscale with login_server);
+# see docs/network.md. The auth key stays in the environment variable.
+# [network]
+# provider = "tailscale"
+# auth_key_env = "TS_AUTHKEY"
+# tailnet_domain = "example-corp.ts.net"
+# default_tags = ["tag:arcane"]
+
 # The envs servers can belong to. Each needs config/envs/<env>.env.
 [envs.staging]
 
@@ -283,6 +291,7 @@ env = "staging"
 # known_hosts = "config/known_hosts"
 # env = "production"
 # roles = ["web"]
+# connect = "tailnet"         # reach it by its tailnet name (needs [network])
 
 # [groups.web]
 # servers = ["web1"]

@@ -5,6 +5,10 @@
 //! with the message. Defaults and messages are interpolated themselves. Any
 //! other `$` is an error, as in compose.
 //!
+//! `${server:NAME}` is not a variable: it is kept as written (and `$$`
+//! before `{server:` stays `$$`), for the network step that resolves it at
+//! deploy time to a server's tailnet name (`crate::network::refs`).
+//!
 //! What a name resolves to is the caller's business: arcane resolves against
 //! the keys of the merged layers defined before the value (see
 //! `config::layers`), never against the deployer's shell, so a deploy does not
@@ -17,6 +21,9 @@ pub struct InterpError {
     pub offset: usize,
     pub message: String,
 }
+
+/// The start of a reference to another server (see the module docs).
+const SERVER_REF: &str = "{server:";
 
 fn name_len(s: &str) -> usize {
     let b = s.as_bytes();
@@ -73,6 +80,11 @@ pub fn expand(
         out.push_str(&t[i..i + rel]);
         i += rel;
         match b.get(i + 1) {
+            Some(b'$') if t[i + 2..].starts_with(SERVER_REF) => {
+                // The network step's own escape: left for it to undo.
+                out.push_str("$$");
+                i += 2;
+            }
             Some(b'$') => {
                 out.push('$');
                 i += 2;
@@ -83,6 +95,11 @@ pub fn expand(
                     message: "`${` is never closed with `}`".into(),
                 })?;
                 let inner = &t[i + 2..close];
+                if inner.starts_with(&SERVER_REF[1..]) {
+                    out.push_str(&t[i..=close]);
+                    i = close + 1;
+                    continue;
+                }
                 let n = name_len(inner);
                 if n == 0 {
                     return Err(invalid(i));
@@ -151,6 +168,22 @@ pub fn expand(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod server_ref_tests {
+    use super::*;
+
+    #[test]
+    fn server_references_pass_through_for_the_network_step() {
+        let look = |n: &str| (n == "A").then(|| "a".to_string());
+        let x = |t: &str| expand(t, &look, &mut vec![]).unwrap();
+        assert_eq!(x("${server:db1}:5432"), "${server:db1}:5432");
+        assert_eq!(x("$${server:db1}"), "$${server:db1}");
+        assert_eq!(x("${A}-${server:db1}"), "a-${server:db1}");
+        assert_eq!(x("$${A}"), "${A}");
+        assert!(check("${server:db1}").is_ok());
+    }
 }
 
 /// Syntax only: would `t` expand if every name had a non-empty value?

@@ -13,6 +13,7 @@ pub mod init;
 pub mod interp;
 pub mod layers;
 pub mod locate;
+pub mod network;
 pub mod project;
 pub mod servers;
 mod syntax;
@@ -150,6 +151,7 @@ impl Project {
     ) -> Vec<ConfigError> {
         let mut errs = self.config.validate(project_src);
         errs.extend(self.servers.validate(servers_src, &self.config.env_names()));
+        errs.extend(network::validate(self, project_src, servers_src));
         errs
     }
 

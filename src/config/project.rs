@@ -29,6 +29,9 @@ pub struct ProjectConfig {
     pub registry: Option<RegistryConfig>,
     #[serde(default)]
     pub notifications: NotificationsConfig,
+    /// `[network]`: the private network servers join (docs/network.md).
+    #[serde(default)]
+    pub network: Option<super::network::NetworkConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub env: String,
     #[serde(default)]
     pub roles: Vec<String>,
+    /// `"tailnet"`: reach the server by its tailnet name (needs `[network]`).
+    pub connect: Option<super::network::Connect>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -37,6 +39,8 @@ pub struct ServerConfig {
 pub struct GroupConfig {
     pub servers: Vec<String>,
     pub env: Option<String>,
+    /// `connect` for every member that does not set its own.
+    pub connect: Option<super::network::Connect>,
 }
 
 /// A server chosen for an operation, with its registry name.

@@ -45,9 +45,27 @@ pub fn merged_env(
     env: &str,
     server: &str,
 ) -> Result<BTreeMap<String, String>, DeployError> {
+    Ok(merged_env_refs(project, access, env, server)?.0)
+}
+
+/// [`merged_env`] and the `${server:NAME}` references it resolved to
+/// tailnet names (`network::refs`, a step of its own on the merged values).
+pub fn merged_env_refs(
+    project: &Project,
+    access: &Access,
+    env: &str,
+    server: &str,
+) -> Result<
+    (
+        BTreeMap<String, String>,
+        Vec<crate::network::refs::Resolved>,
+    ),
+    DeployError,
+> {
     let read = crate::secrets::boxed_reader(&project.root, access.identity.as_deref());
-    let m = crate::config::layers::merged(project, env, Some(server), &*read)?;
-    Ok(m.pairs().into_iter().collect())
+    let mut m = crate::config::layers::merged(project, env, Some(server), &*read)?;
+    let refs = crate::network::refs::resolve_env(project, &mut m)?;
+    Ok((m.pairs().into_iter().collect(), refs))
 }
 
 /// The key of the release digests of `env` (see `release::DigestKey`),

@@ -142,6 +142,11 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error_kind: Option<ErrorKind>,
     },
+    /// `network ensure`, `network status`: every server's network state.
+    Network(NetworkReport),
+    /// One server's network state, as soon as it is known (the dashboard
+    /// fills its Overview from these).
+    NetworkNode(Box<ServerNetwork>),
 }
 
 impl Event {

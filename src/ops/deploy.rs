@@ -38,6 +38,16 @@ pub(super) type Envs = BTreeMap<String, BTreeMap<String, String>>;
 /// Load each server's merged env and register every value with the
 /// redactor, before any command runs.
 pub(super) fn load_envs(ctx: &Ctx, env: &str, servers: &[Server]) -> Result<Envs, Error> {
+    Ok(load_envs_refs(ctx, env, servers)?.0)
+}
+
+/// [`load_envs`], and per server the `${server:NAME}` references resolved
+/// (for the dry run's plan).
+fn load_envs_refs(
+    ctx: &Ctx,
+    env: &str,
+    servers: &[Server],
+) -> Result<(Envs, BTreeMap<String, Vec<ServerRef>>), Error> {
     // Values that are public identifiers anyway (APP_ENV=staging, APP=hello)
     // are not masked: masking them would turn every path and summary into ***.
     let p = ctx.project;
@@ -46,23 +56,36 @@ pub(super) fn load_envs(ctx: &Ctx, env: &str, servers: &[Server]) -> Result<Envs
         public.push(name);
         public.push(&s.host);
     }
+    // Tailnet names are as public as hosts (`server list` shows them).
+    let fqdns: Vec<String> = match &p.config.network {
+        Some(n) => p
+            .servers
+            .servers
+            .keys()
+            .map(|s| crate::network::node_fqdn(n, s))
+            .collect(),
+        None => vec![],
+    };
+    public.extend(fqdns.iter().map(String::as_str));
     let access = access(ctx);
     let mut out = BTreeMap::new();
+    let mut refs = BTreeMap::new();
     for s in servers {
-        let vars = deps::merged_env(p, &access, env, &s.name)?;
+        let (vars, used) = deps::merged_env_refs(p, &access, env, &s.name)?;
         ctx.em.redactor().add_all(
             vars.values()
                 .map(|v| v.as_str())
                 .filter(|v| !public.contains(v)),
         );
         out.insert(s.name.clone(), vars);
+        refs.insert(s.name.clone(), used);
     }
-    Ok(out)
+    Ok((out, refs))
 }
 
 pub(super) fn access(ctx: &Ctx) -> deps::Access {
     deps::Access {
-        connector: ctx.connector.clone(),
+        connector: ctx.reaching(),
         identity: ctx.identity.clone(),
     }
 }
@@ -132,7 +155,7 @@ pub(super) fn confirm_protected(ctx: &Ctx, env: &str, what: &str) -> Result<(), 
 /// What a deploy would do, reading each server's live release; changes nothing.
 pub fn plan(ctx: &Ctx, req: &DeployRequest) -> Result<Plan, Error> {
     let (env, servers) = ctx.env_servers(&req.selection)?;
-    let envs = load_envs(ctx, &env, &servers)?;
+    let (envs, mut refs) = load_envs_refs(ctx, &env, &servers)?;
     let art = Artifact::describe(ctx.project, &ctx.em)?;
     check_health_services(ctx, &art)?;
     let mut warnings: Vec<String> = dirty_policy(ctx, &env, true)?.into_iter().collect();
@@ -148,7 +171,7 @@ pub fn plan(ctx: &Ctx, req: &DeployRequest) -> Result<Plan, Error> {
     for s in &servers {
         let sem = ctx.em.for_server(&s.name);
         let digest = EnvDigest::of(&dkey, &envs[&s.name]);
-        let host = s.config.host.clone();
+        let host = crate::network::reach::reach(ctx.project, s).config.host;
         match server::Session::open(ctx.project, &access, s, &env, art.is_compose(), &sem) {
             Err(e) => out.push(ServerPlan {
                 server: s.name.clone(),
@@ -157,6 +180,7 @@ pub fn plan(ctx: &Ctx, req: &DeployRequest) -> Result<Plan, Error> {
                 action: PlanAction::Unreachable,
                 env: EnvDiff::default(),
                 detail: Some(e.to_string()),
+                refs: refs.remove(&s.name).unwrap_or_default(),
             }),
             Ok(sess) => {
                 let live = sess.live_release().cloned();
@@ -183,6 +207,7 @@ pub fn plan(ctx: &Ctx, req: &DeployRequest) -> Result<Plan, Error> {
                     },
                     env: env_diff,
                     detail: None,
+                    refs: refs.remove(&s.name).unwrap_or_default(),
                 })
             }
         }

@@ -21,6 +21,7 @@ pub mod env;
 mod fanout;
 pub mod lock;
 pub mod logs;
+pub mod network;
 pub mod notify;
 pub mod proxy;
 pub mod releases;
@@ -64,6 +65,10 @@ pub enum Error {
     Secrets(#[from] SecretsError),
     #[error(transparent)]
     Proxy(#[from] crate::proxy::ProxyError),
+    /// Boxed: the network errors carry several names and would make every
+    /// `Result` of the ops layer large.
+    #[error(transparent)]
+    Network(Box<crate::network::NetworkError>),
     #[error("interrupted")]
     Interrupted,
     /// A failure with no more specific type (a docker command that failed).
@@ -86,6 +91,12 @@ impl Error {
     }
 }
 
+impl From<crate::network::NetworkError> for Error {
+    fn from(e: crate::network::NetworkError) -> Self {
+        Error::Network(Box::new(e))
+    }
+}
+
 impl HasKind for Error {
     fn kind(&self) -> ErrorKind {
         match self {
@@ -97,6 +108,7 @@ impl HasKind for Error {
             Error::Docker(e) => e.kind(),
             Error::Secrets(e) => e.kind(),
             Error::Proxy(e) => e.kind(),
+            Error::Network(e) => e.kind(),
             Error::Interrupted => ErrorKind::Interrupted,
             Error::Failed(_) => ErrorKind::Failed,
             Error::Reported { kind, .. } => *kind,
@@ -213,14 +225,20 @@ impl<'a> Ctx<'a> {
         Ok(self.project.select(&sel)?.remove(0))
     }
 
-    /// Open the transport to `server`; the connection shows in the command
-    /// log on `em`.
+    /// Open the transport to `server` (by its tailnet name with `connect =
+    /// "tailnet"`); the connection shows in the command log on `em`.
     pub fn connect(
         &self,
         server: &Server,
         em: &Emitter,
     ) -> Result<Arc<dyn Transport>, RemoteError> {
-        self.connector.connect(server, em)
+        self.reaching().connect(server, em)
+    }
+
+    /// The connector with `connect = "tailnet"` applied (see
+    /// `network::reach`); `connector` itself reaches every server at its host.
+    pub fn reaching(&self) -> Arc<dyn Connector> {
+        crate::network::reach::connector(self.project, self.connector.clone())
     }
 
     /// Ask before something dangerous. `Ok(())` to go ahead; a "no" is bad

@@ -34,6 +34,18 @@ pub fn list(ctx: &Ctx) -> ServerList {
                 .collect(),
             identity_file: s.identity_file.as_ref().map(|p| p.display().to_string()),
             known_hosts: s.known_hosts.as_ref().map(|p| p.display().to_string()),
+            fqdn: ctx
+                .project
+                .config
+                .network
+                .as_ref()
+                .filter(|_| s.host != "local")
+                .map(|n| crate::network::node_fqdn(n, name)),
+            connect: match crate::network::reach::tailnet_address(ctx.project, name) {
+                Some(_) => "tailnet",
+                None => "host",
+            }
+            .into(),
         })
         .collect();
     let rep = ServerList { servers };
@@ -134,6 +146,7 @@ pub fn trust(ctx: &Ctx, name: &str) -> Result<TrustReport, Error> {
             "{name} is `local` (this machine, no SSH): there is no host key to trust"
         )));
     }
+    let server = crate::network::reach::reach(ctx.project, &server);
     let info = fetch_host_key(&server, ctx.connector.options())?;
     let ep = &info.endpoint;
     let host = hostkey::host_pattern(&ep.hostname, ep.port);
@@ -200,7 +213,10 @@ pub fn ssh_command(ctx: &Ctx, name: &str) -> Result<Option<Vec<String>>, Error> 
     if s.is_local() {
         return Ok(None);
     }
-    let ep = ssh::resolve(&s, ctx.connector.options());
+    let ep = ssh::resolve(
+        &crate::network::reach::reach(ctx.project, &s),
+        ctx.connector.options(),
+    );
     let argv = ssh_argv(&ep);
     ctx.em.for_server(name).command(&argv.join(" "));
     Ok(Some(argv))

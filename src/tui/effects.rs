@@ -53,6 +53,28 @@ impl Sink for StatusSink {
     }
 }
 
+/// The network probe's events: each server's state becomes its own
+/// message, commands go to the command log.
+struct NetSink(UnboundedSender<Msg>);
+
+impl Sink for NetSink {
+    fn emit(&self, event: Event) {
+        let msg = match event {
+            Event::NetworkNode(n) => Msg::NetworkLoaded {
+                server: n.server.clone(),
+                net: NetRow {
+                    word: n.state_word().into(),
+                    ip: n.ip.clone(),
+                    ok: n.joined && n.ok(),
+                },
+            },
+            other @ Event::Command { .. } => Msg::Engine(other),
+            _ => return,
+        };
+        let _ = self.0.send(msg);
+    }
+}
+
 /// Work outside a deploy reports only its commands (to the command log):
 /// its steps and final event are not the Deploy tab's, and its result
 /// arrives as a message.
@@ -340,6 +362,19 @@ impl Effects {
             Command::AnswerConfirm { id, yes } => self.interact.answer(id, yes),
             Command::Notify { title, body } => {
                 ops::notify::desktop(&title, &body, Duration::ZERO);
+            }
+            Command::RefreshNetwork { servers } => {
+                let em = Emitter::new(Arc::new(NetSink(self.tx.clone())));
+                self.op_then("network", em, Cancel::default(), move |ctx| {
+                    let known: Vec<_> = ctx
+                        .project
+                        .all_servers()
+                        .into_iter()
+                        .filter(|s| servers.contains(&s.name))
+                        .collect();
+                    ops::network::probe_all(ctx, &known);
+                    None
+                });
             }
         }
     }

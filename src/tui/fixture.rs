@@ -173,6 +173,24 @@ pub fn model() -> Model {
     m
 }
 
+/// [`model`] for a project with a `[network]`: one server joined, one not
+/// yet, one on the wrong tailnet, one unreachable.
+pub fn network_model() -> Model {
+    let mut m = model();
+    m.network = true;
+    let row = |word: &str, ip: Option<&str>| NetRow {
+        word: word.into(),
+        ip: ip.map(str::to_string),
+        ok: word == "joined",
+    };
+    let net = &mut m.overview.network;
+    net.insert("web-1".into(), row("joined", Some("100.64.0.1")));
+    net.insert("web-2".into(), row("not joined", None));
+    net.insert("prod-1".into(), row("mismatch", Some("100.101.7.3")));
+    net.insert("prod-2".into(), row("unreachable", None));
+    m
+}
+
 /// The model during a deploy to staging: steps, logs and a spinner frame.
 pub fn deploying() -> Model {
     let mut m = model();

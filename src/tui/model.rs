@@ -74,9 +74,22 @@ pub struct ServerStatus {
     pub security_alert: Option<String>,
 }
 
+/// A server's place on the private network (`[network]`), for the Overview.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetRow {
+    /// `joined`, `not joined`, `not installed`, `mismatch`, `unreachable`...
+    pub word: String,
+    /// Its tailnet IPv4 address, once joined.
+    pub ip: Option<String>,
+    /// Joined on the configured tailnet with its tags.
+    pub ok: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct OverviewState {
     pub statuses: BTreeMap<String, ServerStatus>,
+    /// Each server's network state, when the project has a `[network]`.
+    pub network: BTreeMap<String, NetRow>,
     /// Servers whose probe has not answered yet.
     pub pending: std::collections::BTreeSet<String>,
     pub selected: usize,
@@ -391,6 +404,8 @@ pub struct Model {
     pub rollback_running: bool,
     /// Set by `update` when the screen must be redrawn.
     pub dirty: bool,
+    /// The project has a `[network]`: the Overview shows each server's.
+    pub network: bool,
 }
 
 impl Model {
@@ -493,6 +508,7 @@ impl Model {
             quit_after_deploy: false,
             rollback_running: false,
             dirty: true,
+            network: project.config.network.is_some(),
         }
     }
 

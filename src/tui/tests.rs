@@ -269,6 +269,49 @@ fn overview_before_anything_is_known() {
 }
 
 #[test]
+fn overview_shows_each_servers_network() {
+    let m = fixture::network_model();
+    insta::assert_snapshot!("overview_network_80x24", render(&m, 80, 24).backend());
+    insta::assert_snapshot!("overview_network_40x12", render(&m, 40, 12).backend());
+}
+
+#[test]
+fn network_projects_probe_the_network_with_the_status() {
+    let mut p = fixture::project();
+    p.config.network = Some(
+        toml::from_str(
+            "provider = \"tailscale\"\nauth_key_env = \"K\"\ntailnet_domain = \"t.ts.net\"\n",
+        )
+        .unwrap(),
+    );
+    let mut m = Model::new(&p, false, NOW);
+    assert!(m.network);
+    let cmds = super::update::refresh_status(&mut m);
+    assert!(
+        matches!(&cmds[..], [Command::RefreshStatus { .. }, Command::RefreshNetwork { servers }] if servers.len() == 4),
+        "{cmds:?}"
+    );
+    update(
+        &mut m,
+        Msg::NetworkLoaded {
+            server: "web-1".into(),
+            net: NetRow {
+                word: "joined".into(),
+                ip: Some("100.64.0.1".into()),
+                ok: true,
+            },
+        },
+    );
+    assert!(m.overview.network["web-1"].ok);
+    // No [network]: no network probe.
+    let mut m = fixture::empty_model();
+    let cmds = super::update::refresh_status(&mut m);
+    assert!(!cmds
+        .iter()
+        .any(|c| matches!(c, Command::RefreshNetwork { .. })));
+}
+
+#[test]
 fn no_panic_at_any_size() {
     let sizes = [
         (1, 1),
@@ -288,6 +331,7 @@ fn no_panic_at_any_size() {
     ];
     let mut models = vec![
         fixture::model(),
+        fixture::network_model(),
         fixture::empty_model(),
         fixture::deploying(),
     ];

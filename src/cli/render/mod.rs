@@ -266,6 +266,7 @@ impl Renderer {
                     }
                 }
             }
+            Event::Network(r) => self.table(tables::network(&r)),
             Event::Finished { ok, summary, .. } => {
                 if !ok {
                     self.failure_shown.store(true, Ordering::SeqCst);
@@ -281,7 +282,8 @@ impl Renderer {
             | Event::HostKey(_)
             | Event::Halted(_)
             | Event::Built(_)
-            | Event::SecretsCheck(_) => {}
+            | Event::SecretsCheck(_)
+            | Event::NetworkNode(_) => {}
         }
     }
 

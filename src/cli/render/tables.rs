@@ -218,10 +218,17 @@ pub fn locks(r: &LockReport) -> Table {
     t
 }
 
+/// The registry; with a `[network]`, each server's tailnet name too (the
+/// one arcane connects to is marked `(connect)`).
 pub fn servers(r: &ServerList) -> Table {
-    let mut t = Table::new(&["name", "host", "user", "port", "env", "roles", "groups"]);
+    let network = r.servers.iter().any(|s| s.fqdn.is_some());
+    let mut cols = vec!["name", "host", "user", "port", "env", "roles", "groups"];
+    if network {
+        cols.push("tailnet name");
+    }
+    let mut t = Table::new(&cols);
     for s in &r.servers {
-        t.row(vec![
+        let mut row = vec![
             s.name.clone(),
             s.host.clone(),
             dash(s.user.as_deref()),
@@ -229,7 +236,15 @@ pub fn servers(r: &ServerList) -> Table {
             s.env.clone(),
             s.roles.join(","),
             s.groups.join(","),
-        ]);
+        ];
+        if network {
+            let mut name = dash(s.fqdn.as_deref());
+            if s.connect == "tailnet" {
+                name.push_str(" (connect)");
+            }
+            row.push(name);
+        }
+        t.row(row);
     }
     t
 }
@@ -352,6 +367,49 @@ pub fn team(r: &TeamReport) -> Table {
             m.kind.clone(),
             m.scopes.join(","),
             short,
+        ]);
+    }
+    t
+}
+
+/// `network ensure` / `network status`: one row per server; the last
+/// column says what changed, what would, or what is wrong.
+pub fn network(r: &NetworkReport) -> Table {
+    let mut t = Table::new(&[
+        "server",
+        "state",
+        "version",
+        "tailnet name",
+        "ip",
+        "tags",
+        "note",
+    ]);
+    for s in &r.servers {
+        // A failure's words are on its step line just above the table.
+        let note = if s.error.is_some() {
+            format!("failed ({})", s.error_code.as_deref().unwrap_or("error"))
+        } else if let Some(why) = &s.skipped {
+            why.clone()
+        } else if !s.problems.is_empty() {
+            s.problems.join("; ")
+        } else if !s.changed.is_empty() {
+            s.changed.join("; ")
+        } else if !s.todo.is_empty() {
+            format!("would {}", s.todo.join(", then "))
+        } else if r.op == "ensure" {
+            "unchanged".into()
+        } else {
+            String::new()
+        };
+        let tags = if s.joined { &s.tags } else { &s.wanted_tags };
+        t.row(vec![
+            s.server.clone(),
+            s.state_word().into(),
+            dash(s.version.as_deref()),
+            s.dns_name.clone().unwrap_or_else(|| s.fqdn.clone()),
+            dash(s.ip.as_deref()),
+            dash(Some(tags.join(",").as_str())),
+            note,
         ]);
     }
     t

@@ -54,6 +54,10 @@ pub struct ServerPlan {
     pub action: PlanAction,
     pub env: EnvDiff,
     pub detail: Option<String>,
+    /// `${server:NAME}` references in its env and the tailnet names they
+    /// resolve to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refs: Vec<super::ServerRef>,
 }
 
 /// What a deploy would do.
@@ -129,6 +133,9 @@ impl std::fmt::Display for Plan {
                 list(&s.env.changed),
                 list(&s.env.removed)
             )?;
+            for r in &s.refs {
+                writeln!(f, "      {}: ${{server:{}}} = {}", r.key, r.server, r.fqdn)?;
+            }
         }
         for w in &self.warnings {
             writeln!(f, "  warning: {w}")?;

@@ -9,6 +9,7 @@
 
 mod config;
 mod deploy;
+mod network;
 mod secrets;
 mod server;
 mod ship;
@@ -16,6 +17,7 @@ mod status;
 
 pub use config::*;
 pub use deploy::*;
+pub use network::*;
 pub use secrets::*;
 pub use server::*;
 pub use ship::*;

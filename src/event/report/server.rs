@@ -40,6 +40,11 @@ pub struct ServerEntry {
     pub groups: Vec<String>,
     pub identity_file: Option<String>,
     pub known_hosts: Option<String>,
+    /// Its tailnet name, when arcane.toml has a `[network]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fqdn: Option<String>,
+    /// How arcane reaches it: `host` or `tailnet`.
+    pub connect: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -102,6 +102,7 @@ fn jump_server(spec: &str) -> Server {
             known_hosts: None,
             env: String::new(),
             roles: vec![],
+            ..Default::default()
         },
     }
 }

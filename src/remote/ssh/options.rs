@@ -174,6 +174,7 @@ mod tests {
                 known_hosts: Some("tb/known_hosts".into()),
                 env: "staging".into(),
                 roles: vec![],
+                ..Default::default()
             },
         };
         let ep = resolve(&server, &opts);

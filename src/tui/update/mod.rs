@@ -92,6 +92,11 @@ pub enum Msg {
         what: String,
         result: Result<String, String>,
     },
+    /// One server's network state.
+    NetworkLoaded {
+        server: String,
+        net: NetRow,
+    },
 }
 
 /// Work for the effects layer. Each maps to one engine call.
@@ -167,6 +172,10 @@ pub enum Command {
     Notify {
         title: String,
         body: String,
+    },
+    /// Probe each server's network state (`[network]` projects only).
+    RefreshNetwork {
+        servers: Vec<String>,
     },
 }
 
@@ -279,7 +288,14 @@ pub fn refresh_status(m: &mut Model) -> Vec<Command> {
     let servers: Vec<String> = m.servers.iter().map(|s| s.name.clone()).collect();
     m.overview.pending = servers.iter().cloned().collect();
     m.overview.last_refresh = Some(m.now);
-    vec![Command::RefreshStatus { servers }]
+    let mut cmds = vec![];
+    if m.network {
+        cmds.push(Command::RefreshNetwork {
+            servers: servers.clone(),
+        });
+    }
+    cmds.insert(0, Command::RefreshStatus { servers });
+    cmds
 }
 
 /// Load what the current tab shows.

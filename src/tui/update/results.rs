@@ -167,6 +167,9 @@ pub(super) fn on_result(m: &mut Model, msg: Msg) -> Vec<Command> {
                 input: String::new(),
             });
         }
+        Msg::NetworkLoaded { server, net } => {
+            m.overview.network.insert(server, net);
+        }
         Msg::OpDone { what, result } => {
             let rollback = what.starts_with("roll back");
             if rollback {

@@ -2,6 +2,7 @@
 //! bar, the tab's body, the optional command log, a status line and footer
 //! hints generated from the keymap table; popups draw on top.
 
+pub(crate) mod network;
 mod popups;
 pub use popups::help_scroll_limits;
 mod tabs;

@@ -27,21 +27,33 @@ pub(super) fn overview(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
     }
     let wide = rest.width >= 70;
     let name_w = if wide { 16 } else { 12 };
+    // The TAILNET column takes DOCKER's place below 100 columns.
+    let docker_col = !m.network || rest.width >= 100;
     // Rows grouped by env: a header line per env, then its servers.
     let mut lines: Vec<Line> = vec![];
     if wide {
+        let tailnet = if m.network {
+            format!("{} ", fit("TAILNET", crate::tui::view::network::WIDTH))
+        } else {
+            String::new()
+        };
+        let docker = if docker_col {
+            format!("{} ", fit("DOCKER", 10))
+        } else {
+            String::new()
+        };
         lines.push(Line::styled(
             format!(
-                "{} {} {} {} {} LOCK",
+                "{} {} {docker}{} {} {tailnet}LOCK",
                 fit("NAME", name_w),
                 "UP",
-                fit("DOCKER", 10),
                 fit("RELEASE", 12),
                 fit("HEALTH", 12)
             ),
             t.dim(),
         ));
     }
+    let net = |name: &str| crate::tui::view::network::cell(m, name, t);
     let mut sel_line = None;
     let mut last_env: Option<&str> = None;
     for (i, s) in m.servers.iter().enumerate() {
@@ -63,9 +75,14 @@ pub(super) fn overview(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
             (Some(_), _) => spans.push(Span::styled("✗", t.err())),
         }
         spans.push(Span::raw(" "));
+        if m.network && !wide {
+            let (_, mark, style) = net(&s.name);
+            spans.push(Span::styled(mark, style));
+            spans.push(Span::raw(" "));
+        }
         if let Some(st) = st {
             if st.reachable {
-                if wide {
+                if wide && docker_col {
                     // "20.10.24+dfsg1" -> "20.10.24": the distro suffix says little.
                     let docker = st.docker.as_deref().unwrap_or("-");
                     let docker = docker.split('+').next().unwrap_or(docker);
@@ -86,6 +103,14 @@ pub(super) fn overview(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
                     t.dim()
                 };
                 spans.push(Span::styled(fit(health, if wide { 12 } else { 8 }), hs));
+                if m.network && wide {
+                    let (text, _, style) = net(&s.name);
+                    spans.push(Span::raw(" "));
+                    spans.push(Span::styled(
+                        fit(&text, crate::tui::view::network::WIDTH),
+                        style,
+                    ));
+                }
                 if let Some(lock) = &st.lock {
                     spans.push(Span::styled(format!(" locked: {lock}"), t.warn()));
                 }
