@@ -7,9 +7,9 @@ use super::args::*;
 use super::render::table;
 use super::Ctx;
 use crate::config::{Project, Selection, Server};
+use crate::docker::push::human_bytes;
 use crate::error::{InputError, Interrupted};
 use crate::remote::engine::{self, OpsError, TrustOutcome};
-use crate::remote::ops::human_bytes;
 use crate::remote::{ssh, ConnectOptions};
 use anyhow::{Context, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,7 +130,7 @@ fn check(ctx: &Ctx, name: Option<String>, target: TargetArgs) -> Result<i32> {
                     yn(r.auth),
                     r.report.docker.clone().unwrap_or_else(|| "-".into()),
                     if r.auth {
-                        r.report.compose()
+                        r.report.compose_text()
                     } else {
                         "-".into()
                     },

@@ -10,10 +10,9 @@
 //! one thread per server when `--parallel`.
 
 pub mod accessory;
-pub mod argv;
-pub mod compose;
 mod deps;
 pub mod health;
+pub mod layout;
 pub mod lock;
 pub mod notify;
 pub mod release;

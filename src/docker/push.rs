@@ -104,7 +104,7 @@ fn remote_image_id(
     reference: &str,
     em: &Emitter,
 ) -> Result<Option<String>, DockerError> {
-    let out = t.run(&Cmd::argv(argv::image_id(reference)), em)?;
+    let out = t.run(&Cmd::argv(argv::image_id(&[reference.to_string()])), em)?;
     Ok(out
         .success()
         .then(|| out.stdout_str().trim().to_string())
@@ -241,7 +241,7 @@ fn push_inner(
     let stale = stale_names(&inv, &repos);
     if todo.is_empty() {
         if !stale.is_empty() {
-            let _ = t.run(&Cmd::argv(argv::untag_all(&stale)), em)?;
+            let _ = t.run(&Cmd::argv(argv::rmi(&stale)), em)?;
         }
         report.elapsed_ms = start.elapsed().as_millis() as u64;
         return Ok(report);
@@ -612,7 +612,7 @@ pub fn registry_pull(
                 }
                 // The registry name was only the way in: the server keeps
                 // `<repo>:<version>`, as with `--via ssh`.
-                let _ = t.run(&Cmd::argv(argv::untag(&remote)), em)?;
+                let _ = t.run(&Cmd::argv(argv::rmi(std::slice::from_ref(&remote))), em)?;
                 match remote_image_id(t, &img.tag, em)? {
                     Some(id) if id == img.id => images.push((img.tag.clone(), id)),
                     other => {

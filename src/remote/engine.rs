@@ -4,11 +4,13 @@
 //! renders as a table and the TUI as panels. A failing server never stops
 //! the others.
 
-use super::ops::{self, CheckReport, Container, Release};
 use super::ssh::{fetch_host_key, ConnectOptions, HostKeyInfo};
 use super::transport::{Cmd, RemoteError, Transport};
 use super::{connect, hostkey};
 use crate::config::Server;
+use crate::deploy::layout::{self, LiveRelease as Release};
+use crate::docker::argv::{self, CheckReport, Container};
+use crate::docker::{api, push::human_bytes};
 use crate::event::Emitter;
 use crate::interact::{Confirm, Interact};
 use serde::Serialize;
@@ -100,11 +102,11 @@ pub fn check(servers: &[Server], opts: &ConnectOptions, em: &Emitter) -> Vec<Ser
                 r.reachable = true;
                 r.auth = true;
                 match t.run(
-                    &ops::check_script().with_timeout(Duration::from_secs(30)),
+                    &argv::check_script().with_timeout(Duration::from_secs(30)),
                     &em,
                 ) {
                     Ok(out) => {
-                        r.report = ops::parse_check(&out.stdout_str());
+                        r.report = argv::parse_check(&out.stdout_str());
                         let p = r.report.problems();
                         if !p.is_empty() {
                             r.error = Some(p.join("; "));
@@ -119,10 +121,10 @@ pub fn check(servers: &[Server], opts: &ConnectOptions, em: &Emitter) -> Vec<Ser
             None => format!(
                 "docker {}, compose {}, {} free, {}",
                 r.report.docker.as_deref().unwrap_or("?"),
-                r.report.compose(),
+                r.report.compose_text(),
                 r.report
                     .disk_free_bytes
-                    .map(ops::human_bytes)
+                    .map(human_bytes)
                     .unwrap_or_else(|| "?".into()),
                 r.report.arch.as_deref().unwrap_or("?")
             ),
@@ -184,7 +186,7 @@ fn containers(
     em: &Emitter,
 ) -> Result<Vec<Container>, OpsError> {
     let out = t.run(
-        &Cmd::argv(ops::ps_argv(app, env, service, running_only))
+        &Cmd::argv(argv::ps_app(app, env, service, !running_only))
             .with_timeout(Duration::from_secs(30)),
         em,
     )?;
@@ -195,7 +197,7 @@ fn containers(
             detail: out.stderr_str().trim().to_string(),
         });
     }
-    Ok(ops::parse_ps(&out.stdout_str()))
+    Ok(argv::parse_ps(&out.stdout_str()))
 }
 
 /// Reachability, live release, containers and health, in parallel. With
@@ -241,15 +243,15 @@ pub fn status(
             let (em, app, env) = (em.clone(), app.to_string(), env.clone());
             std::thread::spawn(move || {
                 t.run(
-                    &ops::release_script(&app, &env).with_timeout(Duration::from_secs(30)),
+                    &layout::live_release_script(&app, &env).with_timeout(Duration::from_secs(30)),
                     &em,
                 )
             })
         };
         let api = t
-            .unix_request(ops::DOCKER_SOCKET, &ops::ps_api_request(app, &env), &em)
+            .unix_request(api::DOCKER_SOCKET, &api::ps_app_request(app, &env), &em)
             .and_then(|r| r.ok())
-            .and_then(|resp| ops::parse_ps_api(&resp).ok());
+            .and_then(|resp| api::parse_ps(&resp).ok());
         match api {
             Some(c) => st.containers = c,
             None => match containers(t.as_ref(), app, &env, None, false, &em) {
@@ -258,7 +260,7 @@ pub fn status(
             },
         }
         match rel.join() {
-            Ok(Ok(out)) => st.release = ops::parse_release(&out.stdout_str()),
+            Ok(Ok(out)) => st.release = layout::parse_live_release(&out.stdout_str()),
             Ok(Err(e)) => st.error = Some(e.to_string()),
             Err(_) => {}
         }
@@ -349,11 +351,7 @@ pub fn logs(
                             em.clone()
                         };
                         // The command is logged on the real emitter.
-                        let _ = t.stream(
-                            &Cmd::argv(ops::logs_argv(&c.id, lines, follow)),
-                            &sink,
-                            stop,
-                        );
+                        let _ = t.stream(&Cmd::argv(argv::logs(&c.id, lines, follow)), &sink, stop);
                     });
                 }
             });
@@ -396,7 +394,7 @@ pub fn exec(
     let sem = em.for_server(&server.name);
     let t = connect(server, &sem, opts)?;
     let cs = running_for(t.as_ref(), app, &server.config.env, Some(service), &sem)?;
-    Ok(t.stream(&Cmd::argv(ops::exec_argv(&cs[0].id, cmd)), em, stop)?)
+    Ok(t.stream(&Cmd::argv(argv::exec(&cs[0].id, false, cmd)), em, stop)?)
 }
 
 /// `halt` result for one server.
@@ -449,7 +447,7 @@ pub fn halt(
             }
             let ids: Vec<String> = cs.iter().map(|c| c.id.clone()).collect();
             let out = t.run(
-                &Cmd::argv(ops::stop_argv(&ids)).with_timeout(Duration::from_secs(120)),
+                &Cmd::argv(argv::stop(&ids, 10)).with_timeout(Duration::from_secs(120)),
                 &em,
             )?;
             if !out.success() {

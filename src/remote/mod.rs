@@ -12,7 +12,6 @@ pub mod engine;
 mod forward;
 pub mod hostkey;
 pub mod local;
-pub mod ops;
 mod session;
 pub mod ssh;
 pub mod ssh_config;

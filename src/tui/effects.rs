@@ -9,9 +9,11 @@ use super::dialog::{PreConfirmed, TuiInteract};
 use super::model::*;
 use super::update::{Command, Msg, SecretString};
 use crate::config::{Project, Selection, Server};
+use crate::deploy::layout;
 use crate::deploy::{self, Cancel, DeployReport, DeployRequest};
+use crate::docker::argv;
 use crate::event::{Emitter, Event, Sink};
-use crate::remote::{self, ops, shell_quote, Cmd, ConnectOptions, RemoteError, Transport};
+use crate::remote::{self, Cmd, ConnectOptions, RemoteError, Transport};
 use crate::secrets::{self, recipients::Kind, Keyring};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -451,12 +453,7 @@ fn probe_via(t: &dyn Transport, app: &str, env: &str, em: &Emitter) -> ServerSta
         ..Default::default()
     };
     let q = |argv: Vec<String>| t.run(&Cmd::argv(argv).with_timeout(Duration::from_secs(10)), em);
-    match q(vec![
-        "docker".into(),
-        "version".into(),
-        "--format".into(),
-        "{{.Server.Version}}".into(),
-    ]) {
+    match q(argv::version()) {
         Ok(o) if o.success() => st.docker = Some(o.stdout_str().trim().to_string()),
         Ok(o) => st.error = Some(format!("docker: {}", first_line(&o.stderr_str()))),
         Err(e) => {
@@ -466,18 +463,13 @@ fn probe_via(t: &dyn Transport, app: &str, env: &str, em: &Emitter) -> ServerSta
     }
     // The live release, through the remote engine's own script and parser.
     if let Ok(o) = t.run(
-        &ops::release_script(app, env).with_timeout(Duration::from_secs(10)),
+        &layout::live_release_script(app, env).with_timeout(Duration::from_secs(10)),
         em,
     ) {
-        st.release = ops::parse_release(&o.stdout_str()).map(|r| r.version);
+        st.release = layout::parse_live_release(&o.stdout_str()).map(|r| r.version);
     }
-    let holder = format!(
-        "cat \"$HOME\"/.arcane/{}/{}/lock/holder.json 2>/dev/null || true",
-        shell_quote(app),
-        shell_quote(env)
-    );
     if let Ok(o) = t.run(
-        &Cmd::shell(holder).with_timeout(Duration::from_secs(10)),
+        &layout::lock_holder_script(app, env).with_timeout(Duration::from_secs(10)),
         em,
     ) {
         let text = o.stdout_str();
@@ -489,14 +481,14 @@ fn probe_via(t: &dyn Transport, app: &str, env: &str, em: &Emitter) -> ServerSta
             );
         }
     }
-    if let Ok(o) = q(ops::ps_argv(app, env, None, false)) {
-        st.health = Some(health_summary(&ops::parse_ps(&o.stdout_str())));
+    if let Ok(o) = q(argv::ps_app(app, env, None, true)) {
+        st.health = Some(health_summary(&argv::parse_ps(&o.stdout_str())));
     }
     st
 }
 
 /// "2/2 up", "1/2 unhealthy", "no containers".
-fn health_summary(cs: &[ops::Container]) -> String {
+fn health_summary(cs: &[argv::Container]) -> String {
     let up = cs.iter().filter(|c| c.running()).count();
     if cs.is_empty() {
         "no containers".into()
@@ -723,14 +715,14 @@ fn log_choices(p: &Project, em: &Emitter) -> Result<Vec<(String, String)>, Strin
         let em = em.for_server(&s.name);
         let t =
             connect(p, s, &em).map_err(|e| format!("{}: {}", s.name, short_remote_error(&e)))?;
-        let argv = ops::ps_argv(p.app_name(), &s.config.env, None, true);
+        let argv = argv::ps_app(p.app_name(), &s.config.env, None, false);
         let o = t
             .run(&Cmd::argv(argv).with_timeout(Duration::from_secs(10)), &em)
             .map_err(|e| short_remote_error(&e))?;
         if !o.success() {
             return Err(format!("{}: {}", s.name, first_line(&o.stderr_str())));
         }
-        Ok(ops::parse_ps(&o.stdout_str())
+        Ok(argv::parse_ps(&o.stdout_str())
             .into_iter()
             .map(|c| (s.name.clone(), c.service))
             .collect::<Vec<_>>())

@@ -2,11 +2,9 @@
 //! reused for a clean commit) on this machine, or described without
 //! building for a dry run.
 
-use super::session::detect_compose;
 use super::DeployError;
 use crate::config::{BuildMode, Project};
-use crate::deploy::compose;
-use crate::docker;
+use crate::docker::{self, argv, compose};
 use crate::event::Emitter;
 use crate::remote::{Cmd, Transport};
 use std::collections::BTreeMap;
@@ -126,7 +124,7 @@ impl Artifact {
                 let bytes = std::fs::read(&file).map_err(|e| {
                     DeployError::input(format!("{}: cannot read: {e}", file.display()))
                 })?;
-                let services = local_compose_services(&file, em)?;
+                let services = compose::local_services(&file, em).map_err(docker_err)?;
                 let mut images = BTreeMap::new();
                 for i in built.iter().flat_map(|b| b.images.iter()) {
                     // Content-addressed tag: a service whose image did not
@@ -138,7 +136,7 @@ impl Artifact {
                     );
                     if !describe_only {
                         let out = crate::remote::LocalTransport::new("local")
-                            .run(&Cmd::argv(["docker", "tag", &i.tag, &ref_]), em)
+                            .run(&Cmd::argv(argv::tag(&i.tag, &ref_)), em)
                             .map_err(DeployError::remote)?;
                         if !out.success() {
                             return Err(DeployError::failed(format!(
@@ -151,7 +149,7 @@ impl Artifact {
                     images.insert(i.service.clone(), (ref_, i.id.clone()));
                 }
                 for s in &services {
-                    if let (None, Some(img)) = (&s.context, &s.image) {
+                    if let (None, Some(img)) = (&s.build, &s.image) {
                         if let Some(id) = docker::build::image_id(img, em).map_err(docker_err)? {
                             images.insert(s.name.clone(), (img.clone(), id));
                         }
@@ -160,7 +158,7 @@ impl Artifact {
                 let health_service = services
                     .iter()
                     .find(|s| s.name == IMAGE_SERVICE)
-                    .or_else(|| services.iter().find(|s| s.context.is_some()))
+                    .or_else(|| services.iter().find(|s| s.build.is_some()))
                     .or(services.first())
                     .map(|s| s.name.clone());
                 ArtKind::Compose {
@@ -237,40 +235,11 @@ impl Artifact {
 }
 
 pub(crate) fn docker_err(e: docker::DockerError) -> DeployError {
-    if e.is_input() {
+    if matches!(e, docker::DockerError::Interrupted(_)) {
+        DeployError::Cancelled
+    } else if e.is_input() {
         DeployError::input(e.to_string())
     } else {
         DeployError::failed(e.to_string())
     }
-}
-
-/// `<compose> -f FILE config` on this machine, parsed.
-fn local_compose_services(
-    file: &std::path::Path,
-    em: &Emitter,
-) -> Result<Vec<compose::Service>, DeployError> {
-    let t = crate::remote::LocalTransport::new("local");
-    let cli = detect_compose(&t, em)?.ok_or_else(|| {
-        DeployError::input(
-            "compose mode needs `docker compose` (v2) or `docker-compose` (v1) on this machine",
-        )
-    })?;
-    let mut a = cli.prefix();
-    a.extend(["-f".into(), file.display().to_string(), "config".into()]);
-    let out = t.run(&Cmd::argv(a), em).map_err(DeployError::remote)?;
-    if !out.success() {
-        return Err(DeployError::input(format!(
-            "{}: {}",
-            file.display(),
-            out.stderr_str().trim()
-        )));
-    }
-    let services = compose::parse_config(&out.stdout_str());
-    if services.is_empty() {
-        return Err(DeployError::input(format!(
-            "{}: no services found",
-            file.display()
-        )));
-    }
-    Ok(services)
 }

@@ -6,7 +6,8 @@
 //! This file drives one server (connect, lock, dispatch, unlock); the steps
 //! live beside it: [`session`] (connect, what is on the server),
 //! [`artifact`] (what a new deploy ships), [`prepare`] (ship, release dir),
-//! [`activate`] (start, health, cutover, record), [`hooks`], [`prune`] and
+//! [`activate`] (start, health, cutover, record; the runtime's own steps in
+//! [`image_runtime`] and [`compose_runtime`]), [`hooks`], [`prune`] and
 //! [`rollback`] (an existing release, undo, rollback-all).
 
 use super::lock::Lock;
@@ -19,7 +20,9 @@ use std::time::{Duration, Instant};
 
 mod activate;
 mod artifact;
+mod compose_runtime;
 mod hooks;
+mod image_runtime;
 mod prepare;
 mod prune;
 mod rollback;
