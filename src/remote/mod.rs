@@ -12,6 +12,8 @@ pub mod engine;
 mod forward;
 pub mod hostkey;
 pub mod local;
+#[cfg(test)]
+pub mod scripted;
 mod session;
 pub mod ssh;
 pub mod ssh_config;

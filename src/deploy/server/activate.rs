@@ -86,7 +86,14 @@ pub(super) fn activate(
             Err(Failure {
                 error: Box::new(match r {
                     Ok(()) => error,
-                    Err(e) => DeployError::failed(format!("{error}; ROLLBACK ALSO FAILED: {e}")),
+                    Err(e) => {
+                        // Before the failure's log lines, which a one-line
+                        // summary leaves out.
+                        let msg = error.to_string();
+                        let head = health::without_logs(&msg);
+                        let logs = &msg[head.len()..];
+                        DeployError::failed(format!("{head}; ROLLBACK ALSO FAILED: {e}{logs}"))
+                    }
                 }),
                 rolled_back: true,
                 live: prev,

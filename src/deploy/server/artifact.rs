@@ -45,6 +45,43 @@ impl Artifact {
         }
     }
 
+    /// An image-mode artifact built elsewhere: what a unit test deploys
+    /// without a local docker build. `image_id` None: nothing to ship.
+    #[cfg(test)]
+    pub fn for_test_image(version: &str, image: &str, image_id: Option<&str>) -> Artifact {
+        Artifact {
+            version: version.into(),
+            git_sha: version.into(),
+            kind: ArtKind::Image {
+                service: IMAGE_SERVICE.into(),
+                image: image.into(),
+                image_id: image_id.map(String::from),
+            },
+        }
+    }
+
+    /// A compose-mode artifact: the file's `bytes`, its `services`, and
+    /// service -> (image ref, image ID) for what arcane ships.
+    #[cfg(test)]
+    pub fn for_test_compose(
+        version: &str,
+        bytes: &[u8],
+        services: Vec<compose::Service>,
+        images: BTreeMap<String, (String, String)>,
+        health_service: &str,
+    ) -> Artifact {
+        Artifact {
+            version: version.into(),
+            git_sha: version.into(),
+            kind: ArtKind::Compose {
+                bytes: bytes.to_vec(),
+                services,
+                images,
+                health_service: Some(health_service.into()),
+            },
+        }
+    }
+
     /// Version, mode and image names without building (dry run).
     pub fn describe(project: &Project, em: &Emitter) -> Result<Artifact, DeployError> {
         Self::make(project, false, true, em)
