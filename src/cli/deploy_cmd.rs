@@ -134,7 +134,7 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
     let interact = interact::for_cli(a.yes);
     let cancel = cancel_on_ctrl_c();
     deploy::deploy(&project, &req, &*interact, &em, &cancel).map_err(err)?;
-    if let Some(url) = local_url(&project) {
+    if let Some(url) = local_url(&project, &req.env) {
         if !ctx.json() && !ctx.global.quiet {
             println!("{url}");
         }
@@ -143,7 +143,7 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
 }
 
 /// The URL a `local` deploy answers on, for the README's first run.
-fn local_url(project: &crate::config::Project) -> Option<String> {
+fn local_url(project: &crate::config::Project, env: &str) -> Option<String> {
     // Compose apps publish whatever their compose file says; only the
     // single-image mode knows its port.
     if project.config.proxy.is_some()
@@ -158,9 +158,7 @@ fn local_url(project: &crate::config::Project) -> Option<String> {
     let port = project.config.app_port();
     let publish = project
         .config
-        .deploy
-        .publish
-        .clone()
+        .publish_for(env)
         .unwrap_or_else(|| port.to_string());
     let (ip, hport) = match publish.rsplit_once(':') {
         Some((ip, p)) => (

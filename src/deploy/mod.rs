@@ -311,6 +311,9 @@ fn check_health_services(project: &Project, art: &server::Artifact) -> Result<()
 /// What a deploy would do, reading each server's live release; changes nothing.
 pub fn plan(project: &Project, req: &DeployRequest, em: &Emitter) -> Result<Plan, DeployError> {
     let servers = servers_for(project, &req.selection, &req.env)?;
+    if let Some(e) = crate::config::publish::clash_errors(project, Some(&req.env)).pop() {
+        return Err(e.into());
+    }
     let envs = load_envs(project, &req.env, &servers, em)?;
     let art = server::Artifact::describe(project, em)?;
     check_health_services(project, &art)?;

@@ -243,10 +243,11 @@ pub(super) fn accessory_network(sh: &Shared) -> Option<String> {
     (!sh.project.config.accessories.is_empty()).then(|| format!("{}-{}", sh.app, sh.env))
 }
 
-/// `-p` value without a proxy: `[deploy] publish` or the app port on all interfaces.
+/// `-p` value without a proxy: the env's `publish` or the app port on all
+/// interfaces.
 fn publish_value(sh: &Shared) -> String {
     let port = sh.project.config.app_port();
-    match deps::publish_setting(sh.project) {
+    match sh.project.config.publish_for(&sh.env) {
         // "8080" or "127.0.0.1:8080": docker's `-p` takes both before `:port`.
         Some(p) => format!("{p}:{port}"),
         None => format!("{port}:{port}"),

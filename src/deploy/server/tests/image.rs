@@ -266,3 +266,21 @@ fn scripted_rollback_refuses_when_the_release_images_are_gone() {
     assert_eq!(r.steps(), ["connect", "lock", "ship FAILED", "unlock"]);
     assert_eq!(r.calls().last().map(String::as_str), Some("UNLOCK"));
 }
+
+#[test]
+fn scripted_image_publishes_the_envs_own_port() {
+    let fx = fixture(
+        "[deploy]\npublish = \"9000\"\n\n[envs.staging]\npublish = \"127.0.0.1:9001\"\n\n[envs.production]\n",
+    );
+    let t = server(&OnServer::default());
+    let r = Run::new(&fx, art("v1")).go(&t);
+    assert!(r.out.ok, "{}", r.out.detail);
+    let mut s = spec("v1");
+    s.publish = Some("127.0.0.1:9001:8080".into());
+    let create = argv::container_line(Verb::Create, &s, &s.name, s.publish.as_deref());
+    assert!(
+        r.calls().iter().any(|c| c.starts_with(&create)),
+        "{:#?}",
+        r.calls()
+    );
+}
