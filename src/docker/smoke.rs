@@ -82,20 +82,28 @@ fn sweep(em: &Emitter) {
     ) else {
         return;
     };
-    let me = crate::deploy::whoami();
-    let dead: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
+    let dead = orphans(
+        &String::from_utf8_lossy(&out.stdout),
+        &crate::deploy::whoami(),
+        |pid| std::path::Path::new(&format!("/proc/{pid}")).exists(),
+    );
+    if !dead.is_empty() {
+        let _ = run(&argv::rm_force(&dead), &BTreeMap::new(), em);
+    }
+}
+
+/// The IDs in `ID<TAB>OWNER` lines whose owner is `me` with a pid that is
+/// not `alive`. Another user's or machine's containers, and those of older
+/// arcane versions (owner `1`), are left alone.
+fn orphans(ps: &str, me: &str, alive: impl Fn(u32) -> bool) -> Vec<String> {
+    ps.lines()
         .filter_map(|l| {
             let (id, owner) = l.split_once('\t')?;
             let (who, pid) = owner.rsplit_once('/')?;
             let pid: u32 = pid.parse().ok()?;
-            (who == me && !std::path::Path::new(&format!("/proc/{pid}")).exists())
-                .then(|| id.to_string())
+            (who == me && !alive(pid)).then(|| id.to_string())
         })
-        .collect();
-    if !dead.is_empty() {
-        let _ = run(&argv::rm_force(&dead), &BTreeMap::new(), em);
-    }
+        .collect()
 }
 
 static SIGINT: AtomicBool = AtomicBool::new(false);
@@ -268,4 +276,16 @@ pub fn smoke_test(
         )),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_users_smoke_containers_of_dead_runs_are_orphans() {
+        let ps = "a\troot@box/10\nb\troot@box/11\nc\tada@box/10\nd\t1\ne\troot@other/10\n";
+        assert_eq!(orphans(ps, "root@box", |pid| pid == 11), ["a"]);
+        assert!(orphans(ps, "root@box", |_| true).is_empty());
+    }
 }
