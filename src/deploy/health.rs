@@ -32,10 +32,12 @@ pub fn http_status(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::
     let mut s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
-    write!(
-        s,
+    // One write: a server that answers as soon as the request line is in
+    // (and closes) would otherwise reset the rest of it.
+    let req = format!(
         "GET {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: arcane-health\r\nConnection: close\r\n\r\n"
-    )?;
+    );
+    s.write_all(req.as_bytes())?;
     let mut buf = [0u8; 64];
     let mut got = 0;
     while got < 12 {
@@ -244,8 +246,14 @@ mod tests {
         let addr = l.local_addr().unwrap();
         std::thread::spawn(move || {
             let (mut s, _) = l.accept().unwrap();
+            let mut got = vec![];
             let mut b = [0u8; 256];
-            let _ = s.read(&mut b);
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut b) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&b[..n]),
+                }
+            }
             let _ = s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n");
         });
         assert_eq!(

@@ -95,6 +95,14 @@ impl Labels {
 
 /// The directory under the user's home that holds everything arcane keeps.
 pub const HOME_DIR: &str = ".arcane";
+/// The names inside an app+env's directory (see the module doc).
+pub const CURRENT: &str = "current";
+pub const RELEASES: &str = "releases";
+pub const RELEASE_JSON: &str = "release.json";
+pub const ENV_FILE: &str = ".env";
+pub const LOCK_DIR: &str = "lock";
+/// Inside the lock directory: who holds it.
+pub const LOCK_HOLDER: &str = "holder.json";
 
 /// Where a running push records its SSH session (see `docker::push`).
 pub const PUSH_MARKER_DIR: &str = "$HOME/.arcane/push";
@@ -120,19 +128,19 @@ impl Layout {
     }
 
     pub fn current(&self) -> String {
-        format!("{}/current", self.root)
+        format!("{}/{CURRENT}", self.root)
     }
     pub fn releases(&self) -> String {
-        format!("{}/releases", self.root)
+        format!("{}/{RELEASES}", self.root)
     }
     pub fn release_dir(&self, release: &str) -> String {
-        format!("{}/releases/{release}", self.root)
+        format!("{}/{RELEASES}/{release}", self.root)
     }
     pub fn env_file(&self, release: &str) -> String {
-        format!("{}/.env", self.release_dir(release))
+        format!("{}/{ENV_FILE}", self.release_dir(release))
     }
     pub fn release_json(&self, release: &str) -> String {
-        format!("{}/release.json", self.release_dir(release))
+        format!("{}/{RELEASE_JSON}", self.release_dir(release))
     }
     /// The project's compose file as uploaded (compose mode).
     pub fn compose_file(&self, release: &str) -> String {
@@ -143,11 +151,11 @@ impl Layout {
         format!("{}/arcane.override.yml", self.release_dir(release))
     }
     pub fn lock_dir(&self) -> String {
-        format!("{}/lock", self.root)
+        format!("{}/{LOCK_DIR}", self.root)
     }
     /// Who holds the deploy lock (JSON, see `deploy::lock::Holder`).
     pub fn lock_holder(&self) -> String {
-        format!("{}/holder.json", self.lock_dir())
+        format!("{}/{LOCK_HOLDER}", self.lock_dir())
     }
     pub fn accessories_dir(&self) -> String {
         format!("{}/accessories", self.root)
@@ -170,7 +178,7 @@ pub fn shell_root(app: &str, env: &str) -> String {
 /// Print the lock holder's JSON, or nothing when no deploy holds the lock.
 pub fn lock_holder_script(app: &str, env: &str) -> Cmd {
     Cmd::shell(format!(
-        "cat {}/lock/holder.json 2>/dev/null || true",
+        "cat {}/{LOCK_DIR}/{LOCK_HOLDER} 2>/dev/null || true",
         shell_root(app, env)
     ))
 }
@@ -180,8 +188,8 @@ pub fn lock_holder_script(app: &str, env: &str) -> Cmd {
 pub fn live_release_script(app: &str, env: &str) -> Cmd {
     let dir = shell_root(app, env);
     Cmd::shell(format!(
-        "if v=$(cat {dir}/current 2>/dev/null); then printf '%s\\n' \"$v\"; \
-         cat {dir}/releases/\"$v\"/release.json 2>/dev/null; fi"
+        "if v=$(cat {dir}/{CURRENT} 2>/dev/null); then printf '%s\\n' \"$v\"; \
+         cat {dir}/{RELEASES}/\"$v\"/{RELEASE_JSON} 2>/dev/null; fi"
     ))
 }
 

@@ -15,6 +15,7 @@ pub mod layers;
 pub mod push;
 pub mod registry;
 pub mod smoke;
+mod via_registry;
 
 pub use build::{
     build, build_mode, find_built, version_for, BuildMode, BuildOptions, BuiltImage, BuiltImages,

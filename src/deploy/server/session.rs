@@ -29,10 +29,13 @@ pub(crate) struct Facts {
 fn facts_script(app: &str, env: &str, want_compose: bool) -> String {
     let ps = argv::sh(&argv::ps_app(app, env, None, true));
     let mut s = format!(
-        "echo \"HOME=$HOME\"; d={root}; echo \"CURRENT=$(cat \"$d/current\" 2>/dev/null)\"; \
-         for f in \"$d\"/releases/*/release.json; do [ -f \"$f\" ] && {{ echo '--RELEASE--'; cat \"$f\"; echo; }}; done; \
+        "echo \"HOME=$HOME\"; d={root}; echo \"CURRENT=$(cat \"$d/{current}\" 2>/dev/null)\"; \
+         for f in \"$d\"/{releases}/*/{json}; do [ -f \"$f\" ] && {{ echo '--RELEASE--'; cat \"$f\"; echo; }}; done; \
          echo '--PS--'; {ps} 2>/dev/null",
         root = layout::shell_root(app, env),
+        current = layout::CURRENT,
+        releases = layout::RELEASES,
+        json = layout::RELEASE_JSON,
     );
     if want_compose {
         s.push_str("; echo '--COMPOSE--'; ");
