@@ -475,3 +475,38 @@ fn interpolation_changes_and_undefined_names_are_reported() {
         .code(2)
         .stderr(contains("production.env:1:1: B: required variable MUST is missing a value: set it in production.env"));
 }
+
+/// Regression (staging and production cannot share one server without
+/// `[proxy]`): both publish the app port on the same host, so the second
+/// deploy failed at cutover with "port is already allocated" although
+/// `config check` and `--dry-run` passed. Both say so now; a per-env
+/// `publish` fixes it.
+#[test]
+fn staging_and_production_sharing_a_server_without_a_proxy_clash_in_check_and_dry_run() {
+    let shared = "[servers.local]\nhost = \"local\"\nenv = \"staging\"\n\n\
+                  [servers.prodbox]\nhost = \"local\"\nenv = \"production\"\n";
+    let t = project(&[("config/servers.toml", shared)]);
+    check(t.path())
+        .code(2)
+        .stderr(contains("arcane.toml:4:"))
+        .stderr(contains(
+            "envs production and staging both publish port 8080 on host \"local\"",
+        ))
+        .stderr(contains("port is already allocated"))
+        .stderr(contains("[envs.staging] publish = \"8081\""));
+    Command::cargo_bin("arcane")
+        .unwrap()
+        .current_dir(t.path())
+        .args(["deploy", "--dry-run", "--env", "staging"])
+        .env("NO_COLOR", "1")
+        .assert()
+        .code(2)
+        .stderr(contains("both publish port 8080"));
+
+    let own_port = ARCANE.replace(
+        "[envs.production]\n",
+        "[envs.production]\npublish = \"127.0.0.1:8081\"\n",
+    );
+    let t = project(&[("config/servers.toml", shared), ("arcane.toml", &own_port)]);
+    check(t.path()).code(0).stderr(contains("OK"));
+}

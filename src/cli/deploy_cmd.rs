@@ -4,7 +4,7 @@
 use super::args::*;
 use super::render::write_stdout;
 use super::{done, Ctx};
-use crate::config::{BuildMode, Project, Selection};
+use crate::config::{BuildMode, Selection};
 use crate::error::InputError;
 use crate::interact;
 use crate::ops::{self, accessory::Action, deploy::DeployRequest};
@@ -36,7 +36,7 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
         return done(ops::deploy::plan(&op, &req));
     }
     done(ops::deploy::deploy(&op, &req))?;
-    if let Some(url) = local_url(&project) {
+    if let Some(url) = local_url(&project, req.selection.env.as_deref().unwrap_or("staging")) {
         if !ctx.json() && !ctx.global.quiet {
             write_stdout(format!("{url}\n").as_bytes());
         }
@@ -45,7 +45,7 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
 }
 
 /// The URL a `local` deploy answers on, for the README's first run.
-fn local_url(project: &Project) -> Option<String> {
+fn local_url(project: &crate::config::Project, env: &str) -> Option<String> {
     // Compose apps publish whatever their compose file says; only the
     // single-image mode knows its port.
     if project.config.proxy.is_some()
@@ -57,9 +57,7 @@ fn local_url(project: &Project) -> Option<String> {
     let port = project.config.app_port();
     let publish = project
         .config
-        .deploy
-        .publish
-        .clone()
+        .publish_for(env)
         .unwrap_or_else(|| port.to_string());
     let (ip, hport) = match publish.rsplit_once(':') {
         Some((ip, p)) => (

@@ -54,6 +54,7 @@ pub fn check(root: &Path) -> CheckReport {
                 errors.push(missing_env_file(&path, &env));
             }
         }
+        errors.extend(super::publish::clash_errors(p, None));
         if let Some((path, msg)) = p.build_mode().missing() {
             warnings.push(ConfigError::new(path, msg).with_help(
                 "`arcane build` needs it; set [build] in arcane.toml if your app lives elsewhere",

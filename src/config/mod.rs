@@ -5,6 +5,7 @@
 //! back as a [`ConfigError`] naming the file, line and column, so the binary
 //! can print it and exit with code 2.
 
+mod build;
 pub mod check;
 pub mod envfile;
 mod envfile_v0;
@@ -15,10 +16,12 @@ pub mod layers;
 pub mod locate;
 pub mod network;
 pub mod project;
+pub mod publish;
 pub mod servers;
 mod syntax;
 mod validate;
 
+pub use build::*;
 pub use envfile::{EnvEntry, ENCRYPTED_PREFIX};
 pub use error::{ConfigError, ConfigErrors};
 pub use layers::{merged, read_plain, MergedEntry, MergedEnv, ReadFn};

@@ -4,7 +4,7 @@
 use super::ConfigError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -147,7 +147,8 @@ pub struct DeployConfig {
     pub on_failure: OnFailure,
     /// Host port, or `ip:port`, the app container is published on when there
     /// is no `[proxy]` (default: the app port on all interfaces). Two apps
-    /// (or two envs of one app) on one server need different values.
+    /// on one server need different values; so do two envs, each with its
+    /// own `[envs.NAME] publish` (see `config::publish`).
     pub publish: Option<String>,
 }
 
@@ -250,6 +251,9 @@ pub struct AccessoryConfig {
 pub struct EnvConfig {
     /// Ask for confirmation before deploying (default: true for production).
     pub protected: Option<bool>,
+    /// This env's `[deploy] publish` (see `config::publish`): envs sharing a
+    /// server without `[proxy]` need different host ports.
+    pub publish: Option<String>,
     /// How a terminal confirms a protected deploy: `"yes"` (y/N, the
     /// default) or `"name"` (type the env's name). The dashboard always asks
     /// for the name.
@@ -334,77 +338,6 @@ impl ProjectConfig {
             .port
             .or(self.proxy.as_ref().map(|p| p.app_port))
             .unwrap_or(8080)
-    }
-
-    /// How to build the app. Explicit `[build]` keys win; otherwise a compose
-    /// file in the project root selects compose mode, else `./Dockerfile`.
-    /// Paths are resolved against `root`; existence is not checked here.
-    pub fn build_mode(&self, root: &Path) -> BuildMode {
-        let b = &self.build;
-        if let Some(f) = &b.compose {
-            return BuildMode::Compose { file: root.join(f) };
-        }
-        if b.dockerfile.is_none() && b.context.is_none() {
-            if let Some(f) = COMPOSE_FILES
-                .iter()
-                .map(|f| root.join(f))
-                .find(|p| p.is_file())
-            {
-                return BuildMode::Compose { file: f };
-            }
-        }
-        let context = match b.context.as_deref() {
-            None | Some(".") | Some("./") | Some("") => root.to_path_buf(),
-            Some(c) => root.join(c),
-        };
-        let dockerfile = match &b.dockerfile {
-            Some(d) => root.join(d),
-            None => context.join("Dockerfile"),
-        };
-        BuildMode::Dockerfile {
-            dockerfile,
-            context,
-        }
-    }
-}
-
-/// Compose files auto-detected in the project root, first match wins (the
-/// same order `arcane build` documents; only matters when several exist).
-pub const COMPOSE_FILES: [&str; 4] = [
-    "compose.yml",
-    "compose.yaml",
-    "docker-compose.yml",
-    "docker-compose.yaml",
-];
-
-/// What `arcane build` builds (see [`ProjectConfig::build_mode`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BuildMode {
-    /// `docker build -f dockerfile context`.
-    Dockerfile {
-        dockerfile: PathBuf,
-        context: PathBuf,
-    },
-    /// `docker-compose -f file build`.
-    Compose { file: PathBuf },
-}
-
-impl BuildMode {
-    /// The files that must exist for a build, with a message if one is missing.
-    pub fn missing(&self) -> Option<(PathBuf, String)> {
-        match self {
-            BuildMode::Compose { file } if !file.is_file() => {
-                Some((file.clone(), "compose file not found".into()))
-            }
-            BuildMode::Dockerfile { context, .. } if !context.is_dir() => {
-                Some((context.clone(), "build context directory not found".into()))
-            }
-            BuildMode::Dockerfile { dockerfile, .. } if !dockerfile.is_file() => Some((
-                dockerfile.clone(),
-                "no Dockerfile here (and no compose file in the project root)".into(),
-            )),
-            _ => None,
-        }
     }
 }
 

@@ -98,6 +98,7 @@ impl ProjectConfig {
                 "[deploy] keep_releases must be at least 1 (the live release is kept)",
             ));
         }
+        errs.extend(super::publish::validate(self, src));
         if self.deploy.timeout == 0 {
             errs.push(src.error(
                 &[Key("deploy"), Key("timeout")],

@@ -3,13 +3,14 @@
 //! (`<app>-<env>-<name>`, labelled `arcane.accessory`), join the app's network,
 //! and app deploys never restart them: only these commands do.
 
-use super::argv::{self, AccessorySpec};
-use super::release::{env_file_bytes, Layout};
+use super::layout::{self, Layout, LABEL_APP, LABEL_ENV};
+use super::release::env_file_bytes;
 use super::{deps, DeployError};
 use crate::config::{Project, Selection, Server};
+use crate::docker::argv::{self, AccessorySpec};
 use crate::event::Emitter;
 use crate::interact::{Confirm, Interact};
-use crate::remote::{shell_quote, Cmd, Transport};
+use crate::remote::{Cmd, Transport};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -165,7 +166,7 @@ pub fn run(
                 }
                 Action::Logs => {
                     let st = t
-                        .stream(&Cmd::argv(argv::logs_tail(&cname, 200)), &sem, &|| false)
+                        .stream(&Cmd::argv(argv::logs(&cname, 200, false)), &sem, &|| false)
                         .map_err(DeployError::remote)?;
                     if st != 0 {
                         return Err(DeployError::failed(format!(
@@ -285,7 +286,7 @@ fn boot(
                 "-p".into(),
                 "-m".into(),
                 "700".into(),
-                format!("{}/accessories", layout.root),
+                layout.accessories_dir(),
             ],
             em,
         )?;
@@ -304,10 +305,9 @@ fn boot(
     let network = format!("{app}-{env}");
     let net = t
         .run(
-            &Cmd::shell(format!(
-                "{} >/dev/null 2>&1 || {} >/dev/null",
-                argv::sh(&argv::network_inspect(&network)),
-                argv::sh(&argv::network_create(&network, app, env))
+            &Cmd::shell(argv::ensure_network_line(
+                &network,
+                &layout::app_env(app, env),
             )),
             em,
         )
@@ -363,24 +363,16 @@ fn remote_home(t: &dyn Transport, em: &Emitter) -> Result<String, DeployError> {
 /// no such container.
 fn status(t: &dyn Transport, cname: &str, em: &Emitter) -> Result<Option<String>, DeployError> {
     let out = t
-        .run(
-            &Cmd::argv(vec![
-                "docker".into(),
-                "inspect".into(),
-                "--type".into(),
-                "container".into(),
-                "-f".into(),
-                "{{.State.Status}}".into(),
-                cname.to_string(),
-            ]),
-            em,
-        )
+        .run(&Cmd::argv(argv::inspect(&[cname.to_string()])), em)
         .map_err(DeployError::remote)?;
     if out.success() {
-        return Ok(Some(out.stdout_str().trim().to_string()));
+        return Ok(argv::parse_inspect(&out.stdout_str())
+            .into_iter()
+            .next()
+            .map(|c| c.status));
     }
     let err = out.stderr_str();
-    if err.contains("No such") {
+    if argv::no_such_container(&err) {
         Ok(None)
     } else {
         Err(DeployError::failed(format!(
@@ -397,37 +389,6 @@ pub fn expand_volumes(volumes: &[String], app: &str, env: &str) -> Vec<String> {
         .iter()
         .map(|v| v.replace("{app}", app).replace("{env}", env))
         .collect()
-}
-
-/// For every volume: `name<TAB>labels as JSON`, or `name<TAB>-` when it does
-/// not exist. With `create`, a missing one is created with arcane's labels
-/// first; either way the labels printed are what docker holds (creating a
-/// volume that appeared meanwhile keeps its own labels).
-fn volume_owner_script(names: &[String], app: &str, env: &str, create: bool) -> String {
-    let fmt = shell_quote("{{json .Labels}}");
-    names
-        .iter()
-        .map(|n| {
-            let q = shell_quote(n);
-            let missing = if create {
-                format!(
-                    "docker volume create --label {} --label {} {q} >/dev/null && \
-                     o=$(docker volume inspect -f {fmt} {q}) && printf '%s\\t%s\\n' {q} \"$o\"",
-                    shell_quote(&format!("arcane.app={app}")),
-                    shell_quote(&format!("arcane.env={env}")),
-                )
-            } else {
-                format!("printf '%s\\t-\\n' {q}")
-            };
-            // `docker volume inspect` prints `[]` on stdout when the volume
-            // is missing: capture it, print only on success.
-            format!(
-                "if o=$(docker volume inspect -f {fmt} {q} 2>/dev/null); then printf '%s\\t%s\\n' {q} \"$o\"; \
-                 else {missing}; fi"
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// What a volume's labels say: `None` for a missing volume, else
@@ -447,7 +408,7 @@ fn parse_owners(out: &str) -> Vec<(String, Owner)> {
                     .flatten()
                     .unwrap_or_default();
             let get = |k: &str| m.get(k).cloned().unwrap_or_default();
-            Some((n.to_string(), Some((get("arcane.app"), get("arcane.env")))))
+            Some((n.to_string(), Some((get(LABEL_APP), get(LABEL_ENV)))))
         })
         .collect()
 }
@@ -468,7 +429,10 @@ fn check_volume_owners(
     let look = |create: bool, which: &[String]| -> Result<Vec<(String, Owner)>, DeployError> {
         let out = t
             .run(
-                &Cmd::shell(volume_owner_script(which, app, env, create)),
+                &Cmd::shell(argv::volume_labels_script(
+                    which,
+                    create.then_some(&layout::app_env(app, env)[..]),
+                )),
                 em,
             )
             .map_err(DeployError::remote)?;
@@ -556,12 +520,6 @@ mod tests {
             expand_volumes(&v, "shop", "staging"),
             ["pg-shop-staging:/d", "/srv/staging:/c"]
         );
-        let s = volume_owner_script(&["pg".into()], "shop", "staging", true);
-        assert!(s.starts_with("if o=$(docker volume inspect -f "), "{s}");
-        assert!(s.contains(
-            "docker volume create --label arcane.app=shop --label arcane.env=staging pg"
-        ));
-        assert!(!volume_owner_script(&["pg".into()], "a", "e", false).contains("create"));
         let o = parse_owners(
             "pg\t{\"arcane.app\":\"shop\",\"arcane.env\":\"staging\"}\nold\tnull\nx\t{}\nnew\t-\n",
         );

@@ -196,12 +196,6 @@ pub fn local_image_id(image: &str, em: &Emitter) -> Result<Option<String>, Deplo
 /// The docker network the proxy and the apps behind it share.
 pub const PROXY_NETWORK: &str = crate::proxy::NETWORK;
 
-/// `[deploy] publish`: the host port (or `ip:port`) the app is published on
-/// when there is no `[proxy]`.
-pub fn publish_setting(project: &Project) -> Option<String> {
-    project.config.deploy.publish.clone()
-}
-
 fn proxy_of(project: &Project) -> Result<Box<dyn crate::proxy::Proxy>, DeployError> {
     crate::proxy::for_project(&project.config)
         .ok_or_else(|| DeployError::failed("internal: proxy used without [proxy]"))

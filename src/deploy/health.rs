@@ -5,48 +5,17 @@
 //! a container Docker calls unhealthy is unhealthy, and one still `starting`
 //! is not healthy yet.
 
-use super::argv;
 use super::DeployError;
 use crate::config::HealthConfig;
+use crate::docker::argv;
+pub use crate::docker::argv::ContainerState;
 use crate::event::Emitter;
 use crate::remote::{Cmd, Transport};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-/// One line of `docker inspect` with [`argv::INSPECT_FORMAT`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerState {
-    pub name: String,
-    pub status: String,
-    /// Docker HEALTHCHECK status, empty without one.
-    pub health: String,
-    pub ips: Vec<String>,
-    pub exit_code: i32,
-    pub image_id: String,
-    /// Times Docker restarted it (its restart policy after a crash).
-    pub restarts: u64,
-}
-
-pub fn parse_inspect(out: &str) -> Vec<ContainerState> {
-    out.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split('|').collect();
-            let get = |i: usize| f.get(i).copied().unwrap_or("").trim().to_string();
-            ContainerState {
-                name: get(0).trim_start_matches('/').to_string(),
-                status: get(1),
-                health: get(2),
-                ips: get(3).split_whitespace().map(String::from).collect(),
-                exit_code: get(4).parse().unwrap_or(0),
-                image_id: get(5),
-                restarts: get(6).parse().unwrap_or(0),
-            }
-        })
-        .collect()
-}
-
+/// The state of each container (those that exist).
 pub fn inspect(
     t: &dyn Transport,
     names: &[String],
@@ -55,7 +24,7 @@ pub fn inspect(
     let out = t
         .run(&Cmd::argv(argv::inspect(names)), em)
         .map_err(DeployError::remote)?;
-    Ok(parse_inspect(&out.stdout_str()))
+    Ok(argv::parse_inspect(&out.stdout_str()))
 }
 
 /// Send `GET path` and return the status code.
@@ -63,10 +32,12 @@ pub fn http_status(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::
     let mut s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
-    write!(
-        s,
+    // One write: a server that answers as soon as the request line is in
+    // (and closes) would otherwise reset the rest of it.
+    let req = format!(
         "GET {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: arcane-health\r\nConnection: close\r\n\r\n"
-    )?;
+    );
+    s.write_all(req.as_bytes())?;
     let mut buf = [0u8; 64];
     let mut got = 0;
     while got < 12 {
@@ -137,19 +108,29 @@ pub fn wait_healthy(
                 p.container
             )));
         };
-        if st.status == "exited" || st.status == "dead" {
-            return Err(DeployError::failed(format!(
-                "container {} exited with code {} before becoming healthy",
-                p.container, st.exit_code
-            )));
+        if st.ended() {
+            return Err(with_logs(
+                t,
+                p.container,
+                format!(
+                    "container {} exited with code {} before becoming healthy",
+                    p.container, st.exit_code
+                ),
+                em,
+            ));
         }
         let docker_ok = match st.health.as_str() {
             "" | "healthy" => true,
             "unhealthy" => {
-                return Err(DeployError::failed(format!(
-                    "Docker reports container {} unhealthy (its HEALTHCHECK failed)",
-                    p.container
-                )))
+                return Err(with_logs(
+                    t,
+                    p.container,
+                    format!(
+                        "Docker reports container {} unhealthy (its HEALTHCHECK failed)",
+                        p.container
+                    ),
+                    em,
+                ))
             }
             other => {
                 last_err = format!("Docker HEALTHCHECK status is {other}");
@@ -191,14 +172,55 @@ pub fn wait_healthy(
             }
         }
         if Instant::now() + interval > limit {
-            return Err(DeployError::failed(format!(
-                "{} not healthy after {:.0}s: {last_err}",
+            return Err(with_logs(
+                t,
                 p.container,
-                start.elapsed().as_secs_f64()
-            )));
+                format!(
+                    "{} not healthy after {:.0}s: {last_err}",
+                    p.container,
+                    start.elapsed().as_secs_f64()
+                ),
+                em,
+            ));
         }
         sleep_until(Instant::now() + interval, cancelled);
     }
+}
+
+/// How many of a container's last log lines a failed health check shows.
+pub const LOG_LINES: usize = 20;
+
+/// Starts the log block of a health failure's message (see [`with_logs`]).
+pub const LOGS_MARK: &str = "\n--- last log lines of ";
+
+/// A health failure of `container`, with its last [`LOG_LINES`] log lines:
+/// each emitted as a `Log` event and appended to the message, redacted like
+/// every event (an app may print its env). Without them a failed deploy
+/// says that the new version is unhealthy but never why.
+pub fn with_logs(t: &dyn Transport, container: &str, reason: String, em: &Emitter) -> DeployError {
+    // One stream, in the order the container wrote it.
+    let cmd = Cmd::shell(format!(
+        "{} 2>&1",
+        argv::sh(&argv::logs(container, LOG_LINES, false))
+    ))
+    .with_timeout(Duration::from_secs(15));
+    let logs = match t.run(&cmd, em) {
+        Ok(out) if out.success() => em.redactor().redact(out.stdout_str().trim_end()),
+        _ => return DeployError::failed(reason),
+    };
+    if logs.trim().is_empty() {
+        return DeployError::failed(format!("{reason} (it logged nothing)"));
+    }
+    for l in logs.lines() {
+        em.log(crate::event::Stream::Stderr, l);
+    }
+    DeployError::failed(format!("{reason}{LOGS_MARK}{container} ---\n{logs}"))
+}
+
+/// The first part of a health failure's message, without its log lines
+/// (for one-line summaries).
+pub fn without_logs(message: &str) -> &str {
+    message.split(LOGS_MARK).next().unwrap_or(message)
 }
 
 pub(crate) fn sleep_until(t: Instant, cancelled: &dyn Fn() -> bool) {
@@ -210,19 +232,6 @@ pub(crate) fn sleep_until(t: Instant, cancelled: &dyn Fn() -> bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_inspect_lines() {
-        let v = parse_inspect(
-            "/hello-staging-web-abc|running|healthy|172.18.0.2 |0|sha256:1\n/x|exited|||137|sha256:2\n",
-        );
-        assert_eq!(v[0].name, "hello-staging-web-abc");
-        assert_eq!(v[0].ips, ["172.18.0.2"]);
-        assert_eq!(v[0].health, "healthy");
-        assert_eq!(v[1].status, "exited");
-        assert_eq!(v[1].exit_code, 137);
-        assert!(v[1].ips.is_empty());
-    }
 
     #[test]
     fn status_lines() {
@@ -237,8 +246,14 @@ mod tests {
         let addr = l.local_addr().unwrap();
         std::thread::spawn(move || {
             let (mut s, _) = l.accept().unwrap();
+            let mut got = vec![];
             let mut b = [0u8; 256];
-            let _ = s.read(&mut b);
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut b) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&b[..n]),
+                }
+            }
             let _ = s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n");
         });
         assert_eq!(

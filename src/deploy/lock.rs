@@ -8,6 +8,7 @@
 //! laptop) and is taken over with a warning. Ages are measured with the
 //! server's clock on both ends, so clock skew between machines does not matter.
 
+use super::layout::LOCK_HOLDER;
 use super::DeployError;
 use crate::event::Emitter;
 use crate::remote::ssh::remote_path;
@@ -79,12 +80,12 @@ fn try_script(lock_dir: &str, then: &str) -> String {
     let then = if then.is_empty() {
         String::new()
     } else {
-        format!(" {then}; touch {d}/holder.json 2>/dev/null;")
+        format!(" {then}; touch {d}/{LOCK_HOLDER} 2>/dev/null;")
     };
     format!(
-        "mkdir -p \"$(dirname {d})\" && if mkdir {d} 2>/dev/null; then cat > {d}/holder.json && {{ echo ACQUIRED;{then} true; }}; \
-         else cat >/dev/null; now=$(date +%s); m=$(stat -c %Y {d}/holder.json 2>/dev/null || stat -c %Y {d} 2>/dev/null || echo $now); \
-         echo \"HELD $((now - m))\"; cat {d}/holder.json 2>/dev/null; fi"
+        "mkdir -p \"$(dirname {d})\" && if mkdir {d} 2>/dev/null; then cat > {d}/{LOCK_HOLDER} && {{ echo ACQUIRED;{then} true; }}; \
+         else cat >/dev/null; now=$(date +%s); m=$(stat -c %Y {d}/{LOCK_HOLDER} 2>/dev/null || stat -c %Y {d} 2>/dev/null || echo $now); \
+         echo \"HELD $((now - m))\"; cat {d}/{LOCK_HOLDER} 2>/dev/null; fi"
     )
 }
 
@@ -227,7 +228,7 @@ impl Lock {
     fn start_heartbeat(&mut self, em: Emitter) {
         let t = self.t.clone();
         let stop = self.stop.clone();
-        let file = format!("{}/holder.json", self.dir);
+        let file = format!("{}/{LOCK_HOLDER}", self.dir);
         let token = self.holder.token.clone();
         let period = heartbeat_period();
         self.beat = Some(std::thread::spawn(move || {
@@ -261,7 +262,7 @@ impl Lock {
         self.stop_heartbeat();
         let d = remote_path(&self.dir);
         let script = format!(
-            "if grep -q {tok} {d}/holder.json 2>/dev/null; then rm -rf {d}; fi",
+            "if grep -q {tok} {d}/{LOCK_HOLDER} 2>/dev/null; then rm -rf {d}; fi",
             tok = shell_quote(&self.holder.token)
         );
         let out = self
@@ -310,7 +311,7 @@ pub fn break_lock(
     let d = remote_path(dir);
     let script = match token {
         Some(tok) => format!(
-            "if grep -q {} {d}/holder.json 2>/dev/null; then mv {d} {d}.stale.$$ 2>/dev/null && rm -rf {d}.stale.$$; fi; true",
+            "if grep -q {} {d}/{LOCK_HOLDER} 2>/dev/null; then mv {d} {d}.stale.$$ 2>/dev/null && rm -rf {d}.stale.$$; fi; true",
             shell_quote(tok)
         ),
         None => format!("mv {d} {d}.stale.$$ 2>/dev/null && rm -rf {d}.stale.$$; true"),
@@ -335,8 +336,8 @@ pub fn break_lock(
 pub fn status(t: &dyn Transport, dir: &str, em: &Emitter) -> Result<LockState, DeployError> {
     let d = remote_path(dir);
     let script = format!(
-        "if [ -d {d} ]; then now=$(date +%s); m=$(stat -c %Y {d}/holder.json 2>/dev/null || stat -c %Y {d}); \
-         echo \"HELD $((now - m))\"; cat {d}/holder.json 2>/dev/null; else echo FREE; fi"
+        "if [ -d {d} ]; then now=$(date +%s); m=$(stat -c %Y {d}/{LOCK_HOLDER} 2>/dev/null || stat -c %Y {d}); \
+         echo \"HELD $((now - m))\"; cat {d}/{LOCK_HOLDER} 2>/dev/null; else echo FREE; fi"
     );
     let out = t
         .run(&Cmd::shell(script), em)

@@ -10,10 +10,9 @@
 //! (`crate::ops::deploy`).
 
 pub mod accessory;
-pub mod argv;
-pub mod compose;
 pub mod deps;
 pub mod health;
+pub mod layout;
 pub mod lock;
 pub mod release;
 pub(crate) mod server;

@@ -1,61 +1,16 @@
-//! Releases on a server: the layout under `~/.arcane/<app>/<env>/`, the
-//! `release.json` record and the per-key env digests.
-//!
-//! ```text
-//! ~/.arcane/<app>/<env>/
-//!   current                 the live release name
-//!   lock/holder.json        the deploy lock (see lock.rs)
-//!   releases/<release>/
-//!     .env                  0600, the merged env (the only place values live)
-//!     release.json          0600, what was deployed, by whom; digests, never values
-//!     compose.yml, arcane.override.yml   (compose mode)
-//! ```
+//! Releases on a server: the `release.json` record, how a release runs,
+//! and the per-key env digests. Where they live is [`super::layout`].
 //!
 //! A release is named after the version (git SHA). Redeploying the same
 //! version with a different env or image makes `<version>-r2`, `-r3`..., so a
 //! release directory is never rewritten and rollback always has its files.
 
-use super::argv::{ComposeCli, RunSpec};
+use crate::docker::argv::RunSpec;
+use crate::docker::compose::ComposeCli;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::collections::BTreeMap;
-
-/// Where one app+env lives on a server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layout {
-    /// `<home>/.arcane/<app>/<env>`
-    pub root: String,
-}
-
-impl Layout {
-    pub fn new(home: &str, app: &str, env: &str) -> Layout {
-        Layout {
-            root: format!("{}/.arcane/{app}/{env}", home.trim_end_matches('/')),
-        }
-    }
-    pub fn current(&self) -> String {
-        format!("{}/current", self.root)
-    }
-    pub fn releases(&self) -> String {
-        format!("{}/releases", self.root)
-    }
-    pub fn release_dir(&self, release: &str) -> String {
-        format!("{}/releases/{release}", self.root)
-    }
-    pub fn env_file(&self, release: &str) -> String {
-        format!("{}/.env", self.release_dir(release))
-    }
-    pub fn release_json(&self, release: &str) -> String {
-        format!("{}/release.json", self.release_dir(release))
-    }
-    pub fn lock_dir(&self) -> String {
-        format!("{}/lock", self.root)
-    }
-    pub fn accessory_env(&self, name: &str) -> String {
-        format!("{}/accessories/{name}.env", self.root)
-    }
-}
 
 /// How the release runs: one container per service from an image, or compose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -334,17 +289,11 @@ mod tests {
     }
 
     #[test]
-    fn release_names_and_layout() {
+    fn release_names() {
         assert_eq!(next_release_name("abc", &[]), "abc");
         assert_eq!(
             next_release_name("abc", &["abc".into(), "abc-r2".into()]),
             "abc-r3"
         );
-        let l = Layout::new("/home/deploy/", "hello", "staging");
-        assert_eq!(
-            l.env_file("abc"),
-            "/home/deploy/.arcane/hello/staging/releases/abc/.env"
-        );
-        assert_eq!(l.lock_dir(), "/home/deploy/.arcane/hello/staging/lock");
     }
 }

@@ -1,20 +1,21 @@
 //! `arcane build`: build the app's image(s), tagged by git version and
 //! labelled with the app, the version and the commit.
 //!
-//! Compose mode reads the compose file through `docker-compose config` (which
-//! interpolates variables and makes build contexts absolute) and then runs
-//! `docker build` itself for every service with a `build:` section, so tags
-//! and labels are arcane's and the argv stays a pure, tested function. Services
-//! with only an `image:` are not built (the deploy pulls or reuses them).
+//! Compose mode reads the compose file through `<compose> config` (which
+//! interpolates variables and makes build contexts absolute, see
+//! [`super::compose::local_services`]) and then runs `docker build` itself
+//! for every service with a `build:` section, so tags and labels are arcane's
+//! and the argv stays a pure, tested function. Services with only an
+//! `image:` are not built (the deploy pulls or reuses them).
 
-use super::argv::{self, BuildSpec, ComposeCli};
+use super::argv::{self, BuildSpec};
 use super::DockerError;
 use crate::config::Project;
+use crate::deploy::layout::{LABEL_APP, LABEL_REVISION, LABEL_SERVICE, LABEL_VERSION};
 use crate::event::Emitter;
 use crate::git;
 use crate::remote::{Cmd, LocalTransport, Transport};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// The service name of the single image in Dockerfile mode.
 pub const DEFAULT_SERVICE: &str = "web";
@@ -78,11 +79,11 @@ pub fn labels(
     service: Option<&str>,
 ) -> BTreeMap<String, String> {
     let mut l = BTreeMap::new();
-    l.insert(argv::LABEL_APP.to_string(), app.to_string());
-    l.insert(argv::LABEL_VERSION.to_string(), version.to_string());
-    l.insert(argv::LABEL_REVISION.to_string(), revision.to_string());
+    l.insert(LABEL_APP.to_string(), app.to_string());
+    l.insert(LABEL_VERSION.to_string(), version.to_string());
+    l.insert(LABEL_REVISION.to_string(), revision.to_string());
     if let Some(s) = service {
-        l.insert(argv::LABEL_SERVICE.to_string(), s.to_string());
+        l.insert(LABEL_SERVICE.to_string(), s.to_string());
     }
     l
 }
@@ -93,6 +94,7 @@ pub fn plan(
     project: &Project,
     version: &str,
     revision: &str,
+    em: &Emitter,
 ) -> Result<Vec<PlannedBuild>, DockerError> {
     let app = project.app_name();
     let args = project.config.build.args.clone();
@@ -115,149 +117,38 @@ pub fn plan(
             }])
         }
         BuildMode::Compose { file } => {
-            let yaml = compose_config_text(&file)?;
-            let services = parse_compose_builds(&yaml, file.parent().unwrap_or(Path::new(".")))
-                .map_err(|e| {
-                    DockerError::Input(format!(
-                        "{}: cannot read the compose file: {e}",
-                        file.display()
-                    ))
-                })?;
-            if services.is_empty() {
+            let mut built: Vec<(String, super::compose::Build)> =
+                super::compose::local_services(&file, em)?
+                    .into_iter()
+                    .filter_map(|s| Some((s.name, s.build?)))
+                    .collect();
+            if built.is_empty() {
                 return Err(DockerError::Input(format!(
                     "{}: no service has a `build:` section, so there is nothing to build",
                     file.display()
                 )));
             }
-            Ok(services
+            built.sort_by(|a, b| a.0.cmp(&b.0));
+            Ok(built
                 .into_iter()
-                .map(|s| {
+                .map(|(service, b)| {
                     let mut build_args = args.clone();
-                    build_args.extend(s.args);
+                    build_args.extend(b.args);
                     PlannedBuild {
                         spec: BuildSpec {
-                            dockerfile: s.dockerfile,
-                            context: s.context,
-                            tags: vec![format!("{}:{version}", repository(app, &s.service, true))],
-                            labels: labels(app, version, revision, Some(&s.service)),
+                            dockerfile: b.dockerfile,
+                            context: b.context,
+                            tags: vec![format!("{}:{version}", repository(app, &service, true))],
+                            labels: labels(app, version, revision, Some(&service)),
                             build_args,
-                            target: s.target,
+                            target: b.target,
                         },
-                        service: s.service,
+                        service,
                     }
                 })
                 .collect())
         }
     }
-}
-
-/// The compose CLI on this machine: `docker-compose` if present, else the plugin.
-pub fn compose_cli() -> ComposeCli {
-    let standalone = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("docker-compose").is_file()));
-    if standalone {
-        ComposeCli::Standalone
-    } else {
-        ComposeCli::Plugin
-    }
-}
-
-fn compose_config_text(file: &Path) -> Result<String, DockerError> {
-    let argv = argv::compose_config(compose_cli(), &file.display().to_string());
-    let out = std::process::Command::new(&argv[0])
-        .args(&argv[1..])
-        .current_dir(file.parent().unwrap_or(Path::new(".")))
-        .output()
-        .map_err(|e| DockerError::Io(format!("cannot run {}: {e}", argv[0])))?;
-    if !out.status.success() {
-        return Err(DockerError::Input(format!(
-            "{}: compose rejected the file: {}",
-            file.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// A compose service's build section, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComposeBuild {
-    pub service: String,
-    pub context: String,
-    pub dockerfile: String,
-    pub args: BTreeMap<String, String>,
-    pub target: Option<String>,
-}
-
-/// Services with a `build:` section, in name order. Relative contexts are
-/// resolved against `base` (the compose file's directory).
-pub fn parse_compose_builds(yaml: &str, base: &Path) -> Result<Vec<ComposeBuild>, String> {
-    use serde_norway::Value;
-    let doc: Value = serde_norway::from_str(yaml).map_err(|e| e.to_string())?;
-    let Some(services) = doc.get("services").and_then(Value::as_mapping) else {
-        return Err("no `services:` mapping".into());
-    };
-    let scalar = |v: &Value| -> Option<String> {
-        match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        }
-    };
-    let mut out = vec![];
-    for (name, svc) in services {
-        let Some(name) = name.as_str() else { continue };
-        let Some(build) = svc.get("build") else {
-            continue;
-        };
-        let (context, dockerfile, args, target) = match build {
-            Value::String(ctx) => (ctx.clone(), None, BTreeMap::new(), None),
-            Value::Mapping(_) => {
-                let ctx = build
-                    .get("context")
-                    .and_then(scalar)
-                    .unwrap_or_else(|| ".".into());
-                let df = build.get("dockerfile").and_then(scalar);
-                let mut args = BTreeMap::new();
-                match build.get("args") {
-                    Some(Value::Mapping(m)) => {
-                        for (k, v) in m {
-                            if let (Some(k), Some(v)) = (scalar(k), scalar(v)) {
-                                args.insert(k, v);
-                            }
-                        }
-                    }
-                    Some(Value::Sequence(list)) => {
-                        for item in list.iter().filter_map(scalar) {
-                            if let Some((k, v)) = item.split_once('=') {
-                                args.insert(k.to_string(), v.to_string());
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-                let target = build.get("target").and_then(scalar);
-                (ctx, df, args, target)
-            }
-            _ => {
-                return Err(format!(
-                    "service {name}: `build` must be a path or a mapping"
-                ))
-            }
-        };
-        let ctx_path = base.join(&context);
-        let df_path = ctx_path.join(dockerfile.as_deref().unwrap_or("Dockerfile"));
-        out.push(ComposeBuild {
-            service: name.to_string(),
-            context: ctx_path.display().to_string(),
-            dockerfile: df_path.display().to_string(),
-            args,
-            target,
-        });
-    }
-    out.sort_by(|a, b| a.service.cmp(&b.service));
-    Ok(out)
 }
 
 /// Build every image of the project for the current git version. Docker's
@@ -275,7 +166,7 @@ pub fn build(
             "the working tree has uncommitted changes; building version {version}"
         ));
     }
-    let planned = plan(project, &version, &state.sha)?;
+    let planned = plan(project, &version, &state.sha, em)?;
     let local = LocalTransport::new("local");
     let mut images = vec![];
     for p in &planned {
@@ -292,7 +183,7 @@ pub fn build(
         })?;
         if opts.cancel.is_cancelled() {
             em.step_finished(&step, false, Some("cancelled".into()));
-            return Err(DockerError::Interrupted);
+            return Err(DockerError::Interrupted(crate::error::Interrupted));
         }
         if status != 0 {
             em.step_finished(
@@ -333,7 +224,7 @@ pub fn build(
 pub fn find_built(project: &Project, em: &Emitter) -> Result<Option<BuiltImages>, DockerError> {
     let state = git::state(&project.root)?;
     let version = state.version();
-    let planned = plan(project, &version, &state.sha)?;
+    let planned = plan(project, &version, &state.sha, em)?;
     let mut images = vec![];
     for p in planned {
         let tag = p.spec.tags[0].clone();
@@ -355,7 +246,8 @@ pub fn find_built(project: &Project, em: &Emitter) -> Result<Option<BuiltImages>
 
 /// The local image ID of `image`, or `None` if it does not exist.
 pub fn image_id(image: &str, em: &Emitter) -> Result<Option<String>, DockerError> {
-    let out = LocalTransport::new("local").run(&Cmd::argv(argv::image_id(image)), em)?;
+    let out =
+        LocalTransport::new("local").run(&Cmd::argv(argv::image_id(&[image.to_string()])), em)?;
     if out.success() {
         Ok(Some(out.stdout_str().trim().to_string()))
     } else if out.stderr_str().contains("No such image")
@@ -379,41 +271,6 @@ pub fn short_id(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn compose_builds_are_read_from_normalized_and_short_forms() {
-        let yaml = r#"
-services:
-  worker:
-    build:
-      context: /abs/app
-      dockerfile: Dockerfile.worker
-      args:
-        MODE: worker
-        N: 3
-      target: prod
-  db:
-    image: postgres:16
-  web:
-    build: ./web
-  api:
-    build:
-      context: api
-      args: ["A=1", "B=x=y"]
-"#;
-        let b = parse_compose_builds(yaml, Path::new("/p")).unwrap();
-        let names: Vec<_> = b.iter().map(|s| s.service.as_str()).collect();
-        assert_eq!(names, ["api", "web", "worker"]);
-        assert_eq!(b[0].context, "/p/api");
-        assert_eq!(b[0].dockerfile, "/p/api/Dockerfile");
-        assert_eq!(b[0].args["B"], "x=y");
-        assert_eq!(b[1].context, "/p/./web");
-        assert_eq!(b[2].context, "/abs/app");
-        assert_eq!(b[2].dockerfile, "/abs/app/Dockerfile.worker");
-        assert_eq!(b[2].args["N"], "3");
-        assert_eq!(b[2].target.as_deref(), Some("prod"));
-        assert!(parse_compose_builds("x: 1", Path::new("/")).is_err());
-    }
 
     #[test]
     fn labels_and_repositories() {

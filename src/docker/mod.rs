@@ -1,18 +1,22 @@
-//! Docker and compose argv builders (pure functions, unit-tested) and image
-//! build, smoke test, export and shipping.
+//! Everything arcane knows about docker: the command lines ([`argv`], one
+//! pure function per operation), compose ([`compose`]), the Engine API
+//! requests ([`api`]), and image build, smoke test, export and shipping.
 //!
 //! Library API for the other engines:
 //! - [`build`] / [`find_built`] / [`version_for`]: images for the current git version.
 //! - [`smoke::smoke_test`]: run an image locally and probe its health path.
 //! - [`push::push_image`]: ship images to one server, sending only missing layers.
 
+pub mod api;
 pub mod argv;
 pub mod build;
 pub mod build_log;
+pub mod compose;
 pub mod layers;
 pub mod push;
 pub mod registry;
 pub mod smoke;
+mod via_registry;
 
 pub use build::{
     build, build_mode, find_built, version_for, BuildMode, BuildOptions, BuiltImage, BuiltImages,
@@ -36,9 +40,9 @@ pub enum DockerError {
     /// Local I/O (cache, export).
     #[error("{0}")]
     Io(String),
-    /// Cancelled (Ctrl-C, or Esc in the dashboard) while running.
+    /// Ctrl-C stopped it (exit 130); what it started was removed.
     #[error("interrupted")]
-    Interrupted,
+    Interrupted(#[source] crate::error::Interrupted),
     /// The smoke test failed; `logs` are the container's last lines.
     #[error("smoke test of {image} failed: {reason}\n--- last container log lines ---\n{logs}")]
     Smoke {
@@ -64,7 +68,7 @@ impl crate::error::HasKind for DockerError {
     fn kind(&self) -> crate::error::ErrorKind {
         if self.is_input() {
             crate::error::ErrorKind::Input
-        } else if matches!(self, DockerError::Interrupted) {
+        } else if matches!(self, DockerError::Interrupted(_)) {
             crate::error::ErrorKind::Interrupted
         } else {
             crate::error::ErrorKind::Failed

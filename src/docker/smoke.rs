@@ -6,10 +6,12 @@ use super::argv;
 use super::build::{BuiltImage, BuiltImages, DEFAULT_SERVICE};
 use super::DockerError;
 use crate::config::Project;
+use crate::deploy::health::{http_status, sleep_until};
+use crate::deploy::layout::LABEL_SMOKE;
 use crate::event::{Emitter, Stream};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How many container log lines a failure shows.
@@ -31,7 +33,9 @@ pub fn smoke_image<'a>(project: &Project, built: &'a BuiltImages) -> Option<&'a 
         .or_else(|| built.images.first())
 }
 
-/// Removes the container however the test ends.
+/// Removes the container however the test ends: a failure, an error, a
+/// panic, or Ctrl-C (see [`Sigint`]). A run killed outright leaves it, and
+/// the next smoke test on this machine removes it ([`sweep`]).
 struct Container<'a> {
     name: String,
     em: &'a Emitter,
@@ -39,7 +43,11 @@ struct Container<'a> {
 
 impl Drop for Container<'_> {
     fn drop(&mut self) {
-        let _ = run(&argv::rm_force(&self.name), &BTreeMap::new(), self.em);
+        let _ = run(
+            &argv::rm_force(std::slice::from_ref(&self.name)),
+            &BTreeMap::new(),
+            self.em,
+        );
     }
 }
 
@@ -57,6 +65,84 @@ fn run(
         .map_err(|e| DockerError::Io(format!("cannot run {}: {e}", argv[0])))
 }
 
+/// The smoke label's value: who runs the test, so a leftover can be told
+/// from another run's container still in use.
+fn owner() -> String {
+    format!("{}/{}", crate::deploy::whoami(), std::process::id())
+}
+
+/// Remove the smoke containers of this user on this machine whose arcane
+/// process is gone (a run killed before it could clean up).
+fn sweep(em: &Emitter) {
+    let fmt = format!("{{{{.ID}}}}\t{{{{.Label \"{LABEL_SMOKE}\"}}}}");
+    let Ok(out) = run(
+        &argv::ps_with(&[(LABEL_SMOKE, "")], true, &fmt),
+        &BTreeMap::new(),
+        em,
+    ) else {
+        return;
+    };
+    let dead = orphans(
+        &String::from_utf8_lossy(&out.stdout),
+        &crate::deploy::whoami(),
+        |pid| std::path::Path::new(&format!("/proc/{pid}")).exists(),
+    );
+    if !dead.is_empty() {
+        let _ = run(&argv::rm_force(&dead), &BTreeMap::new(), em);
+    }
+}
+
+/// The IDs in `ID<TAB>OWNER` lines whose owner is `me` with a pid that is
+/// not `alive`. Another user's or machine's containers, and those of older
+/// arcane versions (owner `1`), are left alone.
+fn orphans(ps: &str, me: &str, alive: impl Fn(u32) -> bool) -> Vec<String> {
+    ps.lines()
+        .filter_map(|l| {
+            let (id, owner) = l.split_once('\t')?;
+            let (who, pid) = owner.rsplit_once('/')?;
+            let pid: u32 = pid.parse().ok()?;
+            (who == me && !alive(pid)).then(|| id.to_string())
+        })
+        .collect()
+}
+
+static SIGINT: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    SIGINT.store(true, Ordering::SeqCst);
+}
+
+/// Ctrl-C during the smoke test: noted instead of killing arcane, so the
+/// test stops at its next check and removes its container. The previous
+/// disposition comes back when the test ends.
+struct Sigint(libc::sighandler_t);
+
+impl Sigint {
+    fn catch() -> Sigint {
+        SIGINT.store(false, Ordering::SeqCst);
+        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        let old =
+            unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
+        if old == libc::SIG_IGN {
+            // Ignored (a background job): leave it ignored.
+            // SAFETY: restoring the disposition we just replaced.
+            unsafe { libc::signal(libc::SIGINT, old) };
+        }
+        Sigint(old)
+    }
+
+    fn caught(&self) -> bool {
+        SIGINT.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Sigint {
+    fn drop(&mut self) {
+        // SAFETY: restoring the disposition `catch` replaced.
+        unsafe { libc::signal(libc::SIGINT, self.0) };
+    }
+}
+
 /// Run the smoke test for `built`; `Err(DockerError::Smoke)` carries the
 /// container's last log lines.
 pub fn smoke_test(
@@ -72,6 +158,8 @@ pub fn smoke_test(
     let port = project.config.app_port();
     let step = "smoke";
     em.step_started(step);
+    sweep(em);
+    let sigint = Sigint::catch();
     let name = format!(
         "arcane-smoke-{}-{:08x}",
         project.app_name(),
@@ -79,7 +167,13 @@ pub fn smoke_test(
     );
     let mut cenv = BTreeMap::new();
     cenv.insert("ARCANE_ENV".to_string(), env.unwrap_or("smoke").to_string());
-    let out = run(&argv::smoke_run(&name, &img.tag, port, &cenv), &cenv, em)?;
+    let out = run(
+        &argv::smoke_run(&name, &owner(), &img.tag, port, &cenv),
+        &cenv,
+        em,
+    )?;
+    // From here on the container may exist (`docker run` creates it even
+    // when it cannot start it): every way out removes it.
     let guard = Container { name, em };
     let fail = |reason: String, logs: String| {
         em.step_finished(step, false, Some(reason.clone()));
@@ -92,6 +186,10 @@ pub fn smoke_test(
             logs,
         })
     };
+    let interrupted = || {
+        em.step_finished(step, false, Some("interrupted".into()));
+        Err(DockerError::Interrupted(crate::error::Interrupted))
+    };
     if !out.status.success() {
         return fail(
             "docker run failed".into(),
@@ -99,7 +197,7 @@ pub fn smoke_test(
         );
     }
     let logs = |g: &Container| -> String {
-        run(&argv::logs_tail(&g.name, LOG_LINES), &BTreeMap::new(), em)
+        run(&argv::logs(&g.name, LOG_LINES, false), &BTreeMap::new(), em)
             .map(|o| {
                 let mut s = String::from_utf8_lossy(&o.stdout).into_owned();
                 s.push_str(&String::from_utf8_lossy(&o.stderr));
@@ -112,17 +210,24 @@ pub fn smoke_test(
         .lines()
         .find_map(|l| l.trim().parse::<SocketAddr>().ok().filter(|a| a.is_ipv4()));
     let Some(addr) = addr else {
+        if sigint.caught() {
+            return interrupted();
+        }
         let l = logs(&guard);
         return fail(
             format!("the container did not publish port {port} (is [health] port / [proxy] app_port right?)"),
             l,
         );
     };
-    std::thread::sleep(Duration::from_secs_f64(h.grace));
+    let caught = || sigint.caught();
+    sleep_until(Instant::now() + Duration::from_secs_f64(h.grace), &caught);
     let deadline = Instant::now() + Duration::from_secs(h.timeout);
     let mut ok_in_a_row = 0;
     let mut last = String::from("no answer yet");
     loop {
+        if sigint.caught() {
+            return interrupted();
+        }
         match http_status(addr, &h.path, Duration::from_secs(2)) {
             Ok(code) if (200..400).contains(&code) => {
                 ok_in_a_row += 1;
@@ -139,17 +244,27 @@ pub fn smoke_test(
                 last = format!("GET {} failed: {e}", h.path);
             }
         }
-        let st = run(&argv::container_state(&guard.name), &BTreeMap::new(), em)?;
-        let st = String::from_utf8_lossy(&st.stdout).trim().to_string();
-        if let Some(code) = st.strip_prefix("false ") {
+        let st = run(
+            &argv::inspect(std::slice::from_ref(&guard.name)),
+            &BTreeMap::new(),
+            em,
+        )?;
+        let st = argv::parse_inspect(&String::from_utf8_lossy(&st.stdout));
+        if let Some(st) = st.first().filter(|s| s.ended()) {
             let l = logs(&guard);
-            return fail(format!("the container exited with code {code}"), l);
+            return fail(
+                format!("the container exited with code {}", st.exit_code),
+                l,
+            );
         }
         if Instant::now() >= deadline {
             let l = logs(&guard);
             return fail(format!("not healthy after {}s ({last})", h.timeout), l);
         }
-        std::thread::sleep(Duration::from_secs_f64(h.interval));
+        sleep_until(
+            Instant::now() + Duration::from_secs_f64(h.interval),
+            &caught,
+        );
     }
     drop(guard);
     em.step_finished(
@@ -163,55 +278,14 @@ pub fn smoke_test(
     Ok(())
 }
 
-/// A minimal HTTP/1.0 GET returning the status code. Enough for a health
-/// probe; no redirects, no TLS (the container is probed on loopback).
-pub fn http_status(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::Result<u16> {
-    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
-    s.set_read_timeout(Some(timeout))?;
-    s.set_write_timeout(Some(timeout))?;
-    let req = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: arcane-smoke\r\n\r\n");
-    s.write_all(req.as_bytes())?;
-    let mut buf = [0u8; 64];
-    let mut n = 0;
-    while n < 12 {
-        let r = s.read(&mut buf[n..])?;
-        if r == 0 {
-            break;
-        }
-        n += r;
-    }
-    let head = String::from_utf8_lossy(&buf[..n]);
-    head.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {head:?}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpListener;
 
     #[test]
-    fn http_status_reads_the_status_line() {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        std::thread::spawn(move || {
-            for (i, c) in l.incoming().take(2).enumerate() {
-                let mut c = c.unwrap();
-                let mut b = [0u8; 512];
-                let _ = c.read(&mut b);
-                let code = if i == 0 { "200 OK" } else { "503 Unavailable" };
-                let _ = write!(c, "HTTP/1.1 {code}\r\nContent-Length: 0\r\n\r\n");
-            }
-        });
-        assert_eq!(
-            http_status(addr, "/health", Duration::from_secs(2)).unwrap(),
-            200
-        );
-        assert_eq!(
-            http_status(addr, "/health", Duration::from_secs(2)).unwrap(),
-            503
-        );
+    fn only_this_users_smoke_containers_of_dead_runs_are_orphans() {
+        let ps = "a\troot@box/10\nb\troot@box/11\nc\tada@box/10\nd\t1\ne\troot@other/10\n";
+        assert_eq!(orphans(ps, "root@box", |pid| pid == 11), ["a"]);
+        assert!(orphans(ps, "root@box", |_| true).is_empty());
     }
 }

@@ -134,6 +134,16 @@ fn dirty_policy(ctx: &Ctx, env: &str, allow_dirty: bool) -> Result<Option<String
     )))
 }
 
+/// Two envs publishing the same host port on a shared server (no
+/// `[proxy]`): the second deploy would fail at cutover with "port is already
+/// allocated". Refused before anything is built or touched.
+fn refuse_port_clash(ctx: &Ctx, env: &str) -> Result<(), Error> {
+    match crate::config::publish::clash_errors(ctx.project, Some(env)).pop() {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
 /// Ask before touching a protected env: y/N or the typed env name on a
 /// terminal (`[envs.NAME] confirm`), a typed-name dialog in the dashboard.
 pub(super) fn confirm_protected(ctx: &Ctx, env: &str, what: &str) -> Result<(), Error> {
@@ -155,6 +165,7 @@ pub(super) fn confirm_protected(ctx: &Ctx, env: &str, what: &str) -> Result<(), 
 /// What a deploy would do, reading each server's live release; changes nothing.
 pub fn plan(ctx: &Ctx, req: &DeployRequest) -> Result<Plan, Error> {
     let (env, servers) = ctx.env_servers(&req.selection)?;
+    refuse_port_clash(ctx, &env)?;
     let (envs, mut refs) = load_envs_refs(ctx, &env, &servers)?;
     let art = Artifact::describe(ctx.project, &ctx.em)?;
     check_health_services(ctx, &art)?;
@@ -233,6 +244,7 @@ pub fn plan(ctx: &Ctx, req: &DeployRequest) -> Result<Plan, Error> {
 /// Deploy the app to the selected servers.
 pub fn deploy(ctx: &Ctx, req: &DeployRequest) -> Result<DeploySummary, Error> {
     let (env, servers) = ctx.env_servers(&req.selection)?;
+    refuse_port_clash(ctx, &env)?;
     // Registry credentials are input: refuse before building or connecting.
     let login = match &ctx.project.config.registry {
         Some(reg) => crate::docker::push::RegistryLogin::from_config(reg).map_err(Error::input)?,

@@ -6,9 +6,10 @@
 
 use super::{fan_out_all, Ctx, Error};
 use crate::config::{Selection, Server};
+use crate::docker::argv::{self, Container};
 use crate::error::ErrorKind;
 use crate::event::{Emitter, Event, Sink};
-use crate::remote::{ops, Cmd, Transport};
+use crate::remote::{Cmd, Transport};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,7 +89,7 @@ fn server_logs(ctx: &Ctx, s: &Server, req: &LogsRequest, em: &Emitter) -> Result
                     em.clone()
                 };
                 let _ = t.stream(
-                    &Cmd::argv(ops::logs_argv(&c.id, req.lines, req.follow)),
+                    &Cmd::argv(argv::logs(&c.id, req.lines, req.follow)),
                     &sink,
                     stop,
                 );
@@ -98,7 +99,7 @@ fn server_logs(ctx: &Ctx, s: &Server, req: &LogsRequest, em: &Emitter) -> Result
     Ok(())
 }
 
-fn name_of(c: &ops::Container) -> &str {
+fn name_of(c: &Container) -> &str {
     if c.accessory.is_empty() {
         &c.service
     } else {
@@ -123,9 +124,11 @@ pub fn exec(ctx: &Ctx, sel: &Selection, service: &str, cmd: &[String]) -> Result
     let sem = ctx.em.for_server(&s.name);
     let t = ctx.connect(s, &sem)?;
     let cs = running_for(t.as_ref(), ctx.app(), &s.config.env, Some(service), &sem)?;
-    let code = t.stream(&Cmd::argv(ops::exec_argv(&cs[0].id, cmd)), &ctx.em, &|| {
-        ctx.cancel.is_cancelled()
-    })?;
+    let code = t.stream(
+        &Cmd::argv(argv::exec(&cs[0].id, false, cmd)),
+        &ctx.em,
+        &|| ctx.cancel.is_cancelled(),
+    )?;
     if ctx.cancel.is_cancelled() {
         return Err(Error::Interrupted);
     }
@@ -140,9 +143,9 @@ pub(crate) fn running_for(
     env: &str,
     service: Option<&str>,
     em: &Emitter,
-) -> Result<Vec<ops::Container>, Error> {
+) -> Result<Vec<Container>, Error> {
     let out = t.run(
-        &Cmd::argv(ops::ps_argv(app, env, None, true)).with_timeout(Duration::from_secs(30)),
+        &Cmd::argv(argv::ps_app(app, env, None, false)).with_timeout(Duration::from_secs(30)),
         em,
     )?;
     if !out.success() {
@@ -152,14 +155,14 @@ pub(crate) fn running_for(
             out.stderr_str().trim()
         )));
     }
-    let all: Vec<ops::Container> = ops::parse_ps(&out.stdout_str())
+    let all: Vec<Container> = argv::parse_ps(&out.stdout_str())
         .into_iter()
         .filter(|c| !c.is_transient())
         .collect();
     let Some(svc) = service else {
         return Ok(all);
     };
-    let mine: Vec<ops::Container> = all.iter().filter(|c| name_of(c) == svc).cloned().collect();
+    let mine: Vec<Container> = all.iter().filter(|c| name_of(c) == svc).cloned().collect();
     if !mine.is_empty() {
         return Ok(mine);
     }

@@ -4,13 +4,15 @@
 use super::logs::running_for;
 use super::{fan_out_all, status::PROBE_PARALLEL, Ctx, Error};
 use crate::config::{Selection, Server};
+use crate::docker::argv;
+use crate::docker::push::human_bytes;
 use crate::error::ErrorKind;
 use crate::event::report::{
     CheckReport, HaltReport, ServerCheck, ServerEntry, ServerHalt, ServerList, TrustReport,
 };
 use crate::event::Event;
 use crate::interact::Confirm;
-use crate::remote::{fetch_host_key, hostkey, ops, ssh, Cmd, RemoteError};
+use crate::remote::{fetch_host_key, hostkey, ssh, Cmd, RemoteError};
 use std::time::Duration;
 
 /// Every server in `config/servers.toml`, with the groups it is in.
@@ -104,14 +106,15 @@ fn check_one(ctx: &Ctx, s: &Server) -> ServerCheck {
             r.reachable = true;
             r.auth = true;
             match t.run(
-                &ops::check_script().with_timeout(Duration::from_secs(30)),
+                &argv::check_script().with_timeout(Duration::from_secs(30)),
                 &em,
             ) {
                 Ok(out) => {
-                    let c = ops::parse_check(&out.stdout_str());
+                    let c = argv::parse_check(&out.stdout_str());
                     r.problems = c.problems();
                     (r.arch, r.docker, r.docker_error) = (c.arch, c.docker, c.docker_error);
-                    (r.compose_v1, r.compose_v2) = (c.compose_v1, c.compose_v2);
+                    r.compose = c.compose.map(|c| c.name().to_string());
+                    r.compose_version = c.compose_version;
                     (r.disk_path, r.disk_free_bytes) = (c.disk_path, c.disk_free_bytes);
                 }
                 Err(e) => r.problems.push(e.to_string()),
@@ -124,7 +127,7 @@ fn check_one(ctx: &Ctx, s: &Server) -> ServerCheck {
             r.docker.as_deref().unwrap_or("?"),
             r.compose(),
             r.disk_free_bytes
-                .map(ops::human_bytes)
+                .map(human_bytes)
                 .unwrap_or_else(|| "?".into()),
             r.arch.as_deref().unwrap_or("?")
         )
@@ -277,7 +280,7 @@ pub fn halt(ctx: &Ctx, sel: &Selection) -> Result<HaltReport, Error> {
             }
             let ids: Vec<String> = cs.iter().map(|c| c.id.clone()).collect();
             let out = t.run(
-                &Cmd::argv(ops::stop_argv(&ids)).with_timeout(Duration::from_secs(120)),
+                &Cmd::argv(argv::stop(&ids, 10)).with_timeout(Duration::from_secs(120)),
                 &em,
             )?;
             if !out.success() {

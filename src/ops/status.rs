@@ -8,9 +8,11 @@
 
 use super::{fan_out_all, Ctx, Error};
 use crate::config::{Selection, Server};
+use crate::deploy::layout;
+use crate::docker::{api, argv};
 use crate::event::report::{self, Container, ServerStatus, StatusReport};
 use crate::event::{Emitter, Event};
-use crate::remote::{ops, Cmd, RemoteError, Transport};
+use crate::remote::{Cmd, RemoteError, Transport};
 use std::time::Duration;
 
 /// At most this many probes at once: 50 servers must not mean 50
@@ -131,8 +133,12 @@ fn probe(ctx: &Ctx, s: &Server, em: &Emitter) -> ServerStatus {
     let (app, env) = (ctx.app(), s.config.env.as_str());
     // The files need a shell; the API answers while it runs.
     let state = std::thread::scope(|sc| {
-        let files =
-            sc.spawn(|| t.run(&ops::state_script(app, env).with_timeout(QUERY_TIMEOUT), em));
+        let files = sc.spawn(|| {
+            t.run(
+                &layout::state_script(app, env).with_timeout(QUERY_TIMEOUT),
+                em,
+            )
+        });
         match engine_state(t.as_ref(), app, env, em) {
             Ok((docker, cs)) => {
                 st.docker = docker;
@@ -144,7 +150,7 @@ fn probe(ctx: &Ctx, s: &Server, em: &Emitter) -> ServerStatus {
     });
     match state {
         Ok(Ok(out)) => {
-            let (live, lock) = ops::parse_state(&out.stdout_str());
+            let (live, lock) = layout::parse_state(&out.stdout_str());
             st.live = live;
             st.lock = lock;
         }
@@ -169,22 +175,17 @@ fn engine_state(
     em: &Emitter,
 ) -> Result<(Option<String>, Vec<Container>), String> {
     let api = |req: Vec<u8>| {
-        t.unix_request(ops::DOCKER_SOCKET, &req, em)
+        t.unix_request(api::DOCKER_SOCKET, &req, em)
             .and_then(|r| r.ok())
     };
-    let version = api(ops::version_api_request()).and_then(|r| ops::parse_version_api(&r).ok());
+    let version = api(api::version_request()).and_then(|r| api::parse_version(&r).ok());
     if let Some(v) = version {
-        if let Some(cs) =
-            api(ops::ps_api_request(app, env)).and_then(|r| ops::parse_ps_api(&r).ok())
-        {
+        if let Some(cs) = api(api::ps_app_request(app, env)).and_then(|r| api::parse_ps(&r).ok()) {
             return Ok((Some(v), cs));
         }
     }
     let out = t
-        .run(
-            &Cmd::argv(ops::version_argv()).with_timeout(QUERY_TIMEOUT),
-            em,
-        )
+        .run(&Cmd::argv(argv::version()).with_timeout(QUERY_TIMEOUT), em)
         .map_err(|e| short_remote_error(&e))?;
     if !out.success() {
         return Err(format!("docker: {}", first_line(&out.stderr_str())));
@@ -202,14 +203,14 @@ fn containers(
 ) -> Result<Vec<Container>, String> {
     let out = t
         .run(
-            &Cmd::argv(ops::ps_argv(app, env, None, false)).with_timeout(QUERY_TIMEOUT),
+            &Cmd::argv(argv::ps_app(app, env, None, true)).with_timeout(QUERY_TIMEOUT),
             em,
         )
         .map_err(|e| short_remote_error(&e))?;
     if !out.success() {
         return Err(format!("docker ps: {}", first_line(&out.stderr_str())));
     }
-    Ok(ops::parse_ps(&out.stdout_str()))
+    Ok(argv::parse_ps(&out.stdout_str()))
 }
 
 /// The running services on each selected server, as `(server, service)`

@@ -1,15 +1,18 @@
-//! Docker argv for the proxy container, built by pure functions so tests can
-//! assert exactly what runs on a server.
+//! The proxy container's docker argv: its own `docker run` and inspect
+//! formats, and the shared builders of [`crate::docker::argv`] applied to
+//! it. Pure functions, so tests assert exactly what runs on a server.
 
 use super::{CONTAINER, NETWORK};
+use crate::deploy::layout::{self, LABEL_NETWORK, LABEL_PROXY};
+use crate::docker::argv;
 
 /// Named volumes: certificates and ACME state (`/data`) and Caddy's autosaved
 /// config (`/config`). Both outlive the container, so a reboot or an image
 /// upgrade keeps every app's routes and certificates.
 pub const DATA_VOLUME: &str = "arcane-proxy-data";
 pub const CONFIG_VOLUME: &str = "arcane-proxy-config";
-/// Label that marks arcane's proxy container.
-pub const LABEL: &str = "arcane.proxy=caddy";
+/// The proxy kind, the value of its container's `arcane.proxy` label.
+pub const KIND: &str = "caddy";
 
 fn v(words: &[&str]) -> Vec<String> {
     words.iter().map(|s| s.to_string()).collect()
@@ -17,38 +20,20 @@ fn v(words: &[&str]) -> Vec<String> {
 
 /// `docker network inspect arcane` (exit 0 when it exists).
 pub fn network_inspect() -> Vec<String> {
-    v(&[
-        "docker",
-        "network",
-        "inspect",
-        "--format",
-        "{{.Name}}",
-        NETWORK,
-    ])
+    argv::network_inspect(NETWORK)
 }
 
 /// `docker network create arcane`.
 pub fn network_create() -> Vec<String> {
-    v(&[
-        "docker",
-        "network",
-        "create",
-        "--label",
-        "arcane.network=1",
-        NETWORK,
-    ])
+    argv::network_create(NETWORK, &[(LABEL_NETWORK, "1".into())])
 }
 
 /// State and image of the proxy container, one line: `running caddy:2`.
 pub fn inspect() -> Vec<String> {
-    v(&[
-        "docker",
-        "container",
-        "inspect",
-        "--format",
+    argv::inspect_format(
+        &[CONTAINER.to_string()],
         "{{.State.Status}} {{.Config.Image}}",
-        CONTAINER,
-    ])
+    )
 }
 
 /// Where the router's config lives inside the container (in the config volume).
@@ -91,7 +76,7 @@ pub fn run(image: &str, router_base: &str) -> Vec<String> {
         "--name",
         CONTAINER,
         "--label",
-        LABEL,
+        &layout::label(LABEL_PROXY, KIND),
         "--restart",
         "unless-stopped",
         "--network",
@@ -124,62 +109,47 @@ pub fn run(image: &str, router_base: &str) -> Vec<String> {
     a
 }
 
+fn me() -> [String; 1] {
+    [CONTAINER.to_string()]
+}
+
 /// `docker start arcane-proxy` (a stopped proxy keeps its config).
 pub fn start() -> Vec<String> {
-    v(&["docker", "start", CONTAINER])
+    argv::start(&me())
 }
 
 /// Stop gracefully: Caddy finishes in-flight requests within its grace period.
 pub fn stop(timeout_secs: u64) -> Vec<String> {
-    v(&[
-        "docker",
-        "stop",
-        "--time",
-        &timeout_secs.to_string(),
-        CONTAINER,
-    ])
+    argv::stop(&me(), timeout_secs)
 }
 
 /// Remove the (stopped) container; the volumes stay.
 pub fn rm() -> Vec<String> {
-    v(&["docker", "rm", "--force", CONTAINER])
+    argv::rm_force(&me())
 }
 
 pub fn logs(tail: usize) -> Vec<String> {
-    v(&["docker", "logs", "--tail", &tail.to_string(), CONTAINER])
+    argv::logs(CONTAINER, tail, false)
 }
 
 /// The addresses of containers on their networks, one line per container:
 /// `name ip1 ip2...`.
 pub fn container_ips(names: &[String]) -> Vec<String> {
-    let mut a = v(&[
-        "docker",
-        "container",
-        "inspect",
-        "--format",
+    argv::inspect_format(
+        names,
         "{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
-    ]);
-    a.extend(names.iter().cloned());
-    a
+    )
 }
 
 /// The proxy container's TCP sockets (`/proc/net/tcp`): used to count the
 /// connections still open to old upstreams while draining.
 pub fn proc_net_tcp() -> Vec<String> {
-    v(&["docker", "exec", CONTAINER, "cat", "/proc/net/tcp"])
+    argv::exec(CONTAINER, false, &v(&["cat", "/proc/net/tcp"]))
 }
 
 /// Pipe one HTTP request into an admin listener inside the container.
 pub fn admin_pipe(port: u16) -> Vec<String> {
-    v(&[
-        "docker",
-        "exec",
-        "--interactive",
-        CONTAINER,
-        "nc",
-        "127.0.0.1",
-        &port.to_string(),
-    ])
+    argv::exec(CONTAINER, true, &v(&["nc", "127.0.0.1", &port.to_string()]))
 }
 
 #[cfg(test)]
@@ -208,16 +178,26 @@ mod tests {
             v(&[
                 "docker",
                 "exec",
-                "--interactive",
+                "-i",
                 "arcane-proxy",
                 "nc",
                 "127.0.0.1",
                 "2019"
             ])
         );
+        assert_eq!(stop(30), v(&["docker", "stop", "-t", "30", "arcane-proxy"]));
+        assert_eq!(rm(), v(&["docker", "rm", "-f", "arcane-proxy"]));
         assert_eq!(
-            stop(30),
-            v(&["docker", "stop", "--time", "30", "arcane-proxy"])
+            inspect(),
+            v(&[
+                "docker",
+                "inspect",
+                "--type",
+                "container",
+                "-f",
+                "{{.State.Status}} {{.Config.Image}}",
+                "arcane-proxy"
+            ])
         );
         assert_eq!(
             network_create(),
@@ -227,6 +207,17 @@ mod tests {
                 "create",
                 "--label",
                 "arcane.network=1",
+                "arcane"
+            ])
+        );
+        assert_eq!(
+            network_inspect(),
+            v(&[
+                "docker",
+                "network",
+                "inspect",
+                "--format",
+                "{{.Name}}",
                 "arcane"
             ])
         );

@@ -12,7 +12,8 @@ mod forward;
 mod guard;
 pub mod hostkey;
 pub mod local;
-pub mod ops;
+#[cfg(test)]
+pub mod scripted;
 mod session;
 pub mod ssh;
 pub mod ssh_config;

@@ -119,10 +119,16 @@ impl App {
         }
     }
 
+    /// Staging and production on this machine's Docker: production has its
+    /// own port (two envs publishing one port on one server is refused).
     pub fn local(prefix: &str, extra: &str) -> App {
+        let extra = format!(
+            "{extra}\n[envs.staging]\n\n[envs.production]\npublish = \"127.0.0.1:{}\"\n",
+            free_port()
+        );
         App::new(
             prefix,
-            extra,
+            &extra,
             "[servers.local]\nhost = \"local\"\nenv = \"staging\"\n\n[servers.prodbox]\nhost = \"local\"\nenv = \"production\"\n",
         )
     }

@@ -1,8 +1,8 @@
 //! Reports as aligned text tables for humans. Each report type gets one
 //! function; `--json` serializes the same values instead.
 
+use crate::docker::push::human_bytes;
 use crate::event::report::*;
-use crate::remote::ops::human_bytes;
 
 /// A table: column titles and rows of cells.
 pub struct Table {

@@ -2,12 +2,10 @@
 //! reused for a clean commit) on this machine, or described without
 //! building for a dry run.
 
-use super::session::detect_compose;
 use super::DeployError;
 use crate::cancel::Cancel;
 use crate::config::{BuildMode, Project};
-use crate::deploy::compose;
-use crate::docker;
+use crate::docker::{self, argv, compose};
 use crate::event::Emitter;
 use crate::remote::{Cmd, Transport};
 use std::collections::BTreeMap;
@@ -45,6 +43,43 @@ impl Artifact {
             version: "rollback".into(),
             git_sha: String::new(),
             kind: ArtKind::None,
+        }
+    }
+
+    /// An image-mode artifact built elsewhere: what a unit test deploys
+    /// without a local docker build. `image_id` None: nothing to ship.
+    #[cfg(test)]
+    pub fn for_test_image(version: &str, image: &str, image_id: Option<&str>) -> Artifact {
+        Artifact {
+            version: version.into(),
+            git_sha: version.into(),
+            kind: ArtKind::Image {
+                service: IMAGE_SERVICE.into(),
+                image: image.into(),
+                image_id: image_id.map(String::from),
+            },
+        }
+    }
+
+    /// A compose-mode artifact: the file's `bytes`, its `services`, and
+    /// service -> (image ref, image ID) for what arcane ships.
+    #[cfg(test)]
+    pub fn for_test_compose(
+        version: &str,
+        bytes: &[u8],
+        services: Vec<compose::Service>,
+        images: BTreeMap<String, (String, String)>,
+        health_service: &str,
+    ) -> Artifact {
+        Artifact {
+            version: version.into(),
+            git_sha: version.into(),
+            kind: ArtKind::Compose {
+                bytes: bytes.to_vec(),
+                services,
+                images,
+                health_service: Some(health_service.into()),
+            },
         }
     }
 
@@ -136,7 +171,7 @@ impl Artifact {
                 let bytes = std::fs::read(&file).map_err(|e| {
                     DeployError::input(format!("{}: cannot read: {e}", file.display()))
                 })?;
-                let services = local_compose_services(&file, em)?;
+                let services = compose::local_services(&file, em).map_err(docker_err)?;
                 let mut images = BTreeMap::new();
                 for i in built.iter().flat_map(|b| b.images.iter()) {
                     // Content-addressed tag: a service whose image did not
@@ -148,7 +183,7 @@ impl Artifact {
                     );
                     if !describe_only {
                         let out = crate::remote::LocalTransport::new("local")
-                            .run(&Cmd::argv(["docker", "tag", &i.tag, &ref_]), em)
+                            .run(&Cmd::argv(argv::tag(&i.tag, &ref_)), em)
                             .map_err(DeployError::remote)?;
                         if !out.success() {
                             return Err(DeployError::failed(format!(
@@ -161,7 +196,7 @@ impl Artifact {
                     images.insert(i.service.clone(), (ref_, i.id.clone()));
                 }
                 for s in &services {
-                    if let (None, Some(img)) = (&s.context, &s.image) {
+                    if let (None, Some(img)) = (&s.build, &s.image) {
                         if let Some(id) = docker::build::image_id(img, em).map_err(docker_err)? {
                             images.insert(s.name.clone(), (img.clone(), id));
                         }
@@ -170,7 +205,7 @@ impl Artifact {
                 let health_service = services
                     .iter()
                     .find(|s| s.name == IMAGE_SERVICE)
-                    .or_else(|| services.iter().find(|s| s.context.is_some()))
+                    .or_else(|| services.iter().find(|s| s.build.is_some()))
                     .or(services.first())
                     .map(|s| s.name.clone());
                 ArtKind::Compose {
@@ -247,42 +282,11 @@ impl Artifact {
 }
 
 pub(crate) fn docker_err(e: docker::DockerError) -> DeployError {
-    if matches!(e, docker::DockerError::Interrupted) {
+    if matches!(e, docker::DockerError::Interrupted(_)) {
         DeployError::Cancelled
     } else if e.is_input() {
         DeployError::input(e.to_string())
     } else {
         DeployError::failed(e.to_string())
     }
-}
-
-/// `<compose> -f FILE config` on this machine, parsed.
-fn local_compose_services(
-    file: &std::path::Path,
-    em: &Emitter,
-) -> Result<Vec<compose::Service>, DeployError> {
-    let t = crate::remote::LocalTransport::new("local");
-    let cli = detect_compose(&t, em)?.ok_or_else(|| {
-        DeployError::input(
-            "compose mode needs `docker compose` (v2) or `docker-compose` (v1) on this machine",
-        )
-    })?;
-    let mut a = cli.prefix();
-    a.extend(["-f".into(), file.display().to_string(), "config".into()]);
-    let out = t.run(&Cmd::argv(a), em).map_err(DeployError::remote)?;
-    if !out.success() {
-        return Err(DeployError::input(format!(
-            "{}: {}",
-            file.display(),
-            out.stderr_str().trim()
-        )));
-    }
-    let services = compose::parse_config(&out.stdout_str());
-    if services.is_empty() {
-        return Err(DeployError::input(format!(
-            "{}: no services found",
-            file.display()
-        )));
-    }
-    Ok(services)
 }

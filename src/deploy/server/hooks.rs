@@ -4,11 +4,12 @@
 use super::activate::ensure_network;
 use super::{remaining, Session, Shared};
 use crate::config::Hook;
-use crate::deploy::argv::{self, Labels};
+use crate::deploy::layout::Labels;
 use crate::deploy::release::{Release, Runtime};
 use crate::deploy::DeployError;
+use crate::docker::argv;
 use crate::event::Emitter;
-use crate::remote::{shell_quote, Cmd};
+use crate::remote::Cmd;
 use std::time::Duration;
 
 pub(super) fn run_hooks(
@@ -88,10 +89,7 @@ pub(super) fn run_hooks(
         if status != 0 {
             // A timed-out hook leaves its container; remove it.
             let _ = sess.t.run(
-                &Cmd::shell(format!(
-                    "docker rm -f {} >/dev/null 2>&1; true",
-                    shell_quote(&name)
-                )),
+                &Cmd::shell(argv::sh_quiet(&argv::rm_force(std::slice::from_ref(&name)))),
                 em,
             );
             let msg = format!("hook `{}` exited with {status}", h.command);

@@ -6,27 +6,34 @@
 //! This file drives one server (connect, lock, dispatch, unlock); the steps
 //! live beside it: [`session`] (connect, what is on the server),
 //! [`artifact`] (what a new deploy ships), [`prepare`] (ship, release dir),
-//! [`activate`] (start, health, cutover, record), [`hooks`], [`prune`] and
+//! [`activate`] (start, health, cutover, record; the runtime's own steps in
+//! [`image_runtime`] and [`compose_runtime`]), [`hooks`], [`prune`] and
 //! [`rollback`] (an existing release, undo, rollback-all).
 
 use super::lock::Lock;
 use super::DeployError;
 use crate::cancel::Cancel;
 use crate::config::{Project, Server};
-use crate::deploy::deps;
+use crate::deploy::{deps, health};
 use crate::error::HasKind;
 use crate::event::report::ServerOutcome;
 use crate::event::Emitter;
+use crate::remote::Transport;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod activate;
 mod artifact;
+mod compose_runtime;
 mod hooks;
+mod image_runtime;
 mod prepare;
 mod prune;
 mod rollback;
 mod session;
+#[cfg(test)]
+mod tests;
 
 use activate::{activate, Stage};
 use artifact::ArtKind;
@@ -128,6 +135,23 @@ pub(crate) fn run(
     target: &Target,
     em: &Emitter,
 ) -> (ServerOutcome, Option<Undo>) {
+    let connect = |s: &Server, em: &Emitter| deps::connect(s, &sh.access, em);
+    run_with(sh, server, vars, target, em, &connect)
+}
+
+/// Opens the transport to a server.
+pub(crate) type Connect<'a> =
+    dyn Fn(&Server, &Emitter) -> Result<Arc<dyn Transport>, DeployError> + 'a;
+
+/// [`run`] over the transports `connect` opens (tests script them).
+pub(crate) fn run_with(
+    sh: &Shared,
+    server: &Server,
+    vars: &BTreeMap<String, String>,
+    target: &Target,
+    em: &Emitter,
+    connect: &Connect,
+) -> (ServerOutcome, Option<Undo>) {
     let mut out = ServerOutcome {
         server: server.name.clone(),
         ok: false,
@@ -144,7 +168,8 @@ pub(crate) fn run(
     // The server's state is read in the lock's round trip, under the lock:
     // one round trip fewer per server than reading it before and again after.
     let sess = step(em, "connect", || {
-        let s = Session::connect(sh.project, &sh.access, server, &sh.env, want_compose, em)?;
+        let t = connect(server, em)?;
+        let s = Session::with_transport(sh.project, server, &sh.env, want_compose, t);
         Ok((s, server.config.host.clone()))
     });
     let mut sess = match sess {
@@ -216,11 +241,15 @@ pub(crate) fn run(
         Err(f) => {
             out.error_kind = Some(f.error.kind());
             out.rolled_back = f.rolled_back;
-            out.version = f.live.clone();
+            // A failure before activation leaves the live release as it was.
+            out.version = f.live.clone().or(out.version.take());
+            // One line per server: a health failure's log lines were shown
+            // with its step.
+            let error = f.error.to_string();
+            let error = health::without_logs(&error);
             out.detail = if f.rolled_back {
                 format!(
-                    "{}; rolled back, {} is live",
-                    f.error,
+                    "{error}; rolled back, {} is live",
                     f.live
                         .as_deref()
                         .map(crate::event::report::short_sha)
@@ -228,7 +257,7 @@ pub(crate) fn run(
                         .unwrap_or("nothing")
                 )
             } else {
-                f.error.to_string()
+                error.to_string()
             };
             (out, None)
         }

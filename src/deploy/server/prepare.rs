@@ -2,11 +2,12 @@
 //! directory (env file 0600, compose files, release.json).
 
 use super::{activate, release_running, step, ArtKind, Done, Failure, Session, Shared};
-use crate::deploy::argv::{Labels, RunSpec};
-use crate::deploy::compose;
 use crate::deploy::deps;
+use crate::deploy::layout::Labels;
 use crate::deploy::release::{self, EnvDigest, Release, Runtime, Status};
 use crate::deploy::DeployError;
+use crate::docker::argv::RunSpec;
+use crate::docker::compose;
 use crate::event::Emitter;
 use crate::remote::{shell_quote, Cmd};
 use std::collections::BTreeMap;
@@ -166,14 +167,13 @@ fn new_release(
                     sess.server.name
                 ))
             })?;
-            let dir = sess.layout.release_dir(name);
             (
                 Runtime::Compose {
                     cli,
                     project: format!("{}-{}", sh.app, sh.env),
                     files: vec![
-                        format!("{dir}/compose.yml"),
-                        format!("{dir}/arcane.override.yml"),
+                        sess.layout.compose_file(name),
+                        sess.layout.override_file(name),
                     ],
                     health_service: health_service.clone(),
                     port,
@@ -243,10 +243,11 @@ pub(super) fn accessory_network(sh: &Shared) -> Option<String> {
     (!sh.project.config.accessories.is_empty()).then(|| format!("{}-{}", sh.app, sh.env))
 }
 
-/// `-p` value without a proxy: `[deploy] publish` or the app port on all interfaces.
+/// `-p` value without a proxy: the env's `publish` or the app port on all
+/// interfaces.
 fn publish_value(sh: &Shared) -> String {
     let port = sh.project.config.app_port();
-    match deps::publish_setting(sh.project) {
+    match sh.project.config.publish_for(&sh.env) {
         // "8080" or "127.0.0.1:8080": docker's `-p` takes both before `:port`.
         Some(p) => format!("{p}:{port}"),
         None => format!("{port}:{port}"),
@@ -274,17 +275,17 @@ fn write_release_dir(
         bytes, services, ..
     } = &sh.art.kind
     {
-        t.upload(&format!("{dir}/compose.yml"), bytes, 0o644, em)
+        t.upload(&sess.layout.compose_file(&rel.release), bytes, 0o644, em)
             .map_err(DeployError::remote)?;
         let ovs: Vec<compose::OverrideService> = services
             .iter()
             .map(|s| compose::OverrideService {
                 name: s.name.clone(),
                 image: s
-                    .context
+                    .build
                     .as_ref()
                     .and_then(|_| rel.images.get(&s.name).cloned()),
-                built: s.context.is_some(),
+                built: s.build.is_some(),
                 network_mode: s.network_mode,
             })
             .collect();
@@ -306,7 +307,7 @@ fn write_release_dir(
             &nets,
         );
         t.upload(
-            &format!("{dir}/arcane.override.yml"),
+            &sess.layout.override_file(&rel.release),
             y.as_bytes(),
             0o644,
             em,

@@ -1,9 +1,9 @@
 //! After a successful activation: delete releases beyond `keep_releases`.
 
 use super::{Session, Shared};
-use crate::deploy::argv;
 use crate::deploy::release::{self, Release};
 use crate::deploy::DeployError;
+use crate::docker::argv;
 use crate::event::Emitter;
 use crate::remote::{shell_quote, Cmd};
 

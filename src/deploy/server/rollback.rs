@@ -2,15 +2,16 @@
 //! rollback`), reversing a failed activation, and rolling back a server that
 //! succeeded when a later one failed (rollback-all).
 
+use super::session::CHECK_SUFFIX;
 use super::{
     activate, release_running, run, short, step, Artifact, Done, Failure, Session, Shared, Stage,
     Target, Undo,
 };
 use crate::cancel::Cancel;
-use crate::deploy::argv;
 use crate::deploy::deps;
 use crate::deploy::release::{self, Release, Runtime, Status};
 use crate::deploy::DeployError;
+use crate::docker::{argv, compose};
 use crate::event::Emitter;
 use crate::remote::{shell_quote, Cmd};
 use std::collections::BTreeMap;
@@ -72,7 +73,7 @@ pub(super) fn rollback_to(
         for (svc, img) in &target.images {
             let out = sess
                 .t
-                .run(&Cmd::argv(argv::image_id(img)), em)
+                .run(&Cmd::argv(argv::image_id(std::slice::from_ref(img))), em)
                 .map_err(DeployError::remote)?;
             if !out.success() {
                 return Err(DeployError::failed(format!(
@@ -114,11 +115,11 @@ pub(super) fn undo(
     };
     match &rel.runtime {
         Runtime::Image { spec, .. } => {
-            let check = format!("{}-check", spec.name);
-            run(Cmd::shell(format!(
-                "{} >/dev/null 2>&1; true",
-                argv::sh(&argv::rm_force(&[check, spec.name.clone()]))
-            )))?;
+            let check = format!("{}{CHECK_SUFFIX}", spec.name);
+            run(Cmd::shell(argv::sh_quiet(&argv::rm_force(&[
+                check,
+                spec.name.clone(),
+            ]))))?;
             if stage == Stage::Replaced && !old.is_empty() {
                 run(Cmd::argv(argv::start(old)))?;
                 if sh.project.config.proxy.is_some() {
@@ -139,10 +140,10 @@ pub(super) fn undo(
             Some(Runtime::Compose {
                 cli: pcli, files, ..
             }) => {
-                run(Cmd::argv(argv::compose_up(*pcli, project, files)))?;
+                run(Cmd::argv(compose::up(*pcli, project, files)))?;
             }
             _ => {
-                run(Cmd::argv(argv::compose(*cli, project, &[], &["stop"])))?;
+                run(Cmd::argv(compose::stop(*cli, project)))?;
             }
         },
     }

@@ -4,44 +4,16 @@
 
 use super::{remaining, short, Shared};
 use crate::config::{Project, Server};
-use crate::deploy::argv::{self, ComposeCli};
 use crate::deploy::deps;
-use crate::deploy::release::{Layout, Release, Runtime};
+use crate::deploy::layout::{self, Layout};
+use crate::deploy::release::{Release, Runtime};
 use crate::deploy::DeployError;
+use crate::docker::argv::{self, Container};
+use crate::docker::compose::{self, ComposeCli};
 use crate::event::Emitter;
-use crate::remote::{shell_quote, Cmd, Transport};
+use crate::remote::{Cmd, Transport};
 use std::sync::Arc;
 use std::time::Duration;
-
-pub(super) fn detect_compose(
-    t: &dyn Transport,
-    em: &Emitter,
-) -> Result<Option<ComposeCli>, DeployError> {
-    let out = t
-        .run(&Cmd::shell(COMPOSE_DETECT), em)
-        .map_err(DeployError::remote)?;
-    Ok(parse_compose_detect(out.stdout_str().trim()))
-}
-
-const COMPOSE_DETECT: &str = "if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi";
-
-fn parse_compose_detect(s: &str) -> Option<ComposeCli> {
-    match s {
-        "v2" => Some(ComposeCli::V2),
-        "v1" => Some(ComposeCli::V1),
-        _ => None,
-    }
-}
-
-/// One container of the app (from `docker ps -a`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PsRow {
-    pub name: String,
-    pub state: String,
-    pub service: String,
-    pub release: String,
-    pub accessory: String,
-}
 
 /// What is on the server for this app+env, read in one round trip.
 #[derive(Debug, Clone, Default)]
@@ -49,22 +21,25 @@ pub(crate) struct Facts {
     pub home: String,
     pub current: Option<String>,
     pub releases: Vec<Release>,
-    pub containers: Vec<PsRow>,
+    /// The app's containers (app, accessories, hook runs), stopped ones too.
+    pub containers: Vec<Container>,
     pub compose: Option<ComposeCli>,
 }
 
 fn facts_script(app: &str, env: &str, want_compose: bool) -> String {
-    let ps = argv::sh(&argv::ps_app(app, env));
+    let ps = argv::sh(&argv::ps_app(app, env, None, true));
     let mut s = format!(
-        "echo \"HOME=$HOME\"; d=\"$HOME/.arcane\"/{a}/{e}; echo \"CURRENT=$(cat \"$d/current\" 2>/dev/null)\"; \
-         for f in \"$d\"/releases/*/release.json; do [ -f \"$f\" ] && {{ echo '--RELEASE--'; cat \"$f\"; echo; }}; done; \
+        "echo \"HOME=$HOME\"; d={root}; echo \"CURRENT=$(cat \"$d/{current}\" 2>/dev/null)\"; \
+         for f in \"$d\"/{releases}/*/{json}; do [ -f \"$f\" ] && {{ echo '--RELEASE--'; cat \"$f\"; echo; }}; done; \
          echo '--PS--'; {ps} 2>/dev/null",
-        a = shell_quote(app),
-        e = shell_quote(env),
+        root = layout::shell_root(app, env),
+        current = layout::CURRENT,
+        releases = layout::RELEASES,
+        json = layout::RELEASE_JSON,
     );
     if want_compose {
         s.push_str("; echo '--COMPOSE--'; ");
-        s.push_str(COMPOSE_DETECT);
+        s.push_str(&compose::detect_script(false));
     }
     s
 }
@@ -109,19 +84,8 @@ fn parse_facts(out: &str) -> Facts {
                 buf.push_str(line);
                 buf.push('\n');
             }
-            "ps" => {
-                let p: Vec<&str> = line.split('|').collect();
-                if p.len() >= 5 {
-                    f.containers.push(PsRow {
-                        name: p[0].into(),
-                        state: p[1].into(),
-                        service: p[2].into(),
-                        release: p[3].into(),
-                        accessory: p[4].into(),
-                    });
-                }
-            }
-            "compose" => f.compose = parse_compose_detect(line.trim()),
+            "ps" => f.containers.extend(argv::parse_ps(line)),
+            "compose" => f.compose = compose::parse_detect(line).map(|d| d.cli),
             _ => {}
         }
     }
@@ -164,9 +128,27 @@ impl Session {
         want_compose: bool,
         em: &Emitter,
     ) -> Result<Session, DeployError> {
-        let app = project.app_name();
         let t = deps::connect(server, access, em)?;
-        Ok(Session {
+        Ok(Session::with_transport(
+            project,
+            server,
+            env,
+            want_compose,
+            t,
+        ))
+    }
+
+    /// A session over a transport the caller opened (tests drive the
+    /// whole deploy through a scripted one).
+    pub fn with_transport(
+        project: &Project,
+        server: &Server,
+        env: &str,
+        want_compose: bool,
+        t: Arc<dyn Transport>,
+    ) -> Session {
+        let app = project.app_name();
+        Session {
             server: server.clone(),
             t,
             layout: Layout::new("/", app, env),
@@ -174,14 +156,14 @@ impl Session {
             app: app.into(),
             env: env.into(),
             want_compose,
-        })
+        }
     }
 
     /// The lock directory before the home directory is known:
     /// `~/.arcane/<app>/<env>/lock` (the lock scripts expand `~`).
     pub fn lock_dir(&self) -> String {
         if self.facts.home.is_empty() {
-            Layout::new("~", &self.app, &self.env).lock_dir()
+            Layout::tilde(&self.app, &self.env).lock_dir()
         } else {
             self.layout.lock_dir()
         }
@@ -232,8 +214,8 @@ impl Session {
                 !c.service.is_empty()
                     && c.accessory.is_empty()
                     && c.release != release
-                    && !c.name.ends_with("-check")
-                    && matches!(c.state.as_str(), "running" | "restarting")
+                    && !c.name.ends_with(CHECK_SUFFIX)
+                    && c.up()
             })
             .map(|c| c.name.clone())
             .collect()
@@ -277,6 +259,10 @@ impl Session {
     }
 }
 
+/// The health-check candidate of an image-mode release is its container's
+/// name with this suffix.
+pub(super) const CHECK_SUFFIX: &str = "-check";
+
 pub(super) fn release_running(sess: &Session, r: &Release) -> bool {
     match &r.runtime {
         Runtime::Image { spec, .. } => sess
@@ -306,7 +292,9 @@ mod tests {
             "status":"live"
         });
         let out = format!(
-            "HOME=/root\nCURRENT=abc\n--RELEASE--\n{}\n\n--PS--\na-staging-web-abc|running|web|abc|\na-staging-db|running|||db\n--COMPOSE--\nv1\n",
+            "HOME=/root\nCURRENT=abc\n--RELEASE--\n{}\n\n--PS--\n\
+             1\ta-staging-web-abc\ta:abc\trunning\tUp\tweb\tabc\tabc\t\t\n\
+             2\ta-staging-db\tpg\trunning\tUp\t\t\t\tdb\t\n--COMPOSE--\nv1\n",
             serde_json::to_string_pretty(&r).unwrap()
         );
         let f = parse_facts(&out);
@@ -314,6 +302,7 @@ mod tests {
         assert_eq!(f.current.as_deref(), Some("abc"));
         assert_eq!(f.releases.len(), 1);
         assert_eq!(f.containers.len(), 2);
+        assert_eq!(f.containers[0].release, "abc");
         assert_eq!(f.containers[1].accessory, "db");
         assert_eq!(f.compose, Some(ComposeCli::V1));
         let f = parse_facts("HOME=/home/x\nCURRENT=\n--PS--\n");
@@ -324,8 +313,9 @@ mod tests {
     #[test]
     fn facts_script_quotes_and_detects_compose_only_when_asked() {
         let s = facts_script("hello", "staging", false);
-        assert!(s.contains("\"$HOME/.arcane\"/hello/staging"));
+        assert!(s.contains("d=\"$HOME\"/.arcane/hello/staging;"), "{s}");
+        assert!(s.contains(&argv::sh(&argv::ps_app("hello", "staging", None, true))));
         assert!(!s.contains("--COMPOSE--"));
-        assert!(facts_script("hello", "staging", true).contains("docker compose version"));
+        assert!(facts_script("hello", "staging", true).ends_with(&compose::detect_script(false)));
     }
 }

@@ -62,8 +62,9 @@ pub struct ServerCheck {
     pub arch: Option<String>,
     pub docker: Option<String>,
     pub docker_error: Option<String>,
-    pub compose_v2: Option<String>,
-    pub compose_v1: Option<String>,
+    /// The compose CLI deploys use: `v2` (the docker plugin) or `v1`.
+    pub compose: Option<String>,
+    pub compose_version: Option<String>,
     pub disk_path: Option<String>,
     pub disk_free_bytes: Option<u64>,
     /// Everything that stops a deploy here; empty when ready.
@@ -74,11 +75,12 @@ impl ServerCheck {
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
     }
+    /// `v2 2.24.0`, `v1 1.29.2`, or `missing`.
     pub fn compose(&self) -> String {
-        match (&self.compose_v2, &self.compose_v1) {
-            (Some(v), _) => format!("v2 {v}"),
-            (None, Some(v)) => format!("v1 {v}"),
-            _ => "missing".into(),
+        match (&self.compose, &self.compose_version) {
+            (Some(c), Some(v)) => format!("{c} {v}"),
+            (Some(c), None) => c.clone(),
+            (None, _) => "missing".into(),
         }
     }
 }

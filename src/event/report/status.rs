@@ -20,6 +20,9 @@ pub struct Container {
     /// The accessory name for accessories (`arcane.accessory`), else empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub accessory: String,
+    /// The compose service (compose mode).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub compose_service: String,
     /// healthy, unhealthy, starting, or none (no healthcheck).
     pub health: String,
 }
@@ -27,6 +30,10 @@ pub struct Container {
 impl Container {
     pub fn running(&self) -> bool {
         self.state == "running"
+    }
+    /// Running or about to be again (its restart policy brings it back).
+    pub fn up(&self) -> bool {
+        matches!(self.state.as_str(), "running" | "restarting")
     }
     pub fn short_id(&self) -> &str {
         &self.id[..self.id.len().min(12)]

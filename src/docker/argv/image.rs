@@ -1,20 +1,9 @@
-//! Every docker and compose command line arcane runs for build, smoke test and
-//! push, built by pure functions so the exact argv is unit-tested and the
-//! command log shows what ran. Nothing here touches the system.
+//! Images: build, inspect, export, move between engines and registries.
 
+use super::words as s;
+use crate::deploy::layout::PUSH_MARKER_DIR;
 use crate::remote::Cmd;
 use std::collections::BTreeMap;
-
-/// Label: the app an image or container belongs to.
-pub const LABEL_APP: &str = "arcane.app";
-/// Label: the version (git sha, maybe with `-dirty-<hash>`).
-pub const LABEL_VERSION: &str = "arcane.version";
-/// Label: the compose service an image was built for.
-pub const LABEL_SERVICE: &str = "arcane.service";
-/// Label: the commit, under the OCI annotation name tools already read.
-pub const LABEL_REVISION: &str = "org.opencontainers.image.revision";
-/// Label on smoke-test containers so leftovers can be found and removed.
-pub const LABEL_SMOKE: &str = "arcane.smoke";
 
 /// What `docker build` needs for one image.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -29,13 +18,13 @@ pub struct BuildSpec {
     pub target: Option<String>,
 }
 
-fn s(v: &[&str]) -> Vec<String> {
-    v.iter().map(|x| x.to_string()).collect()
-}
-
-/// `docker build -f F [-t T].. [--label k=v].. [--build-arg k=v].. [--target X] CONTEXT`
+/// `docker build --force-rm -f F [-t T].. [--label k=v].. [--build-arg k=v].. [--target X] CONTEXT`
+///
+/// `--force-rm`: the classic builder keeps the intermediate container of a
+/// step that fails (a stopped container per failed build) unless told to
+/// remove it whatever happens.
 pub fn build(spec: &BuildSpec) -> Vec<String> {
-    let mut a = s(&["docker", "build", "-f", &spec.dockerfile]);
+    let mut a = s(&["docker", "build", "--force-rm", "-f", &spec.dockerfile]);
     for t in &spec.tags {
         a.push("-t".into());
         a.push(t.clone());
@@ -56,9 +45,12 @@ pub fn build(spec: &BuildSpec) -> Vec<String> {
     a
 }
 
-/// The image ID (`sha256:...`) of `image`.
-pub fn image_id(image: &str) -> Vec<String> {
-    s(&["docker", "image", "inspect", "--format", "{{.Id}}", image])
+/// The image ID (`sha256:...`) of each image, one per line (exit 1 when one
+/// does not exist).
+pub fn image_id(images: &[String]) -> Vec<String> {
+    let mut a = s(&["docker", "image", "inspect", "--format", "{{.Id}}"]);
+    a.extend(images.iter().cloned());
+    a
 }
 
 /// ID and layer diff IDs of `image` as one JSON line:
@@ -88,61 +80,6 @@ pub fn save(image: &str) -> Vec<String> {
     s(&["docker", "save", image])
 }
 
-/// Start the smoke-test container detached, publishing `port` on a random
-/// port of 127.0.0.1 only (nothing is exposed beyond this machine).
-pub fn smoke_run(
-    name: &str,
-    image: &str,
-    port: u16,
-    env: &BTreeMap<String, String>,
-) -> Vec<String> {
-    let mut a = s(&[
-        "docker",
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--label",
-        &format!("{LABEL_SMOKE}=1"),
-        "-p",
-        &format!("127.0.0.1::{port}"),
-    ]);
-    // Values are passed by name only (`-e KEY`), read from docker's own
-    // environment, so they never appear in argv or the command log.
-    for k in env.keys() {
-        a.push("-e".into());
-        a.push(k.clone());
-    }
-    a.push(image.into());
-    a
-}
-
-/// The host address `port/tcp` of container `name` is published on.
-pub fn port(name: &str, port: u16) -> Vec<String> {
-    s(&["docker", "port", name, &format!("{port}/tcp")])
-}
-
-/// Whether the container is still running, and its exit code.
-pub fn container_state(name: &str) -> Vec<String> {
-    s(&[
-        "docker",
-        "inspect",
-        "--format",
-        "{{.State.Running}} {{.State.ExitCode}}",
-        name,
-    ])
-}
-
-/// The last `n` log lines of a container.
-pub fn logs_tail(name: &str, n: usize) -> Vec<String> {
-    s(&["docker", "logs", "--tail", &n.to_string(), name])
-}
-
-/// Remove a container whatever its state.
-pub fn rm_force(name: &str) -> Vec<String> {
-    s(&["docker", "rm", "-f", name])
-}
-
 pub fn pull(reference: &str) -> Vec<String> {
     s(&["docker", "pull", reference])
 }
@@ -155,9 +92,11 @@ pub fn tag(src: &str, dst: &str) -> Vec<String> {
     s(&["docker", "tag", src, dst])
 }
 
-/// Remove a tag (the image stays while other tags name it).
-pub fn untag(reference: &str) -> Vec<String> {
-    s(&["docker", "rmi", reference])
+/// Remove image names (an image stays while other names still point at it).
+pub fn rmi(references: &[String]) -> Vec<String> {
+    let mut a = s(&["docker", "rmi"]);
+    a.extend(references.iter().cloned());
+    a
 }
 
 /// `docker login` reading the password from stdin: it never reaches argv.
@@ -171,10 +110,6 @@ pub fn login(server: &str, username: &str) -> Vec<String> {
         server,
     ])
 }
-
-/// Where a running push records the server-side SSH session that carries it
-/// (`<port>.session`, holding the sshd session pid).
-pub const PUSH_MARKER_DIR: &str = "$HOME/.arcane/push";
 
 /// Pull every temporary reference, stopping at the first failure. While it
 /// runs, `PUSH_MARKER_DIR/<port>.session` names the sshd session process
@@ -217,54 +152,24 @@ pub fn finalize_script(renames: &[(String, String)], stale: &[String]) -> String
         .collect();
     let mut drop: Vec<String> = renames.iter().map(|(tmp, _)| tmp.clone()).collect();
     drop.extend(stale.iter().cloned());
-    let mut rmi = vec!["docker".to_string(), "rmi".to_string()];
-    rmi.extend(drop);
-    parts.push(Cmd::argv(rmi).to_shell());
-    let mut insp = s(&["docker", "image", "inspect", "--format", "{{.Id}}"]);
-    insp.extend(renames.iter().map(|(_, f)| f.clone()));
+    parts.push(Cmd::argv(rmi(&drop)).to_shell());
+    let finals: Vec<String> = renames.iter().map(|(_, f)| f.clone()).collect();
     format!(
         "{} >/dev/null && {}",
         parts.join(" && "),
-        Cmd::argv(insp).to_shell()
+        Cmd::argv(image_id(&finals)).to_shell()
     )
-}
-
-/// Remove temporary names only (used when nothing else needs doing).
-pub fn untag_all(references: &[String]) -> Vec<String> {
-    let mut a = s(&["docker", "rmi"]);
-    a.extend(references.iter().cloned());
-    a
-}
-
-/// Which compose CLI runs compose files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ComposeCli {
-    /// The standalone `docker-compose` (v1 or v2).
-    Standalone,
-    /// The `docker compose` plugin.
-    Plugin,
-}
-
-fn compose_base(cli: ComposeCli, file: &str) -> Vec<String> {
-    match cli {
-        ComposeCli::Standalone => s(&["docker-compose", "-f", file]),
-        ComposeCli::Plugin => s(&["docker", "compose", "-f", file]),
-    }
-}
-
-/// The normalized, interpolated compose file (contexts made absolute).
-pub fn compose_config(cli: ComposeCli, file: &str) -> Vec<String> {
-    let mut a = compose_base(cli, file);
-    a.push("config".into());
-    a
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploy::layout::{LABEL_APP, LABEL_VERSION};
 
+    /// Regression (a failed build leaves a stopped container): the classic
+    /// builder keeps a failed step's container unless `--force-rm` is given.
     #[test]
-    fn build_argv_is_exact() {
+    fn failed_build_leaves_no_stopped_container_build_argv_has_force_rm() {
         let spec = BuildSpec {
             dockerfile: "/p/Dockerfile".into(),
             context: "/p".into(),
@@ -282,6 +187,7 @@ mod tests {
             [
                 "docker",
                 "build",
+                "--force-rm",
                 "-f",
                 "/p/Dockerfile",
                 "-t",
@@ -302,13 +208,16 @@ mod tests {
             context: ".".into(),
             ..Default::default()
         };
-        assert_eq!(build(&min), ["docker", "build", "-f", "D", "."]);
+        assert_eq!(
+            build(&min),
+            ["docker", "build", "--force-rm", "-f", "D", "."]
+        );
     }
 
     #[test]
     fn inspect_and_save_argv() {
         assert_eq!(
-            image_id("web:1"),
+            image_id(&["web:1".into()]),
             ["docker", "image", "inspect", "--format", "{{.Id}}", "web:1"]
         );
         assert_eq!(
@@ -326,43 +235,6 @@ mod tests {
     }
 
     #[test]
-    fn smoke_argv_publishes_on_loopback_only_and_hides_env_values() {
-        let env: BTreeMap<String, String> = [("SECRET".to_string(), "hunter22".to_string())].into();
-        let a = smoke_run("arcane-smoke-web-1", "web:1", 8080, &env);
-        assert_eq!(
-            a,
-            [
-                "docker",
-                "run",
-                "-d",
-                "--name",
-                "arcane-smoke-web-1",
-                "--label",
-                "arcane.smoke=1",
-                "-p",
-                "127.0.0.1::8080",
-                "-e",
-                "SECRET",
-                "web:1"
-            ]
-        );
-        assert!(!a.join(" ").contains("hunter22"));
-        assert_eq!(port("c", 8080), ["docker", "port", "c", "8080/tcp"]);
-        assert_eq!(logs_tail("c", 20), ["docker", "logs", "--tail", "20", "c"]);
-        assert_eq!(rm_force("c"), ["docker", "rm", "-f", "c"]);
-        assert_eq!(
-            container_state("c"),
-            [
-                "docker",
-                "inspect",
-                "--format",
-                "{{.State.Running}} {{.State.ExitCode}}",
-                "c"
-            ]
-        );
-    }
-
-    #[test]
     fn transfer_and_registry_argv() {
         assert_eq!(
             pull("127.0.0.1:4000/web:1"),
@@ -373,8 +245,8 @@ mod tests {
             ["docker", "tag", "127.0.0.1:4000/web:1", "web:1"]
         );
         assert_eq!(
-            untag("127.0.0.1:4000/web:1"),
-            ["docker", "rmi", "127.0.0.1:4000/web:1"]
+            rmi(&["127.0.0.1:4000/web:1".into(), "x:1".into()]),
+            ["docker", "rmi", "127.0.0.1:4000/web:1", "x:1"]
         );
         assert_eq!(push("r/web:1"), ["docker", "push", "r/web:1"]);
         let l = login("reg.example.com", "ada");
@@ -401,20 +273,7 @@ mod tests {
             ),
             "docker tag 127.0.0.1:1/web:1 web:1 && docker rmi 127.0.0.1:1/web:1 127.0.0.1:9/web:0 >/dev/null && docker image inspect --format '{{.Id}}' web:1"
         );
-        assert_eq!(untag_all(&["x:1".into()]), ["docker", "rmi", "x:1"]);
         assert!(engine_inventory_script()
             .contains("{{json .RepoTags}} {{.Id}} {{json .RootFS.Layers}}"));
-    }
-
-    #[test]
-    fn compose_argv() {
-        assert_eq!(
-            compose_config(ComposeCli::Standalone, "/p/compose.yml"),
-            ["docker-compose", "-f", "/p/compose.yml", "config"]
-        );
-        assert_eq!(
-            compose_config(ComposeCli::Plugin, "c.yml"),
-            ["docker", "compose", "-f", "c.yml", "config"]
-        );
     }
 }
