@@ -128,6 +128,12 @@ fn hello_project(root: &Path, app: &str) -> PathBuf {
             .replace(
                 "[deploy]\n",
                 &format!("[deploy]\npublish = \"127.0.0.1:{port}\"\n"),
+            )
+            // Production runs on this machine too: its own port, or the two
+            // envs would clash (and arcane refuses that).
+            .replace(
+                "protected = true",
+                &format!("protected = true\npublish = \"127.0.0.1:{}\"", port + 1),
             ),
     )
     .unwrap();

@@ -260,7 +260,11 @@ pub fn deploy(ctx: &Ctx, req: &DeployRequest) -> Result<DeploySummary, Error> {
     // Before any server is touched, the error itself is the summary.
     let fail = |e: Error| -> Error {
         let kind = e.kind();
-        let message = format!("deploy of {app} to {env} failed: {e}");
+        let message = if kind == ErrorKind::Interrupted {
+            format!("deploy of {app} to {env} cancelled; no server was touched")
+        } else {
+            format!("deploy of {app} to {env} failed: {e}")
+        };
         ctx.em.failed(kind, &message);
         Error::Reported { kind, message }
     };

@@ -69,7 +69,7 @@ pub enum Error {
     /// `Result` of the ops layer large.
     #[error(transparent)]
     Network(Box<crate::network::NetworkError>),
-    #[error("interrupted")]
+    #[error("cancelled")]
     Interrupted,
     /// A failure with no more specific type (a docker command that failed).
     #[error("{0}")]

@@ -35,7 +35,7 @@ pub fn build(ctx: &Ctx, env: Option<&str>, smoke: bool) -> Result<BuiltImages, E
     )
     .inspect_err(|e| {
         ctx.em
-            .failed(crate::error::HasKind::kind(e), "build failed")
+            .failed(crate::error::HasKind::kind(e), format!("build failed: {e}"))
     })?;
     ctx.em.emit(Event::Built(built.clone()));
     let tags: Vec<&str> = built.images.iter().map(|i| i.tag.as_str()).collect();
