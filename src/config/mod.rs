@@ -11,6 +11,7 @@ mod error;
 pub mod init;
 pub mod layers;
 pub mod locate;
+pub mod notify;
 pub mod project;
 pub mod servers;
 mod syntax;

@@ -29,6 +29,9 @@ pub struct ProjectConfig {
     pub registry: Option<RegistryConfig>,
     #[serde(default)]
     pub notifications: NotificationsConfig,
+    /// Team channels (Slack, Discord, webhooks, GitHub statuses).
+    #[serde(default)]
+    pub notify: super::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -232,6 +232,7 @@ impl ProjectConfig {
                 );
             }
         }
+        errs.extend(self.notify.validate(src, &[Key("notify")]));
         errs
     }
 }
