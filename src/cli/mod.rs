@@ -12,6 +12,7 @@ mod env_cmd;
 mod remote_cmd;
 mod secrets_cmd;
 mod ship_cmd;
+mod spark_cmd;
 
 use crate::config::{ConfigErrors, Project, Selection};
 use crate::event::Emitter;
@@ -201,5 +202,6 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {
         Lock(c) => deploy_cmd::lock(ctx, c),
         Accessory(c) => deploy_cmd::accessory(ctx, c),
         Proxy(c) => deploy_cmd::proxy(ctx, c),
+        Spark(c) => spark_cmd::spark(ctx, c),
     }
 }

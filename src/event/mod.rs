@@ -133,6 +133,8 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error_kind: Option<ErrorKind>,
     },
+    /// `spark status`: Spark's queue, running job and recent results.
+    Spark(SparkStatus),
 }
 
 impl Event {

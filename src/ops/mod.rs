@@ -24,6 +24,7 @@ pub mod proxy;
 pub mod releases;
 pub mod server;
 pub mod ship;
+pub mod spark;
 pub mod status;
 
 pub use crate::cancel::Cancel;

@@ -9,7 +9,26 @@
 //! (install-service, secrets). docs/spark.md is the user's guide.
 
 pub mod config;
+pub mod git;
+pub mod job;
+pub mod joblog;
 pub mod journal;
+pub mod poll;
 pub mod queue;
 pub mod secrets;
+pub mod serve;
+pub mod server;
+pub mod service;
+pub mod status;
 pub mod webhook;
+
+/// One line of Spark's own log on stderr (journald under systemd), with
+/// the time. Callers never pass secrets, header values or URLs with
+/// credentials.
+pub fn say(text: &str) {
+    use std::io::Write;
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let _ = writeln!(std::io::stderr(), "{now} spark: {text}");
+}

@@ -232,8 +232,9 @@ impl Queue {
                     Ok(true) => free -= 1,
                     Ok(false) => {}
                     Err(e) => {
-                        tracing::error!("spark: the journal cannot be written: {e}");
-                        eprintln!("spark: the journal cannot be written: {e}; stopping");
+                        super::say(&format!(
+                            "the journal cannot be written: {e}; the queue stops"
+                        ));
                         g.stopping = true;
                         return;
                     }
@@ -318,7 +319,7 @@ impl Queue {
             at: now_ms(),
         };
         if let Err(e) = g.journal.append(&r) {
-            eprintln!("spark: cannot record the end of job {job}: {e}");
+            super::say(&format!("cannot record the end of job {job}: {e}"));
             return;
         }
         g.state.apply(&r);

@@ -215,6 +215,7 @@ impl Renderer {
             Event::Checks(r) => self.table(tables::checks(&r)),
             Event::Proxy(r) => self.table(tables::proxy(&r)),
             Event::Pushed(r) => self.table(tables::pushed(&r)),
+            Event::Spark(r) => self.line(false, &tables::spark(&r)),
             Event::Finished { ok, summary, .. } => {
                 if !ok {
                     self.failure_shown.store(true, Ordering::SeqCst);

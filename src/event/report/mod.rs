@@ -10,11 +10,13 @@
 mod deploy;
 mod server;
 mod ship;
+mod spark;
 mod status;
 
 pub use deploy::*;
 pub use server::*;
 pub use ship::*;
+pub use spark::*;
 pub use status::*;
 
 /// The first 12 characters of a git SHA or version, for tables. The full
