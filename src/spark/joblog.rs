@@ -88,7 +88,13 @@ fn line(ev: &Event) -> Option<String> {
             s.servers.join(", ")
         ),
         Event::DeploySummary(s) => {
-            let mut t = format!("result: {:?}", s.result).to_lowercase();
+            let mut t = format!(
+                "result: {}",
+                serde_json::to_value(s.result)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            );
             for o in &s.servers {
                 t.push('\n');
                 t.push_str(&outcome_line(o));

@@ -26,9 +26,8 @@ pub mod webhook;
 /// the time. Callers never pass secrets, header values or URLs with
 /// credentials.
 pub fn say(text: &str) {
-    use std::io::Write;
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    let _ = writeln!(std::io::stderr(), "{now} spark: {text}");
+    eprintln!("{now} spark: {text}");
 }
