@@ -251,6 +251,75 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(2));
     }
 
+    fn notifier(url: &str, target: Option<Target>) -> (Arc<Notifier>, crate::event::Emitter) {
+        let mut cfg = crate::config::notify::NotifyConfig::default();
+        cfg.channels.insert(
+            "hook".into(),
+            crate::config::notify::ChannelConfig {
+                kind: crate::config::notify::ChannelKind::Webhook,
+                url_env: Some("HOOK_URL".into()),
+                token_env: None,
+                secret_env: Some("HOOK_KEY".into()),
+                events: None,
+                envs: None,
+                repo: None,
+                api_url: None,
+                context: None,
+                target_url: None,
+            },
+        );
+        let url = url.to_string();
+        let lookup: Lookup = Arc::new(move |n| match n {
+            "HOOK_URL" => Some(url.clone()),
+            "HOOK_KEY" => Some("sign-key".into()),
+            _ => None,
+        });
+        let (warn, _) = collecting();
+        let ch = Channels::new(&cfg, None, lookup, warn);
+        let mut n = Notifier::new(Arc::new(crate::event::NullSink), false).with_channels(ch);
+        if let Some(t) = target {
+            n = n.with_target(t);
+        }
+        let n = Arc::new(n);
+        let em = crate::event::Emitter::new(n.clone());
+        n.redact_with(em.redactor().clone());
+        (n, em)
+    }
+
+    #[test]
+    fn fake_webhook_hears_of_a_build_that_failed_but_not_of_other_failures() {
+        let (url, seen) = deliver::tests::fake_service(vec![]);
+        // A deploy whose build fails: no DeployStarted, no summary.
+        let target = Target {
+            app: "hello".into(),
+            env: "staging".into(),
+            git_sha: Some("c".repeat(40)),
+            source: "cli".into(),
+            ..Default::default()
+        };
+        let (_n, em) = notifier(&url, Some(target.clone()));
+        em.redactor().add("s3cr3t-value");
+        em.step_started("build");
+        em.failed(
+            crate::error::ErrorKind::Failed,
+            "build failed: s3cr3t-value",
+        );
+        // Refused before the build (a "no" at the prompt): not a failed deploy.
+        let (_n, em) = notifier(&url, Some(target));
+        em.failed(crate::error::ErrorKind::Input, "not confirmed");
+        // Any other operation that fails: nothing.
+        let (_n, em) = notifier(&url, None);
+        em.failed(crate::error::ErrorKind::Failed, "status failed");
+        assert_eq!(deliver::flush(Duration::from_secs(10)), 0);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        let v: serde_json::Value = serde_json::from_str(&seen[0]).unwrap();
+        assert_eq!(v["event"], "failed");
+        assert_eq!(v["title"], "hello deploy to staging FAILED");
+        assert_eq!(v["text"], "build failed: ***");
+        assert_eq!(v["git_sha"], "c".repeat(40));
+    }
+
     #[test]
     fn messages_say_what_happened() {
         let mut s = DeploySummary {

@@ -347,3 +347,22 @@ impl Runner for JobRunner {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_envs_deploy_only_when_allow_protected_lists_them() {
+        let i = SparkInteract {
+            app: "hello".into(),
+            allowed: vec!["production".into()],
+        };
+        let prod = Confirm::typed("Deploy hello to PRODUCTION?", "production", "");
+        assert_eq!(i.confirm(&prod), Ok(true));
+        let live = Confirm::typed("Deploy hello to LIVE?", "live", "");
+        let e = i.confirm(&live).unwrap_err();
+        assert!(e.0.contains("[spark.apps.hello] allow_protected"), "{e}");
+        assert!(i.confirm(&Confirm::yes_no("Remove it?", "")).is_err());
+    }
+}

@@ -213,14 +213,14 @@ fn mask(text: &str, r: &Request) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::net::TcpListener;
 
     /// A local HTTP server that answers each request with the next status
     /// of `codes` and records the bodies (stand-in for a chat service).
-    fn fake_service(codes: Vec<u16>) -> (String, Arc<Mutex<Vec<String>>>) {
+    pub(crate) fn fake_service(codes: Vec<u16>) -> (String, Arc<Mutex<Vec<String>>>) {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook/s3cr3t-path", l.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(vec![]));
