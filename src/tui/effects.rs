@@ -306,6 +306,12 @@ impl Effects {
             Command::Notify { title, body } => {
                 ops::notify::desktop(&title, &body, Duration::ZERO);
             }
+            Command::LoadSpark => self.spawn("spark", || {
+                Msg::SparkLoaded(
+                    ops::spark::status(&crate::event::Emitter::null(), None, 20)
+                        .map_err(|e| e.to_string()),
+                )
+            }),
         }
     }
 

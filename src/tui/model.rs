@@ -385,6 +385,8 @@ pub struct Model {
     pub rollback_running: bool,
     /// Set by `update` when the screen must be redrawn.
     pub dirty: bool,
+    /// The Spark panel (`S`).
+    pub spark: super::spark::SparkPanel,
 }
 
 impl Model {
@@ -486,6 +488,7 @@ impl Model {
             quit_after_deploy: false,
             rollback_running: false,
             dirty: true,
+            spark: Default::default(),
         }
     }
 

@@ -68,6 +68,8 @@ pub enum Msg {
         what: String,
         result: Result<String, String>,
     },
+    /// Spark's queue, from its journal on this machine.
+    SparkLoaded(Result<crate::event::report::SparkStatus, String>),
 }
 
 /// Work for the effects layer. Each maps to one engine call.
@@ -140,6 +142,8 @@ pub enum Command {
         title: String,
         body: String,
     },
+    /// Read Spark's journal (`arcane spark status`).
+    LoadSpark,
 }
 
 const SPINNER_LEN: usize = 10;
@@ -165,6 +169,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
             if due && m.overview.pending.is_empty() {
                 cmds.extend(refresh_status(m));
             }
+            cmds.extend(m.spark.tick(now));
             return cmds;
         }
         Msg::Resize => {}
@@ -357,6 +362,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
             }
             cmds.extend(load_tab(m));
         }
+        Msg::SparkLoaded(r) => m.spark.loaded(m.now, r),
     }
     m.dirty = true;
     cmds
@@ -553,6 +559,8 @@ fn on_key(m: &mut Model, k: KeyEvent) -> Vec<Command> {
             m.show_command_log = !m.show_command_log;
             vec![]
         }
+        Action::ToggleSpark => m.spark.toggle(),
+        Action::Refresh if m.spark.shown => m.spark.load(),
         Action::Refresh => load_tab(m),
         _ => on_tab_action(m, action),
     }

@@ -2,6 +2,7 @@
 //! bar, the tab's body, the optional command log, a status line and footer
 //! hints generated from the keymap table; popups draw on top.
 
+mod spark;
 mod tabs;
 
 use super::keymap;
@@ -46,7 +47,11 @@ pub fn view(m: &Model, f: &mut Frame) {
     } else {
         body
     };
-    tabs::body(m, f, body, &theme);
+    if m.spark.shown {
+        spark::panel(m, f, body, &theme);
+    } else {
+        tabs::body(m, f, body, &theme);
+    }
     status_line(m, f, status, &theme);
     footer_hints(m, f, footer, &theme);
     if let Some(p) = &m.popup {
