@@ -84,3 +84,74 @@ pub fn run(file: Arc<SparkFile>, queue: Arc<Queue>, app: String, every: Duration
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spark::queue::Limits;
+    use std::path::Path;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let o = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    #[test]
+    fn the_first_head_is_a_baseline_and_a_moved_head_is_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        git(&repo, &["init", "-q", "-b", "main"]);
+        git(&repo, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let cfg = dir.path().join("spark.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[spark.apps.a]\nrepo = \"{}\"\nbranches = {{ main = \"staging\", other = \"production\" }}\npoll = \"60s\"\n",
+                repo.display()
+            ),
+        )
+        .unwrap();
+        let file = SparkFile::load(&cfg).unwrap();
+        let (q, _) = Queue::open(
+            &dir.path().join("state"),
+            Limits::new(1, Duration::ZERO, 10),
+        )
+        .unwrap();
+        let pending = |q: &Queue| {
+            q.with_state(|s| {
+                s.slots
+                    .get(&("a".to_string(), "staging".to_string()))
+                    .and_then(|s| s.pending.clone())
+            })
+        };
+        poll_once(&file, &q, "a", &Cancel::default());
+        assert_eq!(
+            q.seen("a", "main"),
+            Some(git(&repo, &["rev-parse", "HEAD"]))
+        );
+        assert!(pending(&q).is_none(), "the baseline is not deployed");
+        poll_once(&file, &q, "a", &Cancel::default());
+        assert!(pending(&q).is_none(), "nothing moved");
+        git(&repo, &["commit", "-q", "--allow-empty", "-m", "two"]);
+        let two = git(&repo, &["rev-parse", "HEAD"]);
+        poll_once(&file, &q, "a", &Cancel::default());
+        let p = pending(&q).expect("the moved head is queued");
+        assert_eq!((p.sha.as_str(), p.source), (two.as_str(), Source::Poll));
+        assert_eq!(q.seen("a", "main"), Some(two));
+    }
+}
