@@ -93,6 +93,34 @@ pub fn deploy_message(s: &DeploySummary) -> (String, String) {
     }
 }
 
+/// `em` behind a [`Notifier`] with the project's `[notify]` channels and no
+/// desktop notification: for a front end that already has its emitter and
+/// notifies the desktop itself (the dashboard). Delivery failures are
+/// warnings on `em`.
+pub fn with_channels(
+    em: crate::event::Emitter,
+    project: &crate::config::Project,
+) -> crate::event::Emitter {
+    struct Forward(crate::event::Emitter);
+    impl Sink for Forward {
+        fn emit(&self, ev: Event) {
+            self.0.emit(ev)
+        }
+    }
+    let warn_to = em.clone();
+    let warn: deliver::Warn = Arc::new(move |w| warn_to.warn(w));
+    let channels = Channels::new(
+        &project.config.notify,
+        Some(project.root.clone()),
+        env_lookup(),
+        warn,
+    );
+    let n = Arc::new(Notifier::new(Arc::new(Forward(em)), false).with_channels(channels));
+    let out = crate::event::Emitter::new(n.clone());
+    n.redact_with(out.redactor().clone());
+    out
+}
+
 /// What a deploy is known to target before the stream says so, for a
 /// failure that comes before `DeployStarted` (a build, a config error in a
 /// pushed commit).

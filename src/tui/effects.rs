@@ -231,6 +231,7 @@ impl Effects {
             }
             Command::Rollback { env, server, to } => {
                 let cancel = self.new_cancel();
+                let em = ops::notify::with_channels(em, &p);
                 self.op("rollback", em, cancel, move |ctx| {
                     let sel = Selection {
                         env: Some(env.clone()),
@@ -289,6 +290,7 @@ impl Effects {
             }),
             Command::Deploy { target } => {
                 let cancel = self.new_cancel();
+                let em = ops::notify::with_channels(em, &p);
                 self.op("deploy", em, cancel, move |ctx| {
                     Msg::DeployDone(
                         ops::deploy::deploy(ctx, &request(&target, false))
