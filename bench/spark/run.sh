@@ -40,6 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 P="$WORK/app"
+PUBLISH=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$P/config/envs" "$P/www" "$WORK/home"
 cat > "$P/arcane.toml" <<EOF
 [app]
@@ -49,6 +50,9 @@ name = "$APP"
 path = "/health"
 port = 8080
 interval = 0.2
+
+[deploy]
+publish = "127.0.0.1:$PUBLISH"
 
 [notifications]
 desktop = false
@@ -119,7 +123,7 @@ for i in range(1, n + 1):
     while " succeeded" not in open(log).read() and "✓ deployed" not in open(log).read():
         time.sleep(0.05)
         if "✗ deploy" in open(log).read():
-            sys.exit(f"push {i} failed: see {log}")
+            sys.exit(f"push {i} failed:\n" + "".join(open(log).readlines()[-15:]))
 def line(name, xs):
     ms = [x * 1000 for x in xs]
     print(f"{name:12} median {statistics.median(ms):7.1f} ms   min {min(ms):7.1f}   max {max(ms):7.1f}")
