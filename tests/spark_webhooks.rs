@@ -412,3 +412,59 @@ fn fake_github_statuses_get_pending_then_success_with_the_job_link() {
         .collect();
     assert_eq!(states, vec!["pending", "success"]);
 }
+
+#[test]
+fn install_service_prints_or_writes_a_hardened_unit_and_bad_config_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("spark.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[spark]\nstate_dir = \"/var/lib/arcane-spark\"\ngithub_secret_env = \"GH\"\n[spark.apps.a]\nrepo = \"{}\"\nbranches = {{ main = \"staging\" }}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_arcane");
+    let o = std::process::Command::new(bin)
+        .args(["spark", "install-service", "--print", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let unit = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        unit.contains(&format!(
+            "ExecStart={bin} spark serve --config {}",
+            cfg.display()
+        )),
+        "{unit}"
+    );
+    assert!(
+        unit.contains("NoNewPrivileges=yes") && unit.contains("LoadCredential=machine-key:"),
+        "{unit}"
+    );
+    let path = dir.path().join("arcane-spark.service");
+    let o = std::process::Command::new(bin)
+        .args(["spark", "install-service", "--user", "builder", "--config"])
+        .arg(&cfg)
+        .arg("--path")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .contains("User=builder"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("systemctl daemon-reload"));
+
+    std::fs::write(&cfg, "[spark]\nlisten = \"nowhere\"\n").unwrap();
+    let o = std::process::Command::new(bin)
+        .args(["spark", "status", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("spark.toml:2:1: [spark] listen"), "{err}");
+}
