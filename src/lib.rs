@@ -20,4 +20,5 @@ pub mod ops;
 pub mod proxy;
 pub mod remote;
 pub mod secrets;
+pub mod spark;
 pub mod tui;

@@ -31,7 +31,22 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<i32> {
         allow_dirty: a.allow_dirty,
     };
     let interact = interact::for_cli(a.yes);
-    let op = ctx.op(&project, &*interact);
+    let target = ops::notify::Target {
+        app: project.app_name().to_string(),
+        env: req
+            .selection
+            .env
+            .clone()
+            .unwrap_or_else(|| "staging".into()),
+        // A build failure has no DeployStarted to say which commit failed.
+        git_sha: crate::git::state(&project.root)
+            .ok()
+            .filter(|s| !s.is_dirty())
+            .map(|s| s.sha),
+        source: "cli".into(),
+        ..Default::default()
+    };
+    let op = ctx.op_for(&project, &*interact, (!a.dry_run).then_some(target));
     if a.dry_run {
         return done(ops::deploy::plan(&op, &req));
     }

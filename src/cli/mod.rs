@@ -13,15 +13,21 @@ mod network_cmd;
 mod remote_cmd;
 mod secrets_cmd;
 mod ship_cmd;
+mod spark_cmd;
 
 use crate::config::{ConfigErrors, Project, Selection};
-use crate::event::{Emitter, Sink};
+use crate::event::Emitter;
 use crate::interact::Interact;
 use crate::ops;
 use anyhow::Result;
 use args::{Cli, Command, TargetArgs};
+use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a command waits at exit for team notifications to go out.
+const NOTIFY_EXIT_WAIT: Duration = Duration::from_secs(5);
 
 /// Everything a handler needs from the command line.
 pub struct Ctx {
@@ -29,6 +35,8 @@ pub struct Ctx {
     pub cwd: PathBuf,
     pub emitter: Emitter,
     renderer: Arc<render::Renderer>,
+    /// Team-channel delivery failures, printed at exit.
+    notify_warn: (ops::notify::deliver::Warn, Arc<Mutex<Vec<String>>>),
 }
 
 impl Ctx {
@@ -41,6 +49,7 @@ impl Ctx {
             cwd,
             emitter,
             renderer,
+            notify_warn: ops::notify::collecting(),
         })
     }
 
@@ -62,13 +71,35 @@ impl Ctx {
     /// renderer (behind desktop notifications when the project wants them)
     /// and Ctrl-C as the cancel token.
     pub fn op<'a>(&self, project: &'a Project, interact: &'a dyn Interact) -> ops::Ctx<'a> {
-        let sink: Arc<dyn Sink> = Arc::new(ops::notify::Notifier::new(
-            self.renderer.clone(),
-            project.config.notifications.desktop,
-        ));
+        self.op_for(project, interact, None)
+    }
+
+    /// [`Ctx::op`] for an operation known to deploy `target`, so a failure
+    /// before the deploy starts (its build) is notified too.
+    pub fn op_for<'a>(
+        &self,
+        project: &'a Project,
+        interact: &'a dyn Interact,
+        target: Option<ops::notify::Target>,
+    ) -> ops::Ctx<'a> {
+        let channels = ops::notify::Channels::new(
+            &project.config.notify,
+            Some(project.root.clone()),
+            ops::notify::env_lookup(),
+            self.notify_warn.0.clone(),
+        );
+        let mut notifier =
+            ops::notify::Notifier::new(self.renderer.clone(), project.config.notifications.desktop)
+                .with_channels(channels);
+        if let Some(t) = target {
+            notifier = notifier.with_target(t);
+        }
+        let notifier = Arc::new(notifier);
+        let em = Emitter::new(notifier.clone());
+        notifier.redact_with(em.redactor().clone());
         let cancel = ops::Cancel::on_ctrl_c();
         self.renderer.cancel_on_close(cancel.clone());
-        ops::Ctx::new(project, interact, Emitter::new(sink))
+        ops::Ctx::new(project, interact, em)
             .with_identity(self.global.identity.clone())
             .with_cancel(cancel)
     }
@@ -77,9 +108,22 @@ impl Ctx {
         self.global.json
     }
 
-    /// Let progress bars finish before the process prints its last line.
+    /// Let progress bars finish before the process prints its last line,
+    /// and give team notifications a few seconds to be delivered.
     pub fn finish(&self) {
         self.renderer.finish();
+        let left = ops::notify::flush(NOTIFY_EXIT_WAIT);
+        let mut warnings = std::mem::take(&mut *self.notify_warn.1.lock().unwrap());
+        if left > 0 {
+            warnings.push(format!(
+                "{left} notification(s) still being delivered after {}s were abandoned",
+                NOTIFY_EXIT_WAIT.as_secs()
+            ));
+        }
+        for w in warnings {
+            // stderr, also with --json: `finished` stays the last event.
+            let _ = writeln!(std::io::stderr(), "warning: {w}");
+        }
     }
 
     /// Whether the renderer already showed why the command failed.
@@ -161,5 +205,6 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {
         Accessory(c) => deploy_cmd::accessory(ctx, c),
         Proxy(c) => deploy_cmd::proxy(ctx, c),
         Network(c) => network_cmd::network(ctx, c),
+        Spark(c) => spark_cmd::spark(ctx, c),
     }
 }

@@ -15,6 +15,7 @@ pub mod interp;
 pub mod layers;
 pub mod locate;
 pub mod network;
+pub mod notify;
 pub mod project;
 pub mod publish;
 pub mod servers;

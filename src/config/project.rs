@@ -32,6 +32,9 @@ pub struct ProjectConfig {
     /// `[network]`: the private network servers join (docs/network.md).
     #[serde(default)]
     pub network: Option<super::network::NetworkConfig>,
+    /// Team channels (Slack, Discord, webhooks, GitHub statuses).
+    #[serde(default)]
+    pub notify: super::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

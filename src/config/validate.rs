@@ -233,6 +233,7 @@ impl ProjectConfig {
                 );
             }
         }
+        errs.extend(self.notify.validate(src, &[Key("notify")]));
         errs
     }
 }

@@ -147,6 +147,8 @@ pub enum Event {
     /// One server's network state, as soon as it is known (the dashboard
     /// fills its Overview from these).
     NetworkNode(Box<ServerNetwork>),
+    /// `spark status`: Spark's queue, running job and recent results.
+    Spark(SparkStatus),
 }
 
 impl Event {

@@ -28,6 +28,7 @@ pub mod releases;
 pub mod secrets;
 pub mod server;
 pub mod ship;
+pub mod spark;
 pub mod status;
 pub mod team;
 

@@ -288,6 +288,7 @@ impl Effects {
             }
             Command::Rollback { env, server, to } => {
                 let cancel = self.new_cancel();
+                let em = ops::notify::with_channels(em, &p);
                 self.op("rollback", em, cancel, move |ctx| {
                     let sel = Selection {
                         env: Some(env.clone()),
@@ -346,6 +347,7 @@ impl Effects {
             }),
             Command::Deploy { target } => {
                 let cancel = self.new_cancel();
+                let em = ops::notify::with_channels(em, &p);
                 self.op("deploy", em, cancel, move |ctx| {
                     Msg::DeployDone(
                         ops::deploy::deploy(ctx, &request(&target, false))
@@ -376,6 +378,12 @@ impl Effects {
                     None
                 });
             }
+            Command::LoadSpark => self.spawn("spark", || {
+                Msg::SparkLoaded(
+                    ops::spark::status(&crate::event::Emitter::null(), None, 20)
+                        .map_err(|e| e.to_string()),
+                )
+            }),
         }
     }
 

@@ -44,6 +44,8 @@ pub enum Action {
     StopLogs,
     // Settings tab
     Toggle,
+    /// The Spark build server panel.
+    ToggleSpark,
 }
 
 /// Where a binding applies.
@@ -163,6 +165,14 @@ pub const BINDINGS: &[Binding] = &[
         true
     ),
     b!(G, [(K::Char('r'), N)], "r", "refresh", A::Refresh, false),
+    b!(
+        G,
+        [(K::Char('S'), S), (K::Char('S'), N)],
+        "S",
+        "Spark build server",
+        A::ToggleSpark,
+        false
+    ),
     // Deploy
     b!(
         Scope::Tab(Tab::Deploy),

@@ -18,6 +18,7 @@ pub mod keymap;
 pub mod model;
 pub mod notify;
 pub mod runtime;
+pub mod spark;
 pub mod theme;
 pub mod update;
 pub mod view;

@@ -406,6 +406,8 @@ pub struct Model {
     pub dirty: bool,
     /// The project has a `[network]`: the Overview shows each server's.
     pub network: bool,
+    /// The Spark panel (`S`).
+    pub spark: super::spark::SparkPanel,
 }
 
 impl Model {
@@ -509,6 +511,7 @@ impl Model {
             rollback_running: false,
             dirty: true,
             network: project.config.network.is_some(),
+            spark: Default::default(),
         }
     }
 

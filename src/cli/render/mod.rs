@@ -267,6 +267,7 @@ impl Renderer {
                 }
             }
             Event::Network(r) => self.table(tables::network(&r)),
+            Event::Spark(r) => self.line(false, &tables::spark(&r)),
             Event::Finished { ok, summary, .. } => {
                 if !ok {
                     self.failure_shown.store(true, Ordering::SeqCst);

@@ -415,6 +415,54 @@ pub fn network(r: &NetworkReport) -> Table {
     t
 }
 
+/// `spark status`: the queue, then the jobs (running first, then the
+/// recent results with their logs).
+pub fn spark(r: &SparkStatus) -> String {
+    let mut out = format!(
+        "Spark ({}): {}\n",
+        r.state_dir,
+        if r.serving { "serving" } else { "not running" }
+    );
+    if r.queued.is_empty() {
+        out.push_str("queue: empty\n");
+    } else {
+        let mut q = Table::new(&["app", "env", "branch", "commit", "from", "pushes", "since"]);
+        for p in &r.queued {
+            q.row(vec![
+                p.app.clone(),
+                p.env.clone(),
+                p.branch.clone(),
+                short_sha(&p.sha),
+                p.source.clone(),
+                p.pushes.to_string(),
+                p.since.clone(),
+            ]);
+        }
+        out.push_str(&q.render());
+        out.push('\n');
+    }
+    let mut t = Table::new(&["job", "app", "env", "commit", "state", "took", "log"]);
+    for j in r.running.iter().chain(r.recent.iter()) {
+        t.row(vec![
+            j.id.to_string(),
+            j.app.clone(),
+            j.env.clone(),
+            short_sha(&j.sha),
+            j.state.clone(),
+            j.elapsed_ms
+                .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into()),
+            j.log.clone(),
+        ]);
+    }
+    if t.rows.is_empty() {
+        out.push_str("no job yet");
+    } else {
+        out.push_str(&t.render());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

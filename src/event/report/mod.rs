@@ -13,6 +13,7 @@ mod network;
 mod secrets;
 mod server;
 mod ship;
+mod spark;
 mod status;
 
 pub use config::*;
@@ -21,6 +22,7 @@ pub use network::*;
 pub use secrets::*;
 pub use server::*;
 pub use ship::*;
+pub use spark::*;
 pub use status::*;
 
 /// The first 12 characters of a git SHA or version, for tables. The full

@@ -149,6 +149,8 @@ pub(super) fn on_key(m: &mut Model, k: KeyEvent) -> Vec<Command> {
             m.show_command_log = !m.show_command_log;
             vec![]
         }
+        Action::ToggleSpark => m.spark.toggle(),
+        Action::Refresh if m.spark.shown => m.spark.load(),
         Action::Refresh => load_tab(m),
         _ => on_tab_action(m, action),
     }

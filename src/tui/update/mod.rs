@@ -97,6 +97,8 @@ pub enum Msg {
         server: String,
         net: NetRow,
     },
+    /// Spark's queue, from its journal on this machine.
+    SparkLoaded(Result<crate::event::report::SparkStatus, String>),
 }
 
 /// Work for the effects layer. Each maps to one engine call.
@@ -177,6 +179,8 @@ pub enum Command {
     RefreshNetwork {
         servers: Vec<String>,
     },
+    /// Read Spark's journal (`arcane spark status`).
+    LoadSpark,
 }
 
 const SPINNER_LEN: usize = 10;
@@ -258,10 +262,12 @@ fn tick(m: &mut Model, now: u64) -> Vec<Command> {
         .overview
         .last_refresh
         .is_none_or(|t| now.saturating_sub(t) >= REFRESH_SECS);
+    let mut cmds = vec![];
     if due && m.overview.pending.is_empty() {
-        return refresh_status(m);
+        cmds.extend(refresh_status(m));
     }
-    vec![]
+    cmds.extend(m.spark.tick(now));
+    cmds
 }
 
 fn notify(m: &Model, title: &str, body: &str) -> Vec<Command> {

@@ -170,6 +170,7 @@ pub(super) fn on_result(m: &mut Model, msg: Msg) -> Vec<Command> {
         Msg::NetworkLoaded { server, net } => {
             m.overview.network.insert(server, net);
         }
+        Msg::SparkLoaded(r) => m.spark.loaded(m.now, r),
         Msg::OpDone { what, result } => {
             let rollback = what.starts_with("roll back");
             if rollback {

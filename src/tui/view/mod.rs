@@ -5,6 +5,7 @@
 pub(crate) mod network;
 mod popups;
 pub use popups::help_scroll_limits;
+mod spark;
 mod tabs;
 pub(crate) mod wrap;
 
@@ -49,7 +50,11 @@ pub fn view(m: &Model, f: &mut Frame) {
     } else {
         body
     };
-    tabs::body(m, f, body, &theme);
+    if m.spark.shown {
+        spark::panel(m, f, body, &theme);
+    } else {
+        tabs::body(m, f, body, &theme);
+    }
     status_line(m, f, status, &theme);
     footer_hints(m, f, footer, &theme);
     if let Some(p) = &m.popup {
