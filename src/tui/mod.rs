@@ -16,7 +16,6 @@ pub mod effects;
 pub mod graph;
 pub mod keymap;
 pub mod model;
-pub mod notify;
 pub mod runtime;
 pub mod spark;
 pub mod theme;
