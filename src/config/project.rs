@@ -29,6 +29,9 @@ pub struct ProjectConfig {
     pub registry: Option<RegistryConfig>,
     #[serde(default)]
     pub notifications: NotificationsConfig,
+    /// `[git]`: the git assistant (watcher, message generator).
+    #[serde(default)]
+    pub git: super::git::GitConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -8,11 +8,13 @@
 //! depend on this module and never the other way round.
 
 mod deploy;
+mod git;
 mod server;
 mod ship;
 mod status;
 
 pub use deploy::*;
+pub use git::*;
 pub use server::*;
 pub use ship::*;
 pub use status::*;
