@@ -9,6 +9,7 @@ pub mod render;
 mod config_cmd;
 mod deploy_cmd;
 mod env_cmd;
+mod git_cmd;
 mod remote_cmd;
 mod secrets_cmd;
 mod ship_cmd;
@@ -159,5 +160,6 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {
         Lock(c) => deploy_cmd::lock(ctx, c),
         Accessory(c) => deploy_cmd::accessory(ctx, c),
         Proxy(c) => deploy_cmd::proxy(ctx, c),
+        Git(c) => git_cmd::git(ctx, c),
     }
 }

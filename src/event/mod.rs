@@ -133,6 +133,12 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error_kind: Option<ErrorKind>,
     },
+    /// `git watch`: one shadow snapshot (taken, unchanged or blocked).
+    ShadowSnapshot(ShadowSnapshot),
+    /// `git commit`: the generated message and the new commit.
+    GitCommit(CommitReport),
+    /// `git squash`: the plan, then (unless a dry run) what was applied.
+    Squash(Box<SquashReport>),
 }
 
 impl Event {

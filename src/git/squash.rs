@@ -29,7 +29,7 @@ use super::shadow;
 use super::GitError;
 
 /// Builds the redacted prompt for the files of a diff `from..to`.
-pub type PromptFn = dyn Fn(Option<&str>, &str, &[FileChange]) -> Prompt;
+pub type PromptFn<'a> = dyn Fn(Option<&str>, &str, &[FileChange]) -> Prompt + 'a;
 
 pub const BACKUP_PREFIX: &str = "refs/arcane/backup/";
 
@@ -166,7 +166,7 @@ pub fn plan(
     repo: &Repo,
     req: &Request,
     gen: &dyn Generator,
-    make_prompt: &PromptFn,
+    make_prompt: &PromptFn<'_>,
 ) -> Result<Plan, GitError> {
     let git = &repo.git;
     let branch = repo

@@ -17,6 +17,8 @@
 pub mod accessory;
 pub mod deploy;
 mod fanout;
+pub mod git;
+pub mod git_watch;
 pub mod lock;
 pub mod logs;
 pub mod notify;

@@ -1,6 +1,6 @@
 //! The git assistant: shadow snapshots, generated commits, squash plans.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One changed file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,7 +21,7 @@ pub struct Message {
 }
 
 /// A leak scanner (or plaintext) finding, the secret already redacted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingRow {
     pub file: String,
     pub line: usize,
