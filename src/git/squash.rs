@@ -8,7 +8,8 @@
 //! a file changed and changed back drops out) belongs to the group of the
 //! most significant commit that touched it (breaking > feat > the rest, then
 //! the latest), so a fix to a feature not yet pushed stays with the feature.
-//! Groups are ordered features first, then the rest, each in order of first
+//! Features are grouped by scope, other kinds by kind alone; groups are
+//! ordered features first, then the rest, each in order of first
 //! appearance.
 //!
 //! **Trees.** Group *k*'s commit has the base tree plus the final version of
@@ -251,12 +252,16 @@ pub fn plan(
                 (k.to_string(), s, sources.len())
             }
         };
+        // Features stay apart by scope; the other kinds make one commit each.
         let pos = groups
             .iter()
-            .position(|g| g.kind == kind && g.scope == scope);
+            .position(|g| g.kind == kind && (kind != "feat" || g.scope == scope));
         let g = match pos {
             Some(p) => {
                 first_seen[p] = first_seen[p].min(idx);
+                if groups[p].scope != scope {
+                    groups[p].scope = None;
+                }
                 &mut groups[p]
             }
             None => {
@@ -337,7 +342,22 @@ pub fn plan(
                 if let Some(r) = got.fallback_reason {
                     reasons.push(r);
                 }
-                (got.message, got.generator)
+                // Without a model, the subject a person wrote for this kind
+                // of change says more than one made from file names.
+                let own = srcs.iter().find(|s| {
+                    conventional::parse(&s.subject)
+                        .is_some_and(|p| p.kind == g.kind && p.scope == g.scope)
+                });
+                match own {
+                    Some(s) if got.generator == "fallback" => (
+                        Message {
+                            subject: s.subject.clone(),
+                            body: String::new(),
+                        },
+                        "original".to_string(),
+                    ),
+                    _ => (got.message, got.generator),
+                }
             }
         };
         g.message = retype(msg, &g.kind, g.scope.as_deref(), g.bump == Bump::Major);

@@ -6,7 +6,7 @@
 //!
 //! | files changed | type |
 //! |---|---|
-//! | only docs (`*.md`, `docs/`, `README`...) | `docs` |
+//! | only docs (`*.md`, `*.txt`, `docs/`, `README`...) | `docs` |
 //! | only tests (`tests/`, `*_test.*`, `*.spec.*`...) | `test` |
 //! | only CI (`.github/`, `.gitlab-ci.yml`, `.ci/`...) | `ci` |
 //! | only build files (manifests, lock files, Dockerfile, compose) | `build` |
@@ -28,7 +28,10 @@ fn is_doc(p: &str) -> bool {
     let n = name(p).to_ascii_lowercase();
     p.starts_with("docs/")
         || p.contains("/docs/")
-        || [".md", ".rst", ".adoc"].iter().any(|e| n.ends_with(e))
+        || ([".md", ".rst", ".adoc", ".txt"]
+            .iter()
+            .any(|e| n.ends_with(e))
+            && !n.starts_with("requirements"))
         || n.starts_with("readme")
         || n.starts_with("license")
         || n.starts_with("changelog")
