@@ -174,7 +174,7 @@ fn shadow_snapshots_become_commits_and_status_is_clean_after() {
         f.user_state().4
     );
     assert!(
-        out.contains(&format!("git reset --mixed refs/arcane/backup/main/")),
+        out.contains("git reset --mixed refs/arcane/backup/main/"),
         "{out}"
     );
     // The snapshots stay in the shadow ref; the next one starts a new chain.
