@@ -288,9 +288,8 @@ pub struct SquashRequest {
     pub no_shadow: bool,
 }
 
-/// Plan the squash, show it, and (unless a dry run) rewrite after a
-/// confirmation.
-pub fn squash(ctx: &Ctx, req: &SquashRequest) -> Result<SquashReport, Error> {
+/// The squash plan of the current branch; nothing is written.
+pub fn squash_plan(ctx: &Ctx, req: &SquashRequest) -> Result<SquashPlan, Error> {
     let repo = repo(ctx)?;
     let cfg = &ctx.project.config.git.messages;
     let gen = message::for_config(cfg);
@@ -307,6 +306,31 @@ pub fn squash(ctx: &Ctx, req: &SquashRequest) -> Result<SquashReport, Error> {
     for r in &plan.fallback_reasons {
         ctx.em.warn(format!("message model not used: {r}"));
     }
+    Ok(plan)
+}
+
+/// Apply exactly `plan` (made by [`squash_plan`]); refused when the branch
+/// or its shadow ref moved since. The caller has confirmed.
+pub fn squash_apply(ctx: &Ctx, plan: &SquashPlan, tag: bool) -> Result<SquashApplied, Error> {
+    let repo = repo(ctx)?;
+    ctx.check_cancel()?;
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_else(|_| "backup".into());
+    let applied = squash::apply(&repo, plan, tag, &stamp).map_err(gerr)?;
+    ctx.em.command(&format!(
+        "git update-ref refs/heads/{} {}",
+        plan.branch, applied.new_head
+    ));
+    Ok(applied)
+}
+
+/// Plan the squash, show it, and (unless a dry run) rewrite after a
+/// confirmation.
+pub fn squash(ctx: &Ctx, req: &SquashRequest) -> Result<SquashReport, Error> {
+    let plan = squash_plan(ctx, req)?;
     let mut rep = SquashReport {
         plan: plan.clone(),
         dry_run: req.dry_run,
@@ -331,29 +355,21 @@ pub fn squash(ctx: &Ctx, req: &SquashRequest) -> Result<SquashReport, Error> {
         ),
         "squash cancelled; nothing was changed",
     )?;
-    ctx.check_cancel()?;
-    let stamp = time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .unwrap_or_else(|_| "backup".into());
-    let applied = squash::apply(&repo, &plan, req.tag, &stamp).map_err(gerr)?;
-    ctx.em.command(&format!(
-        "git update-ref refs/heads/{} {}",
-        plan.branch, applied.new_head
-    ));
+    let applied = squash_apply(ctx, &plan, req.tag)?;
     rep.applied = Some(applied.clone());
     ctx.em.emit(Event::Squash(Box::new(rep.clone())));
-    ctx.em.finished(
-        true,
-        format!(
-            "{} is now {} commit(s) on {}; the old tip is {} (undo: {})",
-            plan.branch,
-            plan.groups.len(),
-            short_sha(&plan.base),
-            applied.backup_ref,
-            applied.undo
-        ),
-    );
+    ctx.em.finished(true, applied_summary(&plan, &applied));
     Ok(rep)
+}
+
+/// One line saying what a squash did and how to undo it.
+pub fn applied_summary(plan: &SquashPlan, applied: &SquashApplied) -> String {
+    format!(
+        "{} is now {} commit(s) on {}; the old tip is {} (undo: {})",
+        plan.branch,
+        plan.groups.len(),
+        short_sha(&plan.base),
+        applied.backup_ref,
+        applied.undo
+    )
 }

@@ -266,8 +266,12 @@ mod tests {
         assert_eq!(m.subject, "feat(git): add shadow.rs and watch.rs");
         assert!(m.body.starts_with("2 files changed, +500 -0"));
         assert_eq!(generate(&files), m);
-        let gone = [c("old.txt", 'D', 0, 3)];
-        assert_eq!(generate(&gone).subject, "refactor(old): remove old.txt");
+        let gone = [c("src/legacy/old.rs", 'D', 0, 3)];
+        assert_eq!(generate(&gone).subject, "refactor(legacy): remove old.rs");
+        assert_eq!(
+            generate(&[c("notes.txt", 'A', 2, 0)]).subject,
+            "docs(notes): add notes.txt"
+        );
         let many: Vec<FileChange> = (0..5)
             .map(|i| c(&format!("src/x/f{i}.rs"), 'M', 1, 1))
             .collect();
