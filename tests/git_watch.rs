@@ -293,3 +293,32 @@ fn install_service_writes_a_user_unit_fake_systemctl() {
         .unwrap()
         .contains(&format!("--user disable --now {name}")));
 }
+
+#[test]
+fn a_filter_without_a_key_leaves_env_files_out_and_snapshots_the_rest() {
+    let f = Fixture::project();
+    // The filter is configured but this process has no identity to
+    // encrypt with (a service whose identity needs a passphrase, say).
+    let id = f.home.path().join("xdg/arcane/identity.txt");
+    std::fs::rename(&id, f.home.path().join("identity.away")).unwrap();
+    let path = f.dir.join("config/envs/staging.env");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("LATE_SECRET=late-plain-value-77\n");
+    std::fs::write(&path, text).unwrap();
+    f.write("src/work.rs", "pub fn work() {}\n");
+    let o = f.arcane(&["git", "watch", "--once"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("could not encrypt") && err.contains("config/envs/staging.env"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("run `arcane setup`"),
+        "the filter is set up: {err}"
+    );
+    let snap = f.shadow().unwrap();
+    assert!(show(&f, &format!("{snap}:src/work.rs")).contains("work"));
+    let stored = show(&f, &format!("{snap}:config/envs/staging.env"));
+    assert!(!stored.contains("late-plain-value-77") && stored.contains("arcane:v1:"));
+}

@@ -64,6 +64,8 @@ pub struct Snapshot {
     pub findings: Vec<Finding>,
     /// Plaintext env files left out because no filter would encrypt them.
     pub left_out: Vec<String>,
+    /// Why the filter could not encrypt them, when it failed.
+    pub filter_error: Option<String>,
     /// Paths with `filter=arcane` (never shown to a model).
     pub encrypted: Vec<String>,
 }
@@ -159,14 +161,36 @@ pub fn prepare(repo: &Repo, allow: &Allowlist, filters: bool) -> Result<Snapshot
             left_out.push(f.clone());
         }
     }
-    let mut add = vec!["add".to_string(), "-A".to_string()];
-    if !left_out.is_empty() {
-        add.push("--".into());
-        add.push(".".into());
-        add.extend(left_out.iter().map(|f| format!(":(exclude,literal){f}")));
+    let add_all = |leave: &[String]| -> Result<Vec<u8>, GitError> {
+        let mut add = vec!["add".to_string(), "-A".to_string()];
+        if !leave.is_empty() {
+            add.push("--".into());
+            add.push(".".into());
+            add.extend(leave.iter().map(|f| format!(":(exclude,literal){f}")));
+        }
+        let add: Vec<&str> = add.iter().map(String::as_str).collect();
+        git.bytes(&add)
+    };
+    let mut filter_error = None;
+    if let Err(e) = add_all(&left_out) {
+        // The clean filter could not encrypt (no key here, a passphrase
+        // nobody can type to a service): the rest of the work is still
+        // worth a snapshot, without the env files.
+        let plain: Vec<String> = env_files
+            .iter()
+            .filter(|f| {
+                std::fs::read_to_string(repo.top.join(f))
+                    .is_ok_and(|t| sealed::check_text(f, &t, "").is_some())
+            })
+            .cloned()
+            .collect();
+        if plain.is_empty() || plain == left_out {
+            return Err(e);
+        }
+        add_all(&plain)?;
+        left_out = plain;
+        filter_error = Some(e.to_string());
     }
-    let add: Vec<&str> = add.iter().map(String::as_str).collect();
-    git.bytes(&add)?;
     let tree = git.line(&["write-tree"])?;
 
     // Every env blob in the snapshot must be sealed, whatever happened above.
@@ -218,6 +242,7 @@ pub fn prepare(repo: &Repo, allow: &Allowlist, filters: bool) -> Result<Snapshot
         changes,
         findings,
         left_out,
+        filter_error,
         encrypted,
     })
 }

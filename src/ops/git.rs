@@ -116,6 +116,7 @@ pub(crate) fn snapshot_in(
         files: vec![],
         findings: vec![],
         left_out: vec![],
+        filter_error: None,
         elapsed_ms: 0,
     };
     if repo.busy() {
@@ -125,9 +126,16 @@ pub(crate) fn snapshot_in(
     let allow = Allowlist::load(&ctx.project.root)?;
     let filters = crate::secrets::gitcfg::filters_configured(&repo.top);
     let snap = shadow::prepare(repo, &allow, filters).map_err(gerr)?;
+    if let Some(e) = &snap.filter_error {
+        ctx.em.warn(format!(
+            "the arcane filter could not encrypt {}, so they are left out of this snapshot: {e}",
+            snap.left_out.join(", ")
+        ));
+    }
     rep.parent = snap.parent.clone();
     rep.files = snap.changes.clone();
     rep.left_out = snap.left_out.clone();
+    rep.filter_error = snap.filter_error.clone();
     rep.findings = snap.findings.iter().map(row).collect();
     rep.state = if snap.blocked() {
         SnapshotState::Blocked

@@ -101,7 +101,8 @@ fn notify(ctx: &Ctx, title: &str, body: &str) {
 }
 
 fn warn_left_out(ctx: &Ctx, rep: &ShadowSnapshot) {
-    if !rep.left_out.is_empty() {
+    // A failing filter was already explained by the snapshot itself.
+    if !rep.left_out.is_empty() && rep.filter_error.is_none() {
         ctx.em.warn(format!(
             "left out of snapshots (plaintext, and no arcane filter would encrypt them): {}; run `arcane setup`",
             rep.left_out.join(", ")

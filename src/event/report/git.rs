@@ -59,6 +59,8 @@ pub struct ShadowSnapshot {
     pub findings: Vec<FindingRow>,
     /// Plaintext env files left out (no filter would encrypt them).
     pub left_out: Vec<String>,
+    /// Why the configured filter could not encrypt them, if it failed.
+    pub filter_error: Option<String>,
     pub elapsed_ms: u64,
 }
 
