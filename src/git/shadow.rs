@@ -356,3 +356,82 @@ pub fn chain(repo: &Repo, limit: usize) -> Result<Chain, GitError> {
     }
     Ok(c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// A repository made with git2 (a commit, a staged file, an
+    /// untracked one); the snapshot is checked with git2 too.
+    #[test]
+    fn a_snapshot_holds_the_working_tree_and_leaves_the_index_alone_git2() {
+        let d = tempfile::tempdir().unwrap();
+        let r = git2::Repository::init(d.path()).unwrap();
+        let w = d.path();
+        std::fs::write(w.join("a.txt"), "one\n").unwrap();
+        std::fs::write(w.join(".gitignore"), "*.tmp\n").unwrap();
+        let mut idx = r.index().unwrap();
+        idx.add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        idx.write().unwrap();
+        let tree = r.find_tree(idx.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("Ada", "ada@example.org").unwrap();
+        let head = r
+            .commit(Some("HEAD"), &sig, &sig, "first", &tree, &[])
+            .unwrap();
+        std::fs::write(w.join("staged.txt"), "staged\n").unwrap();
+        idx.add_path(Path::new("staged.txt")).unwrap();
+        idx.write().unwrap();
+        std::fs::write(w.join("a.txt"), "two\n").unwrap();
+        std::fs::write(w.join("new.txt"), "new\n").unwrap();
+        std::fs::write(w.join("junk.tmp"), "junk\n").unwrap();
+        let index_before = std::fs::read(r.path().join("index")).unwrap();
+
+        let repo = Repo::discover(w).unwrap();
+        let snap = prepare(&repo, &Allowlist::default(), false).unwrap();
+        assert!(!snap.unchanged() && !snap.blocked());
+        let paths: Vec<&str> = snap.changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["a.txt", "new.txt", "staged.txt"]);
+        let m = Message {
+            subject: "chore: snapshot".into(),
+            body: String::new(),
+        };
+        let sha = commit(&repo, &snap, &m).unwrap();
+
+        let c = r.find_commit(git2::Oid::from_str(&sha).unwrap()).unwrap();
+        assert_eq!(c.parent_id(0).unwrap(), head);
+        assert!(c
+            .message()
+            .unwrap()
+            .contains(&format!("{BASE_TRAILER}: {head}")));
+        let t = c.tree().unwrap();
+        let blob = |p: &str| {
+            let e = t.get_path(Path::new(p)).unwrap();
+            String::from_utf8(r.find_blob(e.id()).unwrap().content().to_vec()).unwrap()
+        };
+        assert_eq!(blob("a.txt"), "two\n");
+        assert_eq!(blob("new.txt"), "new\n");
+        assert!(t.get_path(Path::new("junk.tmp")).is_err(), "ignored");
+        assert_eq!(r.head().unwrap().target().unwrap(), head, "HEAD");
+        assert_eq!(std::fs::read(r.path().join("index")).unwrap(), index_before);
+        assert_eq!(
+            r.find_reference("refs/arcane/shadow/master")
+                .or_else(|_| r.find_reference("refs/arcane/shadow/main"))
+                .unwrap()
+                .target()
+                .unwrap()
+                .to_string(),
+            sha
+        );
+
+        // Nothing changed: nothing to commit. A second change continues the chain.
+        assert!(prepare(&repo, &Allowlist::default(), false)
+            .unwrap()
+            .unchanged());
+        std::fs::write(w.join("a.txt"), "three\n").unwrap();
+        let next = prepare(&repo, &Allowlist::default(), false).unwrap();
+        assert_eq!(next.parent.as_deref(), Some(sha.as_str()));
+        assert_eq!(chain(&repo, 10).unwrap().snapshots.len(), 1);
+    }
+}

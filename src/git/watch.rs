@@ -269,3 +269,70 @@ impl Drop for Watcher {
         w.retain(|(id, _)| *id != self.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let r = git2::Repository::init(d.path()).unwrap();
+        std::fs::write(d.path().join(".gitignore"), "target/\n*.log\n").unwrap();
+        std::fs::create_dir_all(d.path().join("target/debug")).unwrap();
+        std::fs::create_dir_all(d.path().join("src")).unwrap();
+        let top = d.path().canonicalize().unwrap();
+        let git_dir = r.path().canonicalize().unwrap();
+        (d, top, git_dir)
+    }
+
+    #[test]
+    fn ignored_paths_never_wake_it_and_new_directories_are_watched() {
+        let (_d, top, git_dir) = repo();
+        let mut w = Watcher::new(&top, &git_dir).unwrap();
+        // top and src; not target/ (ignored) nor .git/ (watched on its own).
+        assert_eq!(w.dirs, 2, "{:?}", w.failed);
+        let cancel = Cancel::default();
+        let quick = Duration::from_millis(50);
+        let idle = Duration::from_millis(300);
+
+        // Ignored writes only: nothing, until a stop.
+        std::fs::write(top.join("target/debug/x.o"), "x").unwrap();
+        std::fs::write(top.join("build.log"), "x").unwrap();
+        let waker = w.waker();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(400));
+            let _ = waker.send(Wake::Stop);
+        });
+        assert_eq!(w.next_batch(quick, idle, &cancel, idle), Batch::Stopped);
+
+        // A real file: one batch after the debounce.
+        std::fs::write(top.join("src/a.rs"), "a").unwrap();
+        assert!(matches!(
+            w.next_batch(quick, idle * 10, &cancel, idle),
+            Batch::Changed { paths, head: false } if paths > 0
+        ));
+
+        // A new directory is watched as it appears, and what lands in it counts.
+        std::fs::create_dir_all(top.join("new/deep")).unwrap();
+        assert!(matches!(
+            w.next_batch(quick, idle * 10, &cancel, idle),
+            Batch::Changed { .. }
+        ));
+        std::fs::write(top.join("new/deep/b.rs"), "b").unwrap();
+        assert!(matches!(
+            w.next_batch(quick, idle * 10, &cancel, idle),
+            Batch::Changed { .. }
+        ));
+
+        // A branch switch shows as HEAD.
+        std::fs::write(git_dir.join("HEAD"), "ref: refs/heads/other\n").unwrap();
+        assert!(matches!(
+            w.next_batch(quick, idle * 10, &cancel, idle),
+            Batch::Changed { head: true, .. }
+        ));
+
+        // A cancel without a signal is seen within `idle_check`.
+        cancel.cancel();
+        assert_eq!(w.next_batch(quick, idle, &cancel, idle), Batch::Stopped);
+    }
+}
