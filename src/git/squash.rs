@@ -183,7 +183,6 @@ pub fn plan(
             "{base_name}..{branch} contains merge commits; squash makes history linear: rebase onto {base_name} first"
         )));
     }
-    let pushed = git.run(&["rev-list", &own, "--remotes"])?;
     let all = git.run(&["rev-list", &own])?;
     let unpushed = git.run(&["rev-list", &own, "--not", "--remotes"])?;
     if all.lines().count() != unpushed.lines().count() {
@@ -200,7 +199,6 @@ pub fn plan(
                 "--format=%(refname:short)",
             ])
             .unwrap_or_default();
-        let _ = pushed;
         return Err(input(format!(
             "{} of the commits in {base_name}..{branch} are already on a remote branch ({}); they are never rewritten: squash only what is not pushed, e.g. --onto {}",
             all.lines().count() - unpushed.lines().count(),
