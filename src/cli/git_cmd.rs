@@ -35,7 +35,10 @@ fn watch(ctx: &Ctx, project: &crate::config::Project, a: GitWatchArgs) -> Result
     let op = ops::Ctx::new(project, &interact::Refuse, ctx.emitter.clone())
         .with_identity(ctx.global.identity.clone())
         .with_cancel(crate::git::watch::stop_on_signals());
-    let req = ops::git_watch::WatchRequest { once: a.once };
+    let req = ops::git_watch::WatchRequest {
+        once: a.once,
+        idle_check: None,
+    };
     done(ops::git_watch::watch(&op, &req))
 }
 

@@ -216,14 +216,15 @@ impl Watcher {
     }
 
     /// Block until relevant changes have been quiet for `debounce` (or have
-    /// gone on for `max_wait`), or until stopped. `cancel` is checked every
-    /// `idle_check` while idle, for stops that do not come as a signal.
+    /// gone on for `max_wait`), or until stopped. With `idle_check`, an idle
+    /// watcher also looks at `cancel` that often, for stops that do not come
+    /// as a signal or a [`Wake::Stop`]; without, it sleeps until woken.
     pub fn next_batch(
         &mut self,
         debounce: Duration,
         max_wait: Duration,
         cancel: &Cancel,
-        idle_check: Duration,
+        idle_check: Option<Duration>,
     ) -> Batch {
         let (mut paths, mut head) = (0usize, false);
         let mut first: Option<Instant> = None;
@@ -232,15 +233,16 @@ impl Watcher {
             if cancel.is_cancelled() {
                 return Batch::Stopped;
             }
-            let wait = match first {
-                None => idle_check,
-                Some(f) => {
+            let got = match (first, idle_check) {
+                (None, None) => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                (None, Some(i)) => self.rx.recv_timeout(i),
+                (Some(f), _) => {
                     let quiet = debounce.saturating_sub(last.elapsed());
                     let cap = max_wait.saturating_sub(f.elapsed());
-                    quiet.min(cap)
+                    self.rx.recv_timeout(quiet.min(cap))
                 }
             };
-            match self.rx.recv_timeout(wait) {
+            match got {
                 Ok(Wake::Stop) => return Batch::Stopped,
                 Ok(Wake::Fs(Ok(ev))) => {
                     let (n, h) = self.relevant(&ev);
@@ -303,36 +305,42 @@ mod tests {
             std::thread::sleep(Duration::from_millis(400));
             let _ = waker.send(Wake::Stop);
         });
-        assert_eq!(w.next_batch(quick, idle, &cancel, idle), Batch::Stopped);
+        assert_eq!(
+            w.next_batch(quick, idle, &cancel, Some(idle)),
+            Batch::Stopped
+        );
 
         // A real file: one batch after the debounce.
         std::fs::write(top.join("src/a.rs"), "a").unwrap();
         assert!(matches!(
-            w.next_batch(quick, idle * 10, &cancel, idle),
+            w.next_batch(quick, idle * 10, &cancel, Some(idle)),
             Batch::Changed { paths, head: false } if paths > 0
         ));
 
         // A new directory is watched as it appears, and what lands in it counts.
         std::fs::create_dir_all(top.join("new/deep")).unwrap();
         assert!(matches!(
-            w.next_batch(quick, idle * 10, &cancel, idle),
+            w.next_batch(quick, idle * 10, &cancel, Some(idle)),
             Batch::Changed { .. }
         ));
         std::fs::write(top.join("new/deep/b.rs"), "b").unwrap();
         assert!(matches!(
-            w.next_batch(quick, idle * 10, &cancel, idle),
+            w.next_batch(quick, idle * 10, &cancel, Some(idle)),
             Batch::Changed { .. }
         ));
 
         // A branch switch shows as HEAD.
         std::fs::write(git_dir.join("HEAD"), "ref: refs/heads/other\n").unwrap();
         assert!(matches!(
-            w.next_batch(quick, idle * 10, &cancel, idle),
+            w.next_batch(quick, idle * 10, &cancel, Some(idle)),
             Batch::Changed { head: true, .. }
         ));
 
         // A cancel without a signal is seen within `idle_check`.
         cancel.cancel();
-        assert_eq!(w.next_batch(quick, idle, &cancel, idle), Batch::Stopped);
+        assert_eq!(
+            w.next_batch(quick, idle, &cancel, Some(idle)),
+            Batch::Stopped
+        );
     }
 }

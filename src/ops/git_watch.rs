@@ -16,14 +16,14 @@ use crate::git::{service, shadow};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-/// How often an idle watcher looks at a cancel that came without a signal
-/// (the dashboard); signals wake it at once.
-const IDLE_CHECK: Duration = Duration::from_secs(5);
-
 #[derive(Debug, Clone, Default)]
 pub struct WatchRequest {
     /// Take one snapshot and return.
     pub once: bool,
+    /// How often an idle watcher looks at a cancel that comes without a
+    /// signal; `None` when the cancel is [`crate::git::watch::stop_on_signals`]'s,
+    /// which wakes it at once (the CLI: an idle watcher then never wakes).
+    pub idle_check: Option<Duration>,
 }
 
 /// The watcher's state, for the dashboard.
@@ -231,7 +231,7 @@ pub fn watch(ctx: &Ctx, req: &WatchRequest) -> Result<WatchState, Error> {
     save(&repo, &st);
     step(ctx, &repo, &mut st);
     loop {
-        match watcher.next_batch(debounce, max_wait, &ctx.cancel, IDLE_CHECK) {
+        match watcher.next_batch(debounce, max_wait, &ctx.cancel, req.idle_check) {
             Batch::Stopped => break,
             Batch::Changed { head, .. } => {
                 if head && repo.branch() != st.branch {
