@@ -9,6 +9,7 @@ pub mod render;
 mod config_cmd;
 mod deploy_cmd;
 mod env_cmd;
+mod git_cmd;
 mod network_cmd;
 mod remote_cmd;
 mod secrets_cmd;
@@ -206,5 +207,6 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {
         Proxy(c) => deploy_cmd::proxy(ctx, c),
         Network(c) => network_cmd::network(ctx, c),
         Spark(c) => spark_cmd::spark(ctx, c),
+        Git(c) => git_cmd::git(ctx, c),
     }
 }

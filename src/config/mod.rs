@@ -10,6 +10,7 @@ pub mod check;
 pub mod envfile;
 mod envfile_v0;
 mod error;
+pub mod git;
 pub mod init;
 pub mod interp;
 pub mod layers;

@@ -35,6 +35,9 @@ pub struct ProjectConfig {
     /// Team channels (Slack, Discord, webhooks, GitHub statuses).
     #[serde(default)]
     pub notify: super::notify::NotifyConfig,
+    /// `[git]`: the git assistant (watcher, message generator).
+    #[serde(default)]
+    pub git: super::git::GitConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -222,6 +222,7 @@ impl ProjectConfig {
                     .with_help("declare at least one, e.g. [envs.staging], or remove [envs] to get staging and production"),
             );
         }
+        errs.extend(self.git.validate(src));
         for name in self.env_names() {
             if !is_valid_name(&name) || name == "base" || name.contains('.') {
                 errs.push(

@@ -149,6 +149,12 @@ pub enum Event {
     NetworkNode(Box<ServerNetwork>),
     /// `spark status`: Spark's queue, running job and recent results.
     Spark(SparkStatus),
+    /// `git watch`: one shadow snapshot (taken, unchanged or blocked).
+    ShadowSnapshot(ShadowSnapshot),
+    /// `git commit`: the generated message and the new commit.
+    GitCommit(CommitReport),
+    /// `git squash`: the plan, then (unless a dry run) what was applied.
+    Squash(Box<SquashReport>),
 }
 
 impl Event {

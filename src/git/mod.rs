@@ -1,9 +1,21 @@
-//! Git integration through git2: the current commit, dirty state, and the
-//! commit graph the TUI draws.
+//! Git integration: the current commit, dirty state and the commit graph
+//! the TUI draws (git2), and the git assistant: shadow snapshots
+//! ([`shadow`], [`watch`]), generated messages ([`message`]) and smart
+//! squash ([`squash`]), which run the git CLI ([`cli`]) so filters and
+//! attributes apply exactly as in `git add`.
 //!
 //! Images are tagged by commit so a release always names the code it runs. A
 //! dirty tree gets a content hash on top, so two builds of the same uncommitted
 //! content share a tag (and docker's cache), while any edit gives a new one.
+
+pub mod cli;
+pub mod conventional;
+pub mod diff;
+pub mod message;
+pub mod service;
+pub mod shadow;
+pub mod squash;
+pub mod watch;
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -21,6 +33,26 @@ pub enum GitError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A git command failed.
+    #[error("git {args} failed: {stderr}")]
+    Cli { args: String, stderr: String },
+    /// Something the user can fix (exit 2).
+    #[error("{0}")]
+    Input(String),
+    /// Something that failed for another reason (exit 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl crate::error::HasKind for GitError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            GitError::NotARepo(_) | GitError::NoCommits(_) | GitError::Input(_) => {
+                crate::error::ErrorKind::Input
+            }
+            _ => crate::error::ErrorKind::Failed,
+        }
+    }
 }
 
 /// Where the working tree stands.

@@ -19,6 +19,8 @@ pub mod config;
 pub mod deploy;
 pub mod env;
 mod fanout;
+pub mod git;
+pub mod git_watch;
 pub mod lock;
 pub mod logs;
 pub mod network;

@@ -304,9 +304,10 @@ impl Effects {
                     }
                 })
             }
-            Command::LoadGit => self.spawn("git", move || {
-                Msg::GitLoaded(
-                    crate::git::log(&p.root, 300)
+            Command::LoadGit => {
+                let tx = self.tx.clone();
+                self.op_then("git", em, Cancel::default(), move |ctx| {
+                    let commits = crate::git::log(&ctx.project.root, 300)
                         .map(|cs| {
                             cs.into_iter()
                                 .map(|c| Commit {
@@ -318,8 +319,29 @@ impl Effects {
                                 })
                                 .collect()
                         })
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::GitLoaded(commits));
+                    Some(Msg::ShadowLoaded(
+                        ops::git::shadow_chain(ctx, 50)
+                            .map(|c| (c, ops::git_watch::running(&ctx.project.root)))
+                            .map_err(|e| e.to_string()),
+                    ))
+                })
+            }
+            Command::SquashPlan => self.op("squash-plan", em, Cancel::default(), |ctx| {
+                Msg::SquashPlanned(
+                    ops::git::squash_plan(ctx, &Default::default())
+                        .map(Box::new)
                         .map_err(|e| e.to_string()),
                 )
+            }),
+            Command::Squash { plan } => self.op("squash", em, Cancel::default(), move |ctx| {
+                Msg::OpDone {
+                    what: format!("squash {}", plan.branch),
+                    result: ops::git::squash_apply(ctx, &plan, false)
+                        .map(|a| ops::git::applied_summary(&plan, &a))
+                        .map_err(|e| e.to_string()),
+                }
             }),
             Command::LoadLogChoices => {
                 self.op("log-choices", self.quiet(), Cancel::default(), |ctx| {

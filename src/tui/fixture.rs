@@ -153,6 +153,30 @@ pub fn model() -> Model {
         commit(SHA2, &[SHA3], "Fix cart totals", 90_000),
         commit(SHA3, &[], "First release", 200_000),
     ];
+    m.git.shadow = Some(crate::event::report::ShadowChain {
+        shadow_ref: "refs/arcane/shadow/main".into(),
+        branch: Some("main".into()),
+        base: Some(SHA1.into()),
+        on_head: true,
+        snapshots: vec![
+            crate::event::report::SnapshotRow {
+                sha: "e5f60718293a4b5c6d7e8f9012345678a1b2c3d4".into(),
+                time: (NOW - 60) as i64,
+                subject: "feat(cart): add coupons.rs".into(),
+            },
+            crate::event::report::SnapshotRow {
+                sha: "f60718293a4b5c6d7e8f9012345678a1b2c3d4e5".into(),
+                time: (NOW - 300) as i64,
+                subject: "fix(cart): update totals.rs".into(),
+            },
+        ],
+    });
+    m.git.watch = Some(crate::ops::git_watch::WatchState {
+        pid: 4242,
+        snapshots: 2,
+        branch: Some("main".into()),
+        ..Default::default()
+    });
     m.logs.choices = vec![
         ("web-1".into(), "web".into()),
         ("web-1".into(), "worker".into()),
@@ -221,5 +245,88 @@ pub fn deploying() -> Model {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    m
+}
+
+/// The Git tab while the watcher's snapshots are blocked by a finding.
+pub fn watch_blocked() -> Model {
+    use crate::event::report::*;
+    let mut m = model();
+    m.tab = Tab::Git;
+    if let Some(w) = m.git.watch.as_mut() {
+        w.blocked = vec![FindingRow {
+            file: "src/keys.rs".into(),
+            line: 1,
+            rule: "aws-access-key-id".into(),
+            redacted: "AKIA****".into(),
+            fingerprint: "cca4abb8eb78dce9".into(),
+        }];
+    }
+    m
+}
+
+/// The Git tab with a squash plan waiting to be applied.
+pub fn squash_planned() -> Model {
+    use crate::event::report::*;
+    let mut m = model();
+    m.tab = Tab::Git;
+    let source = |sha: &str, subject: &str, shadow: bool| SquashSource {
+        sha: sha.into(),
+        subject: subject.into(),
+        kind: "feat".into(),
+        scope: None,
+        breaking: false,
+        shadow,
+        author: Default::default(),
+        files: vec![],
+    };
+    let group = |kind: &str, bump: Bump, subject: &str, files: &[&str]| SquashGroup {
+        kind: kind.into(),
+        scope: None,
+        bump,
+        message: Message {
+            subject: subject.into(),
+            body: String::new(),
+        },
+        generator: "fallback".into(),
+        files: files.iter().map(|f| f.to_string()).collect(),
+        commits: vec!["e5f60718293a".into()],
+        author: Default::default(),
+    };
+    m.git.plan = Some(Box::new(SquashPlan {
+        branch: "main".into(),
+        base: SHA3.into(),
+        base_name: "origin/main".into(),
+        head: SHA1.into(),
+        shadow_tip: None,
+        tree: SHA2.into(),
+        sources: vec![
+            source(SHA4, "WIP", false),
+            source(SHA1, "feat(cart): add coupons", false),
+            source(
+                "e5f60718293a4b5c6d7e8f9012345678a1b2c3d4",
+                "fix(cart): update totals.rs",
+                true,
+            ),
+        ],
+        groups: vec![
+            group(
+                "feat",
+                Bump::Minor,
+                "feat(cart): add coupons",
+                &["src/cart/coupons.rs"],
+            ),
+            group(
+                "fix",
+                Bump::Patch,
+                "fix: cart totals",
+                &["src/cart/totals.rs", "README.md"],
+            ),
+        ],
+        bump: Some(Bump::Minor),
+        version_from: Some("v1.2.3".into()),
+        version_to: Some("v1.3.0".into()),
+        fallback_reasons: vec![],
+    }));
     m
 }

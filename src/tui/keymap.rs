@@ -42,6 +42,8 @@ pub enum Action {
     ToggleReleaseView,
     // Logs tab
     StopLogs,
+    // Git tab
+    SquashPlan,
     // Settings tab
     Toggle,
     /// The Spark build server panel.
@@ -296,6 +298,15 @@ pub const BINDINGS: &[Binding] = &[
         "s",
         "stop following",
         A::StopLogs,
+        true
+    ),
+    // Git
+    b!(
+        Scope::Tab(Tab::Git),
+        [(K::Char('s'), N), (K::Enter, N)],
+        "s",
+        "squash: plan, then apply",
+        A::SquashPlan,
         true
     ),
     // Settings

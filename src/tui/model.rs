@@ -274,6 +274,13 @@ pub struct GitState {
     pub selected: usize,
     pub loading: bool,
     pub error: Option<String>,
+    /// The current branch's shadow snapshots.
+    pub shadow: Option<crate::event::report::ShadowChain>,
+    /// The running watcher's state (`git watch`), if one runs.
+    pub watch: Option<crate::ops::git_watch::WatchState>,
+    /// A squash plan (a dry run) waiting for ⏎ and a confirmation.
+    pub plan: Option<Box<crate::event::report::SquashPlan>>,
+    pub planning: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,6 +315,8 @@ pub enum Pending {
         kind: String,
     },
     Quit,
+    /// Rewrite the branch exactly as this plan shows.
+    Squash(Box<crate::event::report::SquashPlan>),
 }
 
 /// What a text input popup collects.
@@ -531,6 +540,7 @@ impl Model {
             || self.keys.loading
             || self.releases.loading
             || self.git.loading
+            || self.git.planning
             || self.logs.loading
     }
 

@@ -3,6 +3,7 @@
 //! the submodules.
 
 mod deploy;
+mod git;
 mod logs;
 mod navigation;
 mod releases;
@@ -68,6 +69,20 @@ snap_tab!(releases, Tab::Releases);
 snap_tab!(logs, Tab::Logs);
 snap_tab!(git, Tab::Git);
 snap_tab!(settings, Tab::Settings);
+
+#[test]
+fn git_watch_blocked() {
+    let m = fixture::watch_blocked();
+    insta::assert_snapshot!("git_watch_blocked_80x24", render(&m, 80, 24).backend());
+    insta::assert_snapshot!("git_watch_blocked_40x12", render(&m, 40, 12).backend());
+}
+
+#[test]
+fn git_squash_plan() {
+    let m = fixture::squash_planned();
+    insta::assert_snapshot!("git_squash_plan_80x24", render(&m, 80, 24).backend());
+    insta::assert_snapshot!("git_squash_plan_40x12", render(&m, 40, 12).backend());
+}
 
 #[test]
 fn deploy_running() {

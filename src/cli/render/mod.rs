@@ -277,6 +277,14 @@ impl Renderer {
                 }
                 self.line(true, &format!("{} {summary}", self.mark(ok)));
             }
+            Event::ShadowSnapshot(r) => {
+                let (ok, text) = tables::shadow_snapshot(&r);
+                if !(self.quiet && ok) {
+                    self.line(!ok, &text);
+                }
+            }
+            Event::GitCommit(r) => self.line(false, &tables::git_commit(&r)),
+            Event::Squash(r) => self.line(false, &tables::squash(&r)),
             // Shown through their steps and the final line.
             Event::DeployStarted(_)
             | Event::ServerStatus(_)

@@ -9,6 +9,7 @@
 
 mod config;
 mod deploy;
+mod git;
 mod network;
 mod secrets;
 mod server;
@@ -18,6 +19,7 @@ mod status;
 
 pub use config::*;
 pub use deploy::*;
+pub use git::*;
 pub use network::*;
 pub use secrets::*;
 pub use server::*;

@@ -69,6 +69,10 @@ pub enum Msg {
         result: Result<Vec<(String, Vec<ReleaseRow>)>, String>,
     },
     GitLoaded(Result<Vec<Commit>, String>),
+    /// The shadow chain and the watcher's state.
+    ShadowLoaded(Result<ShadowInfo, String>),
+    /// A squash plan (dry run) for the Git tab.
+    SquashPlanned(Result<Box<crate::event::report::SquashPlan>, String>),
     LogChoices(Result<Vec<(String, String)>, String>),
     /// A line of log follower `id`'s container.
     LogLine {
@@ -181,7 +185,19 @@ pub enum Command {
     },
     /// Read Spark's journal (`arcane spark status`).
     LoadSpark,
+    /// Plan a squash of the current branch (nothing is written).
+    SquashPlan,
+    /// Apply exactly this plan (refused if the branch moved since).
+    Squash {
+        plan: Box<crate::event::report::SquashPlan>,
+    },
 }
+
+/// The shadow chain and the watcher's state, as the Git tab shows them.
+pub type ShadowInfo = (
+    crate::event::report::ShadowChain,
+    Option<crate::ops::git_watch::WatchState>,
+);
 
 const SPINNER_LEN: usize = 10;
 
@@ -332,6 +348,8 @@ pub fn load_tab(m: &mut Model) -> Vec<Command> {
         }
         Tab::Git => {
             m.git.loading = true;
+            // A plan is only good for the branch as it was.
+            m.git.plan = None;
             vec![Command::LoadGit]
         }
     }

@@ -270,5 +270,6 @@ pub(super) fn run_pending(m: &mut Model, action: Pending) -> Vec<Command> {
         }
         Pending::DeleteKey { layer, key } => vec![Command::UnsetKey { layer, key }],
         Pending::Revoke { name, kind } => vec![Command::Revoke { name, kind }],
+        Pending::Squash(plan) => vec![Command::Squash { plan }],
     }
 }

@@ -89,6 +89,43 @@ pub(super) fn on_result(m: &mut Model, msg: Msg) -> Vec<Command> {
             }
             clamp(&mut m.git.selected, m.git.commits.len());
         }
+        Msg::ShadowLoaded(r) => match r {
+            Ok((chain, watch)) => {
+                if let Some(w) = watch.as_ref().filter(|w| !w.blocked.is_empty()) {
+                    let f = &w.blocked[0];
+                    m.status = Some((
+                        true,
+                        format!("snapshots blocked: {}:{} {}", f.file, f.line, f.rule),
+                    ));
+                }
+                m.git.shadow = Some(chain);
+                m.git.watch = watch;
+            }
+            Err(_) => {
+                m.git.shadow = None;
+                m.git.watch = None;
+            }
+        },
+        Msg::SquashPlanned(r) => {
+            m.git.planning = false;
+            match r {
+                Ok(p) => {
+                    m.status = Some((
+                        false,
+                        format!(
+                            "squash plan: {} commit(s) -> {}; s or ⏎ applies it, r drops it",
+                            p.sources.len(),
+                            p.groups.len()
+                        ),
+                    ));
+                    m.git.plan = Some(p);
+                }
+                Err(e) => {
+                    m.git.plan = None;
+                    m.status = Some((true, format!("squash: {e}")));
+                }
+            }
+        }
         Msg::LogChoices(r) => {
             m.logs.loading = false;
             match r {
@@ -172,6 +209,9 @@ pub(super) fn on_result(m: &mut Model, msg: Msg) -> Vec<Command> {
         }
         Msg::SparkLoaded(r) => m.spark.loaded(m.now, r),
         Msg::OpDone { what, result } => {
+            if what.starts_with("squash") {
+                m.git.plan = None;
+            }
             let rollback = what.starts_with("roll back");
             if rollback {
                 m.rollback_running = false;

@@ -211,6 +211,32 @@ pub(super) fn on_tab_action(m: &mut Model, action: Action) -> Vec<Command> {
             cmds
         }
         (Tab::Logs, Action::StopLogs) => stop_following(m),
+        // s plans; s (or ⏎) again, with the plan on screen, applies it
+        // after a confirmation. `r` drops the plan.
+        (Tab::Git, Action::SquashPlan) => {
+            if m.git.planning {
+                return vec![];
+            }
+            let Some(plan) = m.git.plan.clone() else {
+                m.git.planning = true;
+                return vec![Command::SquashPlan];
+            };
+            let body = format!(
+                "Rewrites {} ({} commit(s) and snapshot(s)) into the {} commit(s) shown. The tree stays the same; the old tip is kept in refs/arcane/backup/{}/.",
+                plan.branch,
+                plan.sources.len(),
+                plan.groups.len(),
+                plan.branch
+            );
+            confirm(
+                m,
+                &format!("Squash {}?", plan.branch),
+                &body,
+                Pending::Squash(plan),
+                None,
+            );
+            vec![]
+        }
         (Tab::Settings, Action::Toggle) => {
             match m.settings.selected {
                 0 => {
