@@ -29,6 +29,9 @@ pub struct ProjectConfig {
     pub registry: Option<RegistryConfig>,
     #[serde(default)]
     pub notifications: NotificationsConfig,
+    /// `[bootstrap]`: what `server bootstrap` makes of a bare server.
+    #[serde(default)]
+    pub bootstrap: super::bootstrap::BootstrapConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

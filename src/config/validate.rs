@@ -232,6 +232,7 @@ impl ProjectConfig {
                 );
             }
         }
+        errs.extend(self.bootstrap.validate(src));
         errs
     }
 }
