@@ -303,6 +303,23 @@ pub enum ServerCmd {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Prepare bare servers over SSH: Docker, the deploy user, the layout,
+    /// the firewall, sshd hardening ([bootstrap] in arcane.toml).
+    Bootstrap {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Do not ask for confirmation (needed for protected envs without a TTY).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Show what each server would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print #cloud-config user-data that gives a new server the same end state.
+    CloudInit {
+        #[command(flatten)]
+        target: TargetArgs,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -133,6 +133,10 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error_kind: Option<ErrorKind>,
     },
+    /// `server bootstrap`: what each server's bootstrap did.
+    Bootstrapped(BootstrapReport),
+    /// `server cloud-init`: the user-data.
+    CloudInit(CloudInitReport),
 }
 
 impl Event {

@@ -15,6 +15,7 @@
 //! `Finished` event.
 
 pub mod accessory;
+pub mod bootstrap;
 pub mod deploy;
 mod fanout;
 pub mod lock;

@@ -101,6 +101,11 @@ fn check_one(ctx: &Ctx, s: &Server) -> ServerCheck {
                     (r.arch, r.docker, r.docker_error) = (c.arch, c.docker, c.docker_error);
                     (r.compose_v1, r.compose_v2) = (c.compose_v1, c.compose_v2);
                     (r.disk_path, r.disk_free_bytes) = (c.disk_path, c.disk_free_bytes);
+                    if c.docker_missing {
+                        // A bare server: one problem, and what fixes it.
+                        r.needs_bootstrap = true;
+                        r.problems = vec![not_bootstrapped(&s.name)];
+                    }
                 }
                 Err(e) => r.problems.push(e.to_string()),
             }
@@ -121,6 +126,11 @@ fn check_one(ctx: &Ctx, s: &Server) -> ServerCheck {
     };
     em.step_finished("check", r.ok(), Some(detail));
     r
+}
+
+/// What `server check` says of a server without Docker.
+pub fn not_bootstrapped(server: &str) -> String {
+    format!("not bootstrapped (Docker is not installed); run `arcane server bootstrap --server {server}`")
 }
 
 /// Show a server's host key and, once confirmed, append it to the

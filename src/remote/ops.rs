@@ -275,6 +275,7 @@ pub fn version_argv() -> Vec<String> {
 pub fn check_script() -> Cmd {
     Cmd::shell(
         r#"printf 'arch\t%s\n' "$(uname -m)"
+command -v docker >/dev/null 2>&1 || printf 'docker_missing\t1\n'
 if v=$(docker version --format '{{.Server.Version}}' 2>&1); then printf 'docker\t%s\n' "$v"; else printf 'docker_error\t%s\n' "$(printf '%s' "$v" | tail -n 1)"; fi
 if v=$(docker compose version --short 2>/dev/null); then printf 'compose_v2\t%s\n' "$v"; fi
 if v=$(docker-compose version --short 2>/dev/null); then printf 'compose_v1\t%s\n' "$v"; fi
@@ -294,6 +295,8 @@ pub struct CheckReport {
     pub compose_v1: Option<String>,
     pub disk_path: Option<String>,
     pub disk_free_bytes: Option<u64>,
+    /// No docker CLI at all: a bare server, for `server bootstrap`.
+    pub docker_missing: bool,
 }
 
 impl CheckReport {
@@ -336,6 +339,7 @@ pub fn parse_check(out: &str) -> CheckReport {
             "compose_v2" => r.compose_v2 = v,
             "compose_v1" => r.compose_v1 = v,
             "disk_path" => r.disk_path = v,
+            "docker_missing" => r.docker_missing = true,
             "disk_free_kb" => {
                 r.disk_free_bytes = v.and_then(|s| s.parse::<u64>().ok()).map(|k| k * 1024)
             }
@@ -498,6 +502,11 @@ mod tests {
         assert!(r.problems().is_empty());
         let bad = parse_check("arch\taarch64\ndocker_error\tCannot connect to the Docker daemon\n");
         assert_eq!(bad.problems().len(), 2);
+        assert!(!bad.docker_missing);
+        assert!(
+            parse_check("docker_missing\t1\ndocker_error\tsh: 1: docker: not found\n")
+                .docker_missing
+        );
         assert!(bad.problems()[0].contains("Cannot connect"));
         assert_eq!(human_bytes(2 * 1024 * 1024), "2.0 MiB");
         assert_eq!(human_bytes(10), "10 B");

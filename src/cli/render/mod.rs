@@ -215,6 +215,12 @@ impl Renderer {
             Event::Checks(r) => self.table(tables::checks(&r)),
             Event::Proxy(r) => self.table(tables::proxy(&r)),
             Event::Pushed(r) => self.table(tables::pushed(&r)),
+            Event::Bootstrapped(r) => self.table(tables::bootstrapped(&r)),
+            // The document itself, as is: `arcane server cloud-init > user-data`.
+            Event::CloudInit(r) => {
+                let _g = self.out.lock().unwrap();
+                self.stdout(r.user_data.as_bytes());
+            }
             Event::Finished { ok, summary, .. } => {
                 if !ok {
                     self.failure_shown.store(true, Ordering::SeqCst);

@@ -7,11 +7,13 @@
 //! I/O. The types sit below every engine that produces them, so engines
 //! depend on this module and never the other way round.
 
+mod bootstrap;
 mod deploy;
 mod server;
 mod ship;
 mod status;
 
+pub use bootstrap::*;
 pub use deploy::*;
 pub use server::*;
 pub use ship::*;

@@ -61,6 +61,9 @@ pub struct ServerCheck {
     pub compose_v1: Option<String>,
     pub disk_path: Option<String>,
     pub disk_free_bytes: Option<u64>,
+    /// Docker is not installed at all: `server bootstrap` prepares it.
+    #[serde(default)]
+    pub needs_bootstrap: bool,
     /// Everything that stops a deploy here; empty when ready.
     pub problems: Vec<String>,
 }
