@@ -39,23 +39,30 @@ pub fn user_data(spec: &Spec, about: &str) -> String {
     if spec.firewall.is_some() {
         packages.push("nftables");
     }
-    // The group exists once docker.io is installed, after `users` ran.
-    runcmd.push(json!(["usermod", "-aG", "docker", spec.user]));
+    // The group exists once docker.io is installed, after `users` ran;
+    // '*' is no password but not locked (sshd without PAM refuses locked
+    // accounts even for keys), as bootstrap leaves it.
+    runcmd.push(json!(["usermod", "-aG", "docker", "-p", "*", spec.user]));
     runcmd.push(json!(["sh", "-c", script::engine(None, false)]));
     runcmd.push(json!(["sh", "-c", script::layout(spec, false)]));
 
-    let mut user = json!({
+    let user = json!({
         "name": spec.user,
         "gecos": "arcane deploy user",
         "shell": "/bin/bash",
         "lock_passwd": true,
         "ssh_authorized_keys": spec.keys,
     });
-    if spec.sudo {
-        user["sudo"] = json!("ALL=(ALL:ALL) NOPASSWD:ALL");
-    }
-
     let mut files = vec![];
+    if spec.sudo {
+        // The file bootstrap writes (not cloud-init's own), so a later
+        // bootstrap finds nothing to change.
+        files.push(json!({
+            "path": script::sudoers_path(&spec.user),
+            "permissions": "0440",
+            "content": script::sudoers(&spec.user),
+        }));
+    }
     if spec.harden_ssh {
         files.push(json!({
             "path": script::SSHD_DROPIN,
@@ -141,7 +148,6 @@ mod tests {
         assert_eq!(v["packages"], json!(["docker.io", "sudo", "nftables"]));
         assert_eq!(v["users"][0], "default");
         assert_eq!(v["users"][1]["name"], "arcane");
-        assert_eq!(v["users"][1]["sudo"], "ALL=(ALL:ALL) NOPASSWD:ALL");
         assert!(v["users"][1]["ssh_authorized_keys"][0]
             .as_str()
             .unwrap()
@@ -156,17 +162,22 @@ mod tests {
         assert_eq!(
             files,
             [
+                "/etc/sudoers.d/arcane-arcane",
                 script::SSHD_DROPIN,
                 firewall::RULES_PATH,
                 firewall::UNIT_PATH
             ]
         );
-        assert!(v["write_files"][0]["content"]
+        assert_eq!(v["write_files"][0]["permissions"], "0440");
+        assert!(v["write_files"][1]["content"]
             .as_str()
             .unwrap()
             .contains("PermitRootLogin no\nPasswordAuthentication no\n"));
         let cmds = v["runcmd"].as_array().unwrap();
-        assert_eq!(cmds[1], json!(["usermod", "-aG", "docker", "arcane"]));
+        assert_eq!(
+            cmds[1],
+            json!(["usermod", "-aG", "docker", "-p", "*", "arcane"])
+        );
         assert!(cmds[2][2].as_str().unwrap().contains("SYSTEMD=auto\n"));
         assert!(cmds[3][2].as_str().unwrap().contains("APP=hello"));
         // Without the firewall and hardening: no files, no nftables.

@@ -221,22 +221,13 @@ finish ""
 /// logins, its `authorized_keys` exactly the configured keys (read from
 /// stdin), passwordless sudo or none as configured.
 pub fn user(spec: &Spec, dry: bool) -> String {
-    let sudoers = format!("{} ALL=(ALL:ALL) NOPASSWD:ALL", spec.user);
     let mut s = head(
         dry,
         &[
             ("U", &spec.user),
             ("SUDO", flag(spec.sudo)),
-            (
-                "SUDOERS",
-                &format!(
-                    "# Written by `arcane server bootstrap` ([bootstrap] sudo = true).\n{sudoers}"
-                ),
-            ),
-            (
-                "SUDOERS_FILE",
-                &format!("/etc/sudoers.d/arcane-{}", spec.user),
-            ),
+            ("SUDOERS", sudoers(&spec.user).trim_end()),
+            ("SUDOERS_FILE", &sudoers_path(&spec.user)),
         ],
     );
     s.push_str(
@@ -263,7 +254,9 @@ if [ -d "$home" ] && [ -n "$(find "$home" -maxdepth 0 -perm /022)" ]; then
   run chmod go-w "$home"; change "made $home writable by $U only (sshd insists)" "make $home writable by $U only"
 fi
 ak=$home/.ssh/authorized_keys
-if [ "$(cat "$ak" 2>/dev/null)" != "$keys" ]; then
+# The keys decide, not the comments (cloud-init writes the same keys
+# without arcane's header).
+if [ "$(grep -v '^#' "$ak" 2>/dev/null)" != "$(printf '%s\n' "$keys" | grep -v '^#')" ]; then
   if [ "$DRY" != 1 ]; then
     install -d -m 700 -o "$U" -g "$grp" "$home/.ssh" || fail "cannot create $home/.ssh"
     tmp=$(mktemp "$home/.ssh/.authorized_keys.XXXXXX") || fail "cannot write in $home/.ssh"
@@ -293,6 +286,15 @@ finish "$U exists, in the docker group$s, $n key(s)"
 "#,
     );
     s
+}
+
+/// The deploy user's sudoers drop-in, and where it goes.
+pub fn sudoers(user: &str) -> String {
+    format!("# Written by `arcane server bootstrap` ([bootstrap] sudo = true).\n{user} ALL=(ALL:ALL) NOPASSWD:ALL\n")
+}
+
+pub fn sudoers_path(user: &str) -> String {
+    format!("/etc/sudoers.d/arcane-{user}")
 }
 
 /// `authorized_keys` as bootstrap writes it: a header, then the keys.
@@ -424,7 +426,7 @@ exit 0
 /// The sshd drop-in's text.
 pub fn sshd_dropin(spec: &Spec) -> String {
     format!(
-        "# Written by `arcane server bootstrap` ([bootstrap] harden_ssh), only after a\n# key login as {} worked. To undo: remove this file and reload sshd.\nPermitRootLogin {}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n",
+        "# Written by arcane ([bootstrap] harden_ssh): logins by key only, {} logs in\n# and uses sudo. To undo: remove this file and reload sshd.\nPermitRootLogin {}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n",
         spec.user,
         spec.root_login()
     )
