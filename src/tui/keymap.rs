@@ -44,6 +44,8 @@ pub enum Action {
     StopLogs,
     // Settings tab
     Toggle,
+    // Overview: bootstrap the selected server
+    Bootstrap,
 }
 
 /// Where a binding applies.
@@ -163,6 +165,15 @@ pub const BINDINGS: &[Binding] = &[
         true
     ),
     b!(G, [(K::Char('r'), N)], "r", "refresh", A::Refresh, false),
+    // Overview
+    b!(
+        Scope::Tab(Tab::Overview),
+        [(K::Char('b'), N)],
+        "b",
+        "bootstrap server",
+        A::Bootstrap,
+        true
+    ),
     // Deploy
     b!(
         Scope::Tab(Tab::Deploy),

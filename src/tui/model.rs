@@ -72,6 +72,8 @@ pub struct ServerStatus {
     pub error: Option<String>,
     /// A host key problem: shown loudly and sent as a desktop notification.
     pub security_alert: Option<String>,
+    /// Docker is not installed: the Overview marks it for `b` (bootstrap).
+    pub needs_bootstrap: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -292,6 +294,8 @@ pub enum Pending {
         kind: String,
     },
     Quit,
+    /// Bootstrap this server (the Overview's `b`).
+    Bootstrap(String),
 }
 
 /// What a text input popup collects.
@@ -383,6 +387,8 @@ pub struct Model {
     pub quit_after_deploy: bool,
     /// A rollback from the Releases tab is running (quitting must wait for it).
     pub rollback_running: bool,
+    /// The bootstrap started from the Overview, running or just done.
+    pub bootstrap: Option<super::bootstrap::BootstrapView>,
     /// Set by `update` when the screen must be redrawn.
     pub dirty: bool,
 }
@@ -485,6 +491,7 @@ impl Model {
             quit: false,
             quit_after_deploy: false,
             rollback_running: false,
+            bootstrap: None,
             dirty: true,
         }
     }
@@ -506,6 +513,7 @@ impl Model {
             || self.releases.loading
             || self.git.loading
             || self.logs.loading
+            || self.bootstrap.as_ref().is_some_and(|b| b.running())
     }
 
     pub fn is_protected(&self, env: &str) -> bool {

@@ -68,6 +68,10 @@ pub enum Msg {
         what: String,
         result: Result<String, String>,
     },
+    /// A step event of the Overview's bootstrap.
+    BootstrapEvent(Event),
+    /// The Overview's bootstrap finished: its summary, or why it failed.
+    BootstrapDone(Result<String, String>),
 }
 
 /// Work for the effects layer. Each maps to one engine call.
@@ -139,6 +143,11 @@ pub enum Command {
     Notify {
         title: String,
         body: String,
+    },
+    /// `server bootstrap` of one server; a protected env's confirmation is
+    /// asked by the operation, through the dialog.
+    Bootstrap {
+        server: String,
     },
 }
 
@@ -327,6 +336,30 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
             if m.quit_after_deploy {
                 m.quit = true;
             }
+        }
+        Msg::BootstrapEvent(ev) => {
+            if let Some(b) = &mut m.bootstrap {
+                b.on_event(&ev);
+            }
+        }
+        Msg::BootstrapDone(r) => {
+            let (ok, summary) = match r {
+                Ok(s) => (true, s),
+                Err(e) => (false, e),
+            };
+            let server = m.bootstrap.as_ref().map(|b| b.server.clone());
+            if let Some(b) = &mut m.bootstrap {
+                b.done = Some((ok, summary.clone()));
+            }
+            let title = match (&server, ok) {
+                (Some(s), true) => format!("arcane: bootstrapped {s}"),
+                (Some(s), false) => format!("arcane: bootstrap of {s} FAILED"),
+                _ => "arcane: bootstrap".into(),
+            };
+            cmds.extend(notify(m, &title, &summary));
+            m.status = Some((!ok, summary));
+            // Docker may be there now: the mark goes with the next probe.
+            cmds.extend(refresh_status(m));
         }
         Msg::ConfirmRequested { id, confirm } => {
             m.popup = Some(Popup::EngineConfirm {
@@ -783,6 +816,27 @@ fn on_tab_action(m: &mut Model, action: Action) -> Vec<Command> {
             );
             vec![]
         }
+        (Tab::Overview, Action::Bootstrap) => {
+            if m.bootstrap.as_ref().is_some_and(|b| b.running()) {
+                m.status = Some((true, "a bootstrap is running; wait for it".into()));
+                return vec![];
+            }
+            let Some(s) = m.servers.get(m.overview.selected).cloned() else {
+                return vec![];
+            };
+            if m.is_protected(&s.env) {
+                // The operation asks for the typed env name itself.
+                return run_pending(m, Pending::Bootstrap(s.name));
+            }
+            confirm(
+                m,
+                &format!("Bootstrap {}?", s.name),
+                "Over SSH: installs Docker, creates the deploy user with its keys and the layout, then the firewall and sshd hardening as [bootstrap] says. Steps already done are left alone.",
+                Pending::Bootstrap(s.name),
+                None,
+            );
+            vec![]
+        }
         (Tab::Logs, Action::Select) => {
             let Some((server, service)) = m.logs.choices.get(m.logs.selected).cloned() else {
                 return vec![];
@@ -1069,6 +1123,10 @@ fn run_pending(m: &mut Model, action: Pending) -> Vec<Command> {
             m.releases.loading = true;
             m.rollback_running = true;
             vec![Command::Rollback { env, server, to }]
+        }
+        Pending::Bootstrap(server) => {
+            m.bootstrap = Some(super::bootstrap::BootstrapView::new(&server));
+            vec![Command::Bootstrap { server }]
         }
         Pending::DeleteKey { layer, key } => vec![Command::UnsetKey { layer, key }],
         Pending::Revoke { name, kind } => vec![Command::Revoke { name, kind }],
