@@ -202,7 +202,16 @@ if [ -x /etc/init.d/docker ] && /etc/init.d/docker start </dev/null >>"$LOG" 2>&
   how="/etc/init.d/docker"
 else
   setsid dockerd </dev/null >>/var/log/dockerd.log 2>&1 &
-  wait_up 120 || { tail -n 5 /var/log/dockerd.log >&2; fail "dockerd did not come up (log: /var/log/dockerd.log)"; }
+  pid=$!
+  i=0
+  while ! v=$(up); do
+    i=$((i + 1))
+    if ! kill -0 "$pid" 2>/dev/null || [ $i -gt 240 ]; then
+      tail -n 5 /var/log/dockerd.log >&2
+      fail "dockerd did not come up (log: /var/log/dockerd.log on the server)"
+    fi
+    sleep 0.5
+  done
   how="dockerd itself (log /var/log/dockerd.log)"
 fi
 if [ "$how" = /etc/init.d/docker ] && [ "$(cat /proc/1/comm 2>/dev/null)" = init ]; then
