@@ -463,6 +463,37 @@ mod tests {
     }
 
     #[test]
+    fn server_bootstrap_takes_a_target_yes_and_dry_run() {
+        let c = Cli::try_parse_from([
+            "arcane",
+            "server",
+            "bootstrap",
+            "-g",
+            "web",
+            "--yes",
+            "--dry-run",
+        ])
+        .unwrap();
+        match c.command {
+            Some(Command::Server(ServerCmd::Bootstrap {
+                target,
+                yes,
+                dry_run,
+            })) => {
+                assert_eq!(target.group.as_deref(), Some("web"));
+                assert!(yes && dry_run);
+            }
+            other => panic!("{other:?}"),
+        }
+        let c =
+            Cli::try_parse_from(["arcane", "server", "cloud-init", "--env", "production"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Command::Server(ServerCmd::CloudInit { target })) if target.env.as_deref() == Some("production")
+        ));
+    }
+
+    #[test]
     fn deploy_subcommands_and_app_positional_coexist() {
         let c = Cli::try_parse_from(["arcane", "deploy", "gen-key"]).unwrap();
         assert!(matches!(

@@ -65,12 +65,20 @@ build() {
   }
   trap 'rm -rf "$tmp"' EXIT
   mapfile -t pkgs < <(closure)
-  [ ${#pkgs[@]} -gt 0 ] || die "apt-cache knows none of ${ROOTS[*]} (run apt-get update)"
+  if [ ${#pkgs[@]} = 0 ]; then
+    # A fresh machine (a CI image) may have no package lists yet.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq </dev/null >/dev/null 2>&1 || true
+    mapfile -t pkgs < <(closure)
+  fi
+  [ ${#pkgs[@]} -gt 0 ] || die "apt-cache knows none of ${ROOTS[*]} (apt-get update failed?)"
   say "downloading ${#pkgs[@]} packages into $REPO"
   chmod 755 "$tmp"
   # _apt cannot write into a root-only mktemp directory; the download runs
   # as root there, which is what the warning apt prints says.
-  if ! (cd "$tmp" && apt-get download -q "${pkgs[@]}" >"$tmp/.download.log" 2>&1); then
+  # Stale lists name versions the mirror no longer has: update, try again.
+  if ! (cd "$tmp" && apt-get download -q "${pkgs[@]}" >"$tmp/.download.log" 2>&1) &&
+     ! { apt-get -o DPkg::Lock::Timeout=600 update -qq </dev/null >>"$tmp/.download.log" 2>&1 &&
+         (cd "$tmp" && apt-get download -q "${pkgs[@]}" >>"$tmp/.download.log" 2>&1); }; then
     # One at a time, to name what is missing.
     for p in "${pkgs[@]}"; do
       (cd "$tmp" && apt-get download -q "$p" >>"$tmp/.download.log" 2>&1) || missing+=("$p")

@@ -488,3 +488,35 @@ fn production_servers_need_the_protected_confirmation() {
     );
     assert!(f.ran("prod1").is_empty(), "nothing ran before the answer");
 }
+
+#[test]
+fn cloud_init_is_for_one_env_and_needs_no_server_or_connection() {
+    let f = fixture("firewall = true\n", &[("srv1", ok()), ("prod1", ok())]);
+    let sink: Arc<dyn Sink> = f.events.clone();
+    let ctx = Ctx::new(&f.project, &AssumeYes, Emitter::new(sink))
+        .with_connector(Arc::new(FakeConnector(f.world.clone())));
+    let sel = |env: Option<&str>, servers: &[&str]| Selection {
+        env: env.map(String::from),
+        servers: servers.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    let rep = cloud_init(&ctx, &sel(Some("production"), &[])).unwrap();
+    assert_eq!((rep.env.as_str(), rep.servers.len()), ("production", 0));
+    assert!(rep
+        .user_data
+        .starts_with("#cloud-config\n# arcane server cloud-init: hello (production)."));
+    assert!(rep.user_data.contains("APP=hello\n") && rep.user_data.contains("ENV=production\n"));
+    let rep = cloud_init(&ctx, &sel(None, &["srv1"])).unwrap();
+    assert_eq!(rep.servers, ["srv1"]);
+    assert_eq!(rep.env, "staging");
+    let err = cloud_init(&ctx, &sel(None, &["srv1", "prod1"])).unwrap_err();
+    assert_eq!(crate::error::HasKind::kind(&err), ErrorKind::Input);
+    assert!(
+        err.to_string()
+            .contains("several envs (production, staging)"),
+        "{err}"
+    );
+    let err = cloud_init(&ctx, &sel(Some("qa"), &[])).unwrap_err();
+    assert_eq!(crate::error::HasKind::kind(&err), ErrorKind::Input);
+    assert!(f.world.log.lock().unwrap().is_empty(), "nothing connects");
+}
