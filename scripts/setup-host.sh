@@ -3,7 +3,9 @@
 #   - install the Debian packages the build and the testbed need (only if one
 #     is missing, so a ready machine costs no apt run),
 #   - start the host Docker engine if none is running (no systemd here),
-#   - build and seed the offline base images busybox:stable and caddy:2.
+#   - build and seed the offline base images busybox:stable and caddy:2,
+#   - build the offline apt repository bare testbed servers install Docker
+#     from (tests/testbed/apt-repo.sh; downloads once, then needs nothing).
 # Idempotent; safe with no stdin (CI).  Needs root.
 set -euo pipefail
 
@@ -20,6 +22,10 @@ PACKAGES=(
   docker-registry apache2-utils
   # building the crate (ssh2 -> libssh2-sys -> openssl)
   pkg-config libssl-dev
+  # `server bootstrap` on bare testbed servers: the offline apt repository
+  # (dpkg-scanpackages), the firewall, and `cloud-init schema` for the
+  # user-data `server cloud-init` prints
+  dpkg-dev nftables cloud-init
 )
 
 say() { echo "setup-host: $*"; }
@@ -45,6 +51,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [ "$p" = docker-registry ] && command -v systemctl >/dev/null 2>&1; then
       systemctl disable --now docker-registry >/dev/null 2>&1 || true
     fi
+    # cloud-init is here for its schema check and for bare testbed servers
+    # (they disable this file in their own root): it must never configure
+    # this machine at its next boot.
+    if [ "$p" = cloud-init ]; then
+      touch /etc/cloud/cloud-init.disabled
+    fi
   done
 fi
 
@@ -68,4 +80,5 @@ fi
 mkdir -p /run/sshd
 
 QUIET=1 "$ROOT/tests/testbed/images.sh" -q seed
+QUIET=1 "$ROOT/tests/testbed/apt-repo.sh" build
 say "ok (docker $(docker version -f '{{.Server.Version}}' 2>/dev/null), images busybox:stable caddy:2)"

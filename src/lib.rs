@@ -6,6 +6,7 @@
 //! one transport for every remote command, and renderers (CLI, JSON lines, TUI)
 //! that consume the same event stream.
 
+pub mod bootstrap;
 pub mod cancel;
 pub mod cli;
 pub mod config;

@@ -448,6 +448,23 @@ pub enum ServerCmd {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Prepare bare servers over SSH: Docker, the deploy user, the layout,
+    /// the firewall, sshd hardening ([bootstrap] in arcane.toml).
+    Bootstrap {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Do not ask for confirmation (needed for protected envs without a TTY).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Show what each server would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print #cloud-config user-data that gives a new server the same end state.
+    CloudInit {
+        #[command(flatten)]
+        target: TargetArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -602,6 +619,37 @@ mod tests {
     #[test]
     fn command_tree_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn server_bootstrap_takes_a_target_yes_and_dry_run() {
+        let c = Cli::try_parse_from([
+            "arcane",
+            "server",
+            "bootstrap",
+            "-g",
+            "web",
+            "--yes",
+            "--dry-run",
+        ])
+        .unwrap();
+        match c.command {
+            Some(Command::Server(ServerCmd::Bootstrap {
+                target,
+                yes,
+                dry_run,
+            })) => {
+                assert_eq!(target.group.as_deref(), Some("web"));
+                assert!(yes && dry_run);
+            }
+            other => panic!("{other:?}"),
+        }
+        let c =
+            Cli::try_parse_from(["arcane", "server", "cloud-init", "--env", "production"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Command::Server(ServerCmd::CloudInit { target })) if target.env.as_deref() == Some("production")
+        ));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `server`, `status`, `ps`, `logs`, `exec`, `ssh`, `halt`: parse, call the
-//! operation, return its exit code.
+//! `server` (list, check, trust, bootstrap, cloud-init), `status`, `ps`,
+//! `logs`, `exec`, `ssh`, `halt`: parse, call the operation, return its exit
+//! code.
 
 use super::args::*;
 use super::{done, Ctx};
@@ -27,6 +28,25 @@ pub fn server(ctx: &Ctx, c: ServerCmd) -> Result<i32> {
             let interact = interact::for_cli(yes);
             done(ops::server::trust(&ctx.op(&project, &*interact), &name))
         }
+        ServerCmd::Bootstrap {
+            target,
+            yes,
+            dry_run,
+        } => {
+            let interact = interact::for_cli(yes);
+            let req = ops::bootstrap::BootstrapRequest {
+                selection: Selection::from(&target),
+                dry_run,
+            };
+            done(ops::bootstrap::bootstrap(
+                &ctx.op(&project, &*interact),
+                &req,
+            ))
+        }
+        ServerCmd::CloudInit { target } => done(ops::bootstrap::cloud_init(
+            &ctx.op(&project, &interact::Refuse),
+            &Selection::from(&target),
+        )),
     }
 }
 

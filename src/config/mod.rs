@@ -5,6 +5,7 @@
 //! back as a [`ConfigError`] naming the file, line and column, so the binary
 //! can print it and exit with code 2.
 
+pub mod bootstrap;
 mod build;
 pub mod check;
 pub mod envfile;

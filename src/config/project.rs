@@ -38,6 +38,9 @@ pub struct ProjectConfig {
     /// `[git]`: the git assistant (watcher, message generator).
     #[serde(default)]
     pub git: super::git::GitConfig,
+    /// `[bootstrap]`: what `server bootstrap` makes of a bare server.
+    #[serde(default)]
+    pub bootstrap: super::bootstrap::BootstrapConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -235,6 +235,7 @@ impl ProjectConfig {
             }
         }
         errs.extend(self.notify.validate(src, &[Key("notify")]));
+        errs.extend(self.bootstrap.validate(src));
         errs
     }
 }

@@ -155,6 +155,10 @@ pub enum Event {
     GitCommit(CommitReport),
     /// `git squash`: the plan, then (unless a dry run) what was applied.
     Squash(Box<SquashReport>),
+    /// `server bootstrap`: what each server's bootstrap did.
+    Bootstrapped(BootstrapReport),
+    /// `server cloud-init`: the user-data.
+    CloudInit(CloudInitReport),
 }
 
 impl Event {

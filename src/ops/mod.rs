@@ -15,6 +15,7 @@
 //! `Finished` event.
 
 pub mod accessory;
+pub mod bootstrap;
 pub mod config;
 pub mod deploy;
 pub mod env;

@@ -27,6 +27,23 @@ pub fn configured(ctx: &Ctx) -> bool {
     ctx.project.config.network.is_some()
 }
 
+/// Before a run that will join servers (`server bootstrap`): the provider
+/// is known and the auth key is set, so a missing key stops the run before
+/// any server is touched. A dry run only warns.
+pub fn preflight(ctx: &Ctx, dry_run: bool) -> Result<(), Error> {
+    let (cfg, _) = network(ctx)?;
+    if dry_run {
+        if AuthKey::from_env(&cfg.auth_key_env).is_none() {
+            ctx.em.warn(format!(
+                "${} is not set: a real run would stop before touching any server",
+                cfg.auth_key_env
+            ));
+        }
+        return Ok(());
+    }
+    auth_key(ctx, cfg).map(|_| ())
+}
+
 fn network<'a>(ctx: &'a Ctx) -> Result<(&'a NetworkConfig, Box<dyn NetworkProvider>), Error> {
     let cfg = ctx.project.config.network.as_ref().ok_or_else(|| {
         Error::input(
@@ -177,7 +194,7 @@ fn converge(
 /// A server with `connect = "tailnet"` is tried at its tailnet name first
 /// (once joined, its public SSH may be closed), then at its host, which a
 /// server not yet joined needs. Both attempts show in the command log.
-fn connect(
+pub(crate) fn connect(
     ctx: &Ctx,
     s: &Server,
     em: &Emitter,
@@ -350,6 +367,21 @@ pub fn ensure_server(
     }
     em.emit(Event::NetworkNode(Box::new(r.clone())));
     res.map(|_| r).map_err(Error::from)
+}
+
+/// What [`ensure_server`] would do on one server, changing nothing
+/// (`server bootstrap --dry-run`): its `todo` lists the steps.
+pub fn observe_server(
+    ctx: &Ctx,
+    server: &Server,
+    t: &dyn Transport,
+    em: &Emitter,
+) -> Result<ServerNetwork, Error> {
+    let (_, p) = network(ctx)?;
+    let (node, mut r) = base(ctx, p.as_ref(), server);
+    observe_into(p.as_ref(), &node, t, em, &mut r);
+    em.emit(Event::NetworkNode(Box::new(r.clone())));
+    Ok(r)
 }
 
 #[cfg(test)]

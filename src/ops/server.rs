@@ -116,6 +116,11 @@ fn check_one(ctx: &Ctx, s: &Server) -> ServerCheck {
                     r.compose = c.compose.map(|c| c.name().to_string());
                     r.compose_version = c.compose_version;
                     (r.disk_path, r.disk_free_bytes) = (c.disk_path, c.disk_free_bytes);
+                    if c.docker_missing {
+                        // A bare server: one problem, and what fixes it.
+                        r.needs_bootstrap = true;
+                        r.problems = vec![not_bootstrapped(&s.name)];
+                    }
                 }
                 Err(e) => r.problems.push(e.to_string()),
             }
@@ -136,6 +141,11 @@ fn check_one(ctx: &Ctx, s: &Server) -> ServerCheck {
     };
     em.step_finished("check", r.ok(), Some(detail));
     r
+}
+
+/// What `server check` says of a server without Docker.
+pub fn not_bootstrapped(server: &str) -> String {
+    format!("not bootstrapped (Docker is not installed); run `arcane server bootstrap --server {server}`")
 }
 
 /// Show a server's host key and, once confirmed, append it to the

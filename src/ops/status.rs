@@ -21,6 +21,9 @@ pub const PROBE_PARALLEL: usize = 16;
 
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `engine_state`'s word for "the shell has no `docker` command" (127).
+const NO_DOCKER: &str = "docker is not installed";
+
 /// `status`: reachability, engine, live release, containers, health and
 /// lock of every selected server. Each server's result is also emitted as
 /// it arrives ([`Event::ServerStatus`]); a server that fails never stops
@@ -144,7 +147,15 @@ fn probe(ctx: &Ctx, s: &Server, em: &Emitter) -> ServerStatus {
                 st.docker = docker;
                 st.containers = cs;
             }
-            Err(e) => st.error = Some(e),
+            Err(e) => {
+                // No docker CLI at all: a bare server.
+                if e == NO_DOCKER {
+                    st.needs_bootstrap = true;
+                    st.error = Some(super::server::not_bootstrapped(&s.name));
+                } else {
+                    st.error = Some(e);
+                }
+            }
         }
         files.join()
     });
@@ -187,6 +198,9 @@ fn engine_state(
     let out = t
         .run(&Cmd::argv(argv::version()).with_timeout(QUERY_TIMEOUT), em)
         .map_err(|e| short_remote_error(&e))?;
+    if out.status == 127 {
+        return Err(NO_DOCKER.into());
+    }
     if !out.success() {
         return Err(format!("docker: {}", first_line(&out.stderr_str())));
     }

@@ -75,6 +75,21 @@ impl Sink for NetSink {
     }
 }
 
+/// The Overview's bootstrap: its steps become progress, its commands go to
+/// the command log.
+struct BootstrapSink(UnboundedSender<Msg>);
+
+impl Sink for BootstrapSink {
+    fn emit(&self, event: Event) {
+        let msg = match event {
+            e @ (Event::StepStarted { .. } | Event::StepFinished { .. }) => Msg::BootstrapEvent(e),
+            other @ Event::Command { .. } => Msg::Engine(other),
+            _ => return,
+        };
+        let _ = self.0.send(msg);
+    }
+}
+
 /// Work outside a deploy reports only its commands (to the command log):
 /// its steps and final event are not the Deploy tab's, and its result
 /// arrives as a message.
@@ -406,6 +421,23 @@ impl Effects {
                         .map_err(|e| e.to_string()),
                 )
             }),
+            Command::Bootstrap { server } => {
+                let em = Emitter::new(Arc::new(BootstrapSink(self.tx.clone())));
+                self.op("bootstrap", em, Cancel::default(), move |ctx| {
+                    let req = ops::bootstrap::BootstrapRequest {
+                        selection: Selection {
+                            servers: vec![server],
+                            ..Default::default()
+                        },
+                        dry_run: false,
+                    };
+                    Msg::BootstrapDone(
+                        ops::bootstrap::bootstrap(ctx, &req)
+                            .map(|r| bootstrap_summary(&r))
+                            .map_err(|e| e.to_string()),
+                    )
+                });
+            }
         }
     }
 
@@ -527,6 +559,15 @@ fn report_summary(r: &DeploySummary) -> String {
 }
 
 /// The Overview's row for one server's status.
+fn bootstrap_summary(r: &report::BootstrapReport) -> String {
+    let changed: Vec<&str> = r.servers.iter().flat_map(|s| s.changed_steps()).collect();
+    if changed.is_empty() {
+        "already bootstrapped: nothing changed".into()
+    } else {
+        format!("bootstrapped (changed: {})", changed.join(", "))
+    }
+}
+
 fn overview_row(st: &report::ServerStatus) -> ServerStatus {
     let health = st.reachable.then(|| match st.health {
         report::Health::NotDeployed | report::Health::Unknown => st.health.word().to_string(),
@@ -540,6 +581,7 @@ fn overview_row(st: &report::ServerStatus) -> ServerStatus {
         lock: st.lock.clone(),
         error: st.error_brief.clone().or_else(|| st.error.clone()),
         security_alert: st.security_alert.clone(),
+        needs_bootstrap: st.needs_bootstrap,
     }
 }
 

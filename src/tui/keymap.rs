@@ -48,6 +48,8 @@ pub enum Action {
     Toggle,
     /// The Spark build server panel.
     ToggleSpark,
+    // Overview: bootstrap the selected server
+    Bootstrap,
 }
 
 /// Where a binding applies.
@@ -174,6 +176,15 @@ pub const BINDINGS: &[Binding] = &[
         "Spark build server",
         A::ToggleSpark,
         false
+    ),
+    // Overview
+    b!(
+        Scope::Tab(Tab::Overview),
+        [(K::Char('b'), N)],
+        "b",
+        "bootstrap server",
+        A::Bootstrap,
+        true
     ),
     // Deploy
     b!(

@@ -11,6 +11,7 @@
 //!
 //! The UI holds no deploy logic: it asks the engines and shows their events.
 
+pub mod bootstrap;
 pub mod dialog;
 pub mod effects;
 pub mod graph;
@@ -22,6 +23,8 @@ pub mod theme;
 pub mod update;
 pub mod view;
 
+#[cfg(test)]
+mod bootstrap_tests;
 #[cfg(test)]
 mod fixture;
 #[cfg(test)]

@@ -72,6 +72,8 @@ pub struct ServerStatus {
     pub error: Option<String>,
     /// A host key problem: shown loudly and sent as a desktop notification.
     pub security_alert: Option<String>,
+    /// Docker is not installed: the Overview marks it for `b` (bootstrap).
+    pub needs_bootstrap: bool,
 }
 
 /// A server's place on the private network (`[network]`), for the Overview.
@@ -317,6 +319,8 @@ pub enum Pending {
     Quit,
     /// Rewrite the branch exactly as this plan shows.
     Squash(Box<crate::event::report::SquashPlan>),
+    /// Bootstrap this server (the Overview's `b`).
+    Bootstrap(String),
 }
 
 /// What a text input popup collects.
@@ -411,6 +415,8 @@ pub struct Model {
     pub quit_after_deploy: bool,
     /// A rollback from the Releases tab is running (quitting must wait for it).
     pub rollback_running: bool,
+    /// The bootstrap started from the Overview, running or just done.
+    pub bootstrap: Option<super::bootstrap::BootstrapView>,
     /// Set by `update` when the screen must be redrawn.
     pub dirty: bool,
     /// The project has a `[network]`: the Overview shows each server's.
@@ -518,6 +524,7 @@ impl Model {
             quit: false,
             quit_after_deploy: false,
             rollback_running: false,
+            bootstrap: None,
             dirty: true,
             network: project.config.network.is_some(),
             spark: Default::default(),
@@ -542,6 +549,7 @@ impl Model {
             || self.git.loading
             || self.git.planning
             || self.logs.loading
+            || self.bootstrap.as_ref().is_some_and(|b| b.running())
     }
 
     pub fn is_protected(&self, env: &str) -> bool {

@@ -123,17 +123,31 @@ impl Drop for TestbedGuard {
 /// the network (see [`testbed_exclusive`]). `None` means "skip this test"
 /// (a message has been printed).
 pub fn testbed(n: usize) -> Option<TestbedGuard> {
-    acquire(n, false)
+    acquire(n, &[], false)
 }
 
 /// Like [`testbed`], but no other test uses the testbed meanwhile; on drop
 /// every server's link is restored and unshaped.
 pub fn testbed_exclusive(n: usize) -> Option<TestbedGuard> {
-    acquire(n, true)
+    acquire(n, &[], true)
 }
 
-fn acquire(n: usize, exclusive: bool) -> Option<TestbedGuard> {
-    let tb = shared(n)?;
+/// [`testbed`] brought up with more `testbed up` options, e.g.
+/// `["--bare", "--os", "srv5=alpine:3.20"]`. Every test of a binary must
+/// pass the same ones (the first call brings it up). Such a testbed is
+/// always private: a running `ARCANE_TESTBED_DIR` one is not reused, as
+/// tests change bare servers for good.
+pub fn testbed_with(n: usize, opts: &[&str]) -> Option<TestbedGuard> {
+    acquire(n, opts, false)
+}
+
+/// [`testbed_exclusive`] with `testbed up` options (see [`testbed_with`]).
+pub fn testbed_exclusive_with(n: usize, opts: &[&str]) -> Option<TestbedGuard> {
+    acquire(n, opts, true)
+}
+
+fn acquire(n: usize, opts: &[&str], exclusive: bool) -> Option<TestbedGuard> {
+    let tb = shared(n, opts)?;
     let lock = OpenOptions::new()
         .create(true)
         .append(true)
@@ -161,10 +175,10 @@ static TESTBED: OnceLock<Result<Option<Testbed>, String>> = OnceLock::new();
 /// closed by the kernel at exit, which is the watchdog's signal to tear down.
 static WATCHDOG: Mutex<Option<Child>> = Mutex::new(None);
 
-fn shared(n: usize) -> Option<&'static Testbed> {
+fn shared(n: usize, opts: &[&str]) -> Option<&'static Testbed> {
     let tb = TESTBED
         .get_or_init(|| {
-            std::panic::catch_unwind(|| bring_up(n)).map_err(|e| {
+            std::panic::catch_unwind(|| bring_up(n, opts)).map_err(|e| {
                 e.downcast_ref::<String>()
                     .cloned()
                     .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
@@ -219,7 +233,7 @@ fn unsupported() -> Option<String> {
     None
 }
 
-fn bring_up(n: usize) -> Option<Testbed> {
+fn bring_up(n: usize, opts: &[&str]) -> Option<Testbed> {
     if let Some(why) = unsupported() {
         if in_ci() {
             panic!("testbed: CI is set but the testbed cannot run: {why}");
@@ -230,7 +244,9 @@ fn bring_up(n: usize) -> Option<Testbed> {
         return None;
     }
 
-    if let Some(dir) = std::env::var_os("ARCANE_TESTBED_DIR").filter(|d| !d.is_empty()) {
+    if let Some(dir) =
+        std::env::var_os("ARCANE_TESTBED_DIR").filter(|d| !d.is_empty() && opts.is_empty())
+    {
         let dir = PathBuf::from(dir);
         match Testbed::attach(&dir) {
             Ok(tb) if tb.servers.len() >= n && tb.healthy() => {
@@ -270,13 +286,15 @@ fn bring_up(n: usize) -> Option<Testbed> {
     let out = Command::new(script())
         .args(["up", &n.to_string(), "--dir"])
         .arg(&dir)
+        .args(opts)
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("testbed: cannot run {}: {e}", script().display()));
     if !out.status.success() {
         panic!(
-            "testbed: `testbed up {n}` failed ({}) (run scripts/setup-host.sh first?)\n\
+            "testbed: `testbed up {n} {}` failed ({}) (run scripts/setup-host.sh first?)\n\
              --- stdout\n{}\n--- stderr\n{}",
+            opts.join(" "),
             out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)

@@ -268,6 +268,12 @@ impl Renderer {
             }
             Event::Network(r) => self.table(tables::network(&r)),
             Event::Spark(r) => self.line(false, &tables::spark(&r)),
+            Event::Bootstrapped(r) => self.table(tables::bootstrapped(&r)),
+            // The document itself, as is: `arcane server cloud-init > user-data`.
+            Event::CloudInit(r) => {
+                let _g = self.out.lock().unwrap();
+                self.stdout(r.user_data.as_bytes());
+            }
             Event::Finished { ok, summary, .. } => {
                 if !ok {
                     self.failure_shown.store(true, Ordering::SeqCst);

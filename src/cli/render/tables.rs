@@ -415,6 +415,38 @@ pub fn network(r: &NetworkReport) -> Table {
     t
 }
 
+pub fn bootstrapped(r: &BootstrapReport) -> Table {
+    let mut t = Table::new(&["server", "result", "as", "changed", "detail"]);
+    for s in &r.servers {
+        let result = match (s.ok, s.error_kind, r.dry_run) {
+            (true, _, true) if s.changed() => "would change",
+            (true, _, true) => "up to date",
+            (true, _, false) if s.changed() => "changed",
+            (true, _, false) => "unchanged",
+            (false, Some(crate::error::ErrorKind::Input), _) => "refused",
+            (false, _, _) => "FAILED",
+        };
+        let changed = s.changed_steps();
+        let detail = match (&s.error, &s.failed_step) {
+            (Some(e), Some(step)) => format!("{step}: {e}"),
+            (Some(e), None) => e.clone(),
+            _ => s.os.clone().unwrap_or_default(),
+        };
+        t.row(vec![
+            s.server.clone(),
+            result.into(),
+            dash(s.connected_as.as_deref()),
+            if changed.is_empty() {
+                "-".into()
+            } else {
+                changed.join(", ")
+            },
+            detail,
+        ]);
+    }
+    t
+}
+
 /// `spark status`: the queue, then the jobs (running first, then the
 /// recent results with their logs).
 pub fn spark(r: &SparkStatus) -> String {

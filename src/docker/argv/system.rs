@@ -16,6 +16,7 @@ pub fn version() -> Vec<String> {
 pub fn check_script() -> Cmd {
     Cmd::shell(format!(
         r#"printf 'arch\t%s\n' "$(uname -m)"
+command -v docker >/dev/null 2>&1 || printf 'docker_missing\t1\n'
 if v=$({version} 2>&1); then printf 'docker\t%s\n' "$v"; else printf 'docker_error\t%s\n' "$(printf '%s' "$v" | tail -n 1)"; fi
 printf 'compose\t%s\n' "$({compose})"
 root=$(docker info --format '{{{{.DockerRootDir}}}}' 2>/dev/null); [ -d "$root" ] || root=/
@@ -37,6 +38,8 @@ pub struct CheckReport {
     pub compose_version: Option<String>,
     pub disk_path: Option<String>,
     pub disk_free_bytes: Option<u64>,
+    /// No docker CLI at all: a bare server, for `server bootstrap`.
+    pub docker_missing: bool,
 }
 
 impl CheckReport {
@@ -85,6 +88,7 @@ pub fn parse_check(out: &str) -> CheckReport {
             "docker" => r.docker = v,
             "docker_error" => r.docker_error = v,
             "disk_path" => r.disk_path = v,
+            "docker_missing" => r.docker_missing = true,
             "disk_free_kb" => {
                 r.disk_free_bytes = v.and_then(|s| s.parse::<u64>().ok()).map(|k| k * 1024)
             }

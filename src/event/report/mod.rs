@@ -7,6 +7,7 @@
 //! I/O. The types sit below every engine that produces them, so engines
 //! depend on this module and never the other way round.
 
+mod bootstrap;
 mod config;
 mod deploy;
 mod git;
@@ -17,6 +18,7 @@ mod ship;
 mod spark;
 mod status;
 
+pub use bootstrap::*;
 pub use config::*;
 pub use deploy::*;
 pub use git::*;

@@ -67,6 +67,9 @@ pub struct ServerCheck {
     pub compose_version: Option<String>,
     pub disk_path: Option<String>,
     pub disk_free_bytes: Option<u64>,
+    /// Docker is not installed at all: `server bootstrap` prepares it.
+    #[serde(default)]
+    pub needs_bootstrap: bool,
     /// Everything that stops a deploy here; empty when ready.
     pub problems: Vec<String>,
 }

@@ -167,6 +167,9 @@ pub struct ServerStatus {
     pub error_brief: Option<String>,
     /// A refused host key: shown loudly by every front end.
     pub security_alert: Option<String>,
+    /// Docker is not installed: `server bootstrap` prepares the server.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_bootstrap: bool,
 }
 
 /// `status` / `ps` of the selected servers.

@@ -103,6 +103,10 @@ pub enum Msg {
     },
     /// Spark's queue, from its journal on this machine.
     SparkLoaded(Result<crate::event::report::SparkStatus, String>),
+    /// A step event of the Overview's bootstrap.
+    BootstrapEvent(Event),
+    /// The Overview's bootstrap finished: its summary, or why it failed.
+    BootstrapDone(Result<String, String>),
 }
 
 /// Work for the effects layer. Each maps to one engine call.
@@ -190,6 +194,11 @@ pub enum Command {
     /// Apply exactly this plan (refused if the branch moved since).
     Squash {
         plan: Box<crate::event::report::SquashPlan>,
+    },
+    /// `server bootstrap` of one server; a protected env's confirmation is
+    /// asked by the operation, through the dialog.
+    Bootstrap {
+        server: String,
     },
 }
 

@@ -268,6 +268,10 @@ pub(super) fn run_pending(m: &mut Model, action: Pending) -> Vec<Command> {
             m.rollback_running = true;
             vec![Command::Rollback { env, server, to }]
         }
+        Pending::Bootstrap(server) => {
+            m.bootstrap = Some(crate::tui::bootstrap::BootstrapView::new(&server));
+            vec![Command::Bootstrap { server }]
+        }
         Pending::DeleteKey { layer, key } => vec![Command::UnsetKey { layer, key }],
         Pending::Revoke { name, kind } => vec![Command::Revoke { name, kind }],
         Pending::Squash(plan) => vec![Command::Squash { plan }],

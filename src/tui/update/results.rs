@@ -197,6 +197,30 @@ pub(super) fn on_result(m: &mut Model, msg: Msg) -> Vec<Command> {
                 m.quit = true;
             }
         }
+        Msg::BootstrapEvent(ev) => {
+            if let Some(b) = &mut m.bootstrap {
+                b.on_event(&ev);
+            }
+        }
+        Msg::BootstrapDone(r) => {
+            let (ok, summary) = match r {
+                Ok(s) => (true, s),
+                Err(e) => (false, e),
+            };
+            let server = m.bootstrap.as_ref().map(|b| b.server.clone());
+            if let Some(b) = &mut m.bootstrap {
+                b.done = Some((ok, summary.clone()));
+            }
+            let title = match (&server, ok) {
+                (Some(s), true) => format!("arcane: bootstrapped {s}"),
+                (Some(s), false) => format!("arcane: bootstrap of {s} FAILED"),
+                _ => "arcane: bootstrap".into(),
+            };
+            cmds.extend(notify(m, &title, &summary));
+            m.status = Some((!ok, summary));
+            // Docker may be there now: the mark goes with the next probe.
+            cmds.extend(refresh_status(m));
+        }
         Msg::ConfirmRequested { id, confirm } => {
             m.popup = Some(Popup::EngineConfirm {
                 id,

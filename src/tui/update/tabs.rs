@@ -193,6 +193,27 @@ pub(super) fn on_tab_action(m: &mut Model, action: Action) -> Vec<Command> {
             );
             vec![]
         }
+        (Tab::Overview, Action::Bootstrap) => {
+            if m.bootstrap.as_ref().is_some_and(|b| b.running()) {
+                m.status = Some((true, "a bootstrap is running; wait for it".into()));
+                return vec![];
+            }
+            let Some(s) = m.servers.get(m.overview.selected).cloned() else {
+                return vec![];
+            };
+            if m.is_protected(&s.env) {
+                // The operation asks for the typed env name itself.
+                return super::popups::run_pending(m, Pending::Bootstrap(s.name));
+            }
+            confirm(
+                m,
+                &format!("Bootstrap {}?", s.name),
+                "Over SSH: installs Docker, creates the deploy user with its keys and the layout, then the firewall and sshd hardening as [bootstrap] says. Steps already done are left alone.",
+                Pending::Bootstrap(s.name),
+                None,
+            );
+            vec![]
+        }
         (Tab::Logs, Action::Select) => {
             let Some((server, service)) = m.logs.choices.get(m.logs.selected).cloned() else {
                 return vec![];

@@ -82,7 +82,8 @@ fn help_layout(width: u16, height: u16) -> (Rect, Vec<Vec<HelpRow>>, usize) {
     let cols = help_columns(width);
     let w: u16 = cols.iter().map(col_width).sum::<u16>() + GAP * (cols.len() as u16 - 1) + 2;
     let rows = cols.iter().map(Vec::len).max().unwrap_or(0);
-    let h = (rows as u16 + 2).min(height.saturating_sub(2).max(3));
+    // The footer (its keys) stays visible; the tab bar may be covered.
+    let h = (rows as u16 + 2).min(height.saturating_sub(1).max(3));
     let r = centered(area, w, h);
     (r, cols, r.height.saturating_sub(2) as usize)
 }

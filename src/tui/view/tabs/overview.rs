@@ -81,7 +81,9 @@ pub(super) fn overview(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
             spans.push(Span::raw(" "));
         }
         if let Some(st) = st {
-            if st.reachable {
+            if st.reachable && st.needs_bootstrap {
+                spans.push(Span::styled("no Docker: b bootstraps it", t.warn()));
+            } else if st.reachable {
                 if wide && docker_col {
                     // "20.10.24+dfsg1" -> "20.10.24": the distro suffix says little.
                     let docker = st.docker.as_deref().unwrap_or("-");
@@ -130,9 +132,24 @@ pub(super) fn overview(m: &Model, f: &mut Frame, area: Rect, t: &Theme) {
         }
         lines.push(Line::from(spans));
     }
+    // A bootstrap started here shows its steps under the list.
+    let (rest, panel) = match &m.bootstrap {
+        Some(b) => {
+            let want = (b.steps.len() + 1).max(2) as u16;
+            let h = want.min(rest.height / 2).max(1);
+            let [top, bottom] =
+                Layout::vertical([Constraint::Min(0), Constraint::Length(h)]).areas(rest);
+            (top, Some((b, bottom)))
+        }
+        None => (rest, None),
+    };
     let height = rest.height as usize;
     let rows = select_rows(lines, sel_line, height, t);
     f.render_widget(Paragraph::new(rows), rest);
+    if let Some((b, area)) = panel {
+        let lines = b.lines(spin(m), area.width as usize, area.height as usize, t);
+        f.render_widget(Paragraph::new(lines), area);
+    }
 }
 
 /// Like `list`, but some lines (headers) are not selectable.
