@@ -476,10 +476,13 @@ fn cloud_init_user_data_passes_the_schema_and_cloud_init_applies_it_then_bootstr
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_tailscale"),
     )
     .unwrap();
-    put(&tb, "srv4", "/usr/local/bin/tailscale", &fake);
+    // Root's SSH login is off now: written from inside the server instead.
     let o = tb.exec(
         "srv4",
-        "chmod 0755 /usr/local/bin/tailscale && rm -rf /var/lib/fake-tailscale",
+        &format!(
+            "cat > /usr/local/bin/tailscale <<'FAKE_TS_EOF'\n{fake}FAKE_TS_EOF\n\
+             chmod 0755 /usr/local/bin/tailscale && rm -rf /var/lib/fake-tailscale"
+        ),
     );
     assert!(o.status.success(), "{}", text(&o));
     let toml = std::fs::read_to_string(app.path().join("arcane.toml")).unwrap();
