@@ -2,22 +2,32 @@
 //!
 //! Every command runs on its own blocking thread (engines are blocking: ssh2,
 //! docker), emits its events through a `ChannelSink` into the UI loop and
-//! answers with a [`Msg`]. This is the only file of the TUI that calls engine
+//! answers with a [`Msg`]. This is the only module of the TUI that calls engine
 //! code; it holds no deploy logic, only "call this, report that".
 
 use super::dialog::TuiInteract;
 use super::model::*;
 use super::update::{Command, Msg, SecretString};
 use crate::config::{Project, Selection};
-use crate::event::report::{self, DeploySummary};
-use crate::event::{Emitter, Event, Sink};
-use crate::ops::{self, deploy::DeployRequest, Cancel};
+use crate::event::Emitter;
+use crate::ops::{self, Cancel};
 use crate::remote::{ConnectOptions, Connector, SshConnector};
-use crate::secrets::{self, recipients::Kind};
-use std::path::{Path, PathBuf};
+use crate::secrets::recipients::Kind;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
+
+mod convert;
+mod keys;
+mod logs;
+mod sinks;
+
+use convert::*;
+pub use keys::default_identity_path;
+use keys::*;
+use logs::Follower;
+use sinks::*;
 
 /// How long a reachability probe may take before a server counts as
 /// unreachable: the dashboard must not sit on a dead server for the CLI's 10 s.
@@ -32,97 +42,6 @@ pub struct Effects {
     connector: Arc<dyn Connector>,
     cancel: Arc<Mutex<Option<Cancel>>>,
     logs: Arc<Mutex<Vec<Follower>>>,
-}
-
-/// A status probe's events: each server's status becomes its own message
-/// (fast servers show while slow ones time out), commands go to the
-/// command log, the rest is not the Overview's business.
-struct StatusSink(UnboundedSender<Msg>);
-
-impl Sink for StatusSink {
-    fn emit(&self, event: Event) {
-        let msg = match event {
-            Event::ServerStatus(st) => Msg::StatusLoaded {
-                server: st.server.clone(),
-                status: overview_row(&st),
-            },
-            other @ Event::Command { .. } => Msg::Engine(other),
-            _ => return,
-        };
-        let _ = self.0.send(msg);
-    }
-}
-
-/// The network probe's events: each server's state becomes its own
-/// message, commands go to the command log.
-struct NetSink(UnboundedSender<Msg>);
-
-impl Sink for NetSink {
-    fn emit(&self, event: Event) {
-        let msg = match event {
-            Event::NetworkNode(n) => Msg::NetworkLoaded {
-                server: n.server.clone(),
-                net: NetRow {
-                    word: n.state_word().into(),
-                    ip: n.ip.clone(),
-                    ok: n.joined && n.ok(),
-                },
-            },
-            other @ Event::Command { .. } => Msg::Engine(other),
-            _ => return,
-        };
-        let _ = self.0.send(msg);
-    }
-}
-
-/// The Overview's bootstrap: its steps become progress, its commands go to
-/// the command log.
-struct BootstrapSink(UnboundedSender<Msg>);
-
-impl Sink for BootstrapSink {
-    fn emit(&self, event: Event) {
-        let msg = match event {
-            e @ (Event::StepStarted { .. } | Event::StepFinished { .. }) => Msg::BootstrapEvent(e),
-            other @ Event::Command { .. } => Msg::Engine(other),
-            _ => return,
-        };
-        let _ = self.0.send(msg);
-    }
-}
-
-/// Work outside a deploy reports only its commands (to the command log):
-/// its steps and final event are not the Deploy tab's, and its result
-/// arrives as a message.
-struct CommandLogSink(UnboundedSender<Msg>);
-
-impl Sink for CommandLogSink {
-    fn emit(&self, event: Event) {
-        if matches!(event, Event::Command { .. }) {
-            let _ = self.0.send(Msg::Engine(event));
-        }
-    }
-}
-
-/// A log follower's thread and stop flag, kept after a stop until the
-/// thread ends (its command is dead then), so quitting can wait for it.
-struct Follower {
-    stop: Cancel,
-    thread: std::thread::JoinHandle<()>,
-}
-
-/// Turns log follower `id`'s events into messages: its lines go to the Logs
-/// tab, its commands to the command log.
-struct LogSink(UnboundedSender<Msg>, u64);
-
-impl Sink for LogSink {
-    fn emit(&self, event: Event) {
-        let msg = match event {
-            Event::Log { line, .. } => Msg::LogLine { id: self.1, line },
-            other @ Event::Command { .. } => Msg::Engine(other),
-            _ => return,
-        };
-        let _ = self.0.send(msg);
-    }
 }
 
 impl Effects {
@@ -471,230 +390,4 @@ impl Effects {
             None
         });
     }
-
-    fn stop_logs(&self) {
-        let mut followers = self.logs.lock().unwrap();
-        followers.retain(|f| !f.thread.is_finished());
-        for f in followers.iter() {
-            f.stop.cancel();
-        }
-    }
-
-    /// Stop every log follower and wait, at most `wait`, for their commands
-    /// to be dead: called as arcane exits. (Should one hang, the transports'
-    /// watchdog ends it when arcane's end of its pipe closes.)
-    pub fn stop_logs_and_wait(&self, wait: Duration) {
-        self.stop_logs();
-        let end = std::time::Instant::now() + wait;
-        let busy = || {
-            self.logs
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|f| !f.thread.is_finished())
-        };
-        while busy() && std::time::Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn follow_logs(&self, id: u64, server: String, service: String) {
-        self.stop_logs();
-        let stop = Cancel::default();
-        let (p, interact) = (self.project.clone(), self.interact.clone());
-        let (identity, connector) = (self.identity_path(), self.connector.clone());
-        let tx = self.tx.clone();
-        let em = Emitter::new(Arc::new(LogSink(tx.clone(), id)));
-        let cancel = stop.clone();
-        let run = move || {
-            let ctx = ops::Ctx::new(&p, &interact, em)
-                .with_identity(identity)
-                .with_cancel(cancel)
-                .with_connector(connector);
-            let sel = Selection {
-                servers: vec![server],
-                ..Default::default()
-            };
-            let req = ops::logs::LogsRequest {
-                service: Some(service),
-                lines: 200,
-                follow: true,
-            };
-            let error = match ops::logs::logs(&ctx, &sel, &req) {
-                Ok(()) | Err(ops::Error::Interrupted) => None,
-                Err(e) => Some(e.to_string()),
-            };
-            let _ = tx.send(Msg::LogsEnded { id, error });
-        };
-        if let Ok(thread) = std::thread::Builder::new()
-            .name("arcane-logs".into())
-            .spawn(run)
-        {
-            self.logs.lock().unwrap().push(Follower { stop, thread });
-        }
-    }
-}
-
-fn request(target: &Target, dry_run: bool) -> DeployRequest {
-    DeployRequest {
-        selection: target.selection(),
-        dry_run,
-        ..Default::default()
-    }
-}
-
-fn report_summary(r: &DeploySummary) -> String {
-    let ok = r.servers.iter().filter(|s| s.ok).count();
-    let changed = r.servers.iter().filter(|s| s.changed).count();
-    format!(
-        "{} {} live on {ok}/{} server(s) of {} ({changed} changed)",
-        r.app,
-        r.version
-            .as_deref()
-            .map(report::short_sha)
-            .unwrap_or_default(),
-        r.servers.len(),
-        r.env
-    )
-}
-
-/// The Overview's row for one server's status.
-fn bootstrap_summary(r: &report::BootstrapReport) -> String {
-    let changed: Vec<&str> = r.servers.iter().flat_map(|s| s.changed_steps()).collect();
-    if changed.is_empty() {
-        "already bootstrapped: nothing changed".into()
-    } else {
-        format!("bootstrapped (changed: {})", changed.join(", "))
-    }
-}
-
-fn overview_row(st: &report::ServerStatus) -> ServerStatus {
-    let health = st.reachable.then(|| match st.health {
-        report::Health::NotDeployed | report::Health::Unknown => st.health.word().to_string(),
-        h => format!("{}/{} {}", st.up, st.expected, h.word()),
-    });
-    ServerStatus {
-        reachable: st.reachable,
-        docker: st.docker.clone(),
-        release: st.live.as_ref().map(|l| l.release.clone()),
-        health,
-        lock: st.lock.clone(),
-        error: st.error_brief.clone().or_else(|| st.error.clone()),
-        security_alert: st.security_alert.clone(),
-        needs_bootstrap: st.needs_bootstrap,
-    }
-}
-
-fn rel(root: &Path, p: &Path) -> String {
-    p.strip_prefix(root).unwrap_or(p).display().to_string()
-}
-
-/// The identity file: `--identity`/ARCANE_IDENTITY, else the XDG default.
-pub fn default_identity_path() -> Option<PathBuf> {
-    secrets::identity::default_path()
-}
-
-/// An identity the dashboard can use without a terminal prompt. A
-/// passphrase-protected identity would ask on the TTY, which the dashboard
-/// owns, so such work is left to the CLI.
-fn usable_identity(path: Option<&Path>) -> Result<(), String> {
-    if std::env::var_os("ARCANE_MACHINE_KEY").is_some_and(|v| !v.is_empty()) {
-        return Ok(());
-    }
-    let Some(path) = path.filter(|p| p.is_file()) else {
-        return Err(
-            "no identity: run `arcane identity new` (or `arcane identity import`) first".into(),
-        );
-    };
-    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if String::from_utf8_lossy(&text).contains("BEGIN AGE ENCRYPTED FILE") {
-        return Err(format!(
-            "{} is passphrase-protected; use the CLI (`arcane env show --reveal`, `arcane env set`) for this",
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
-/// Your identity and the team, as the Keys tab shows them: the members
-/// come from the verified key manifest, never from recipients.toml alone.
-fn load_keys(ctx: &ops::Ctx) -> KeysState {
-    let l = ctx.local();
-    let mut k = KeysState::default();
-    match ops::team::identity(&l, false) {
-        Ok(id) => {
-            k.identity_path = id.path;
-            k.public_key = id.public_keys.into_iter().next().or_else(|| {
-                Some("(passphrase-protected; `arcane identity show` prints the key)".into())
-                    .filter(|_| k.identity_path.is_some())
-            });
-        }
-        Err(e) => k.error = Some(e.to_string()),
-    }
-    match ops::team::list(&l) {
-        Ok(team) => {
-            k.recipients = team
-                .members
-                .into_iter()
-                .map(|m| Recipient {
-                    name: m.name,
-                    kind: m.kind,
-                    public_key: m.key,
-                    scopes: m.scopes,
-                })
-                .collect();
-            if let Some(m) = team.mismatches.first() {
-                k.error = Some(format!("{m}; run `arcane secrets verify`"));
-            }
-        }
-        Err(e) => k.error = Some(e.to_string()),
-    }
-    k
-}
-
-/// `team add` / `deploy allow`, with the operation's scope defaults.
-fn add_member(
-    ctx: &ops::Ctx,
-    name: &str,
-    pubkey: &str,
-    scopes: Vec<String>,
-    kind: Kind,
-) -> Result<String, String> {
-    usable_identity(ctx.identity.as_deref())?;
-    let scopes = ops::team::add(&ctx.local(), Some(ctx.project), name, pubkey, scopes, kind)
-        .map_err(|e| e.to_string())?;
-    Ok(format!(
-        "{name} ({kind}) can now decrypt {}; commit .arcane/ so their clone can read them",
-        scopes.join(", ")
-    ))
-}
-
-/// Release history per server, with the live one marked.
-fn load_releases(ctx: &ops::Ctx, env: &str) -> Result<Vec<(String, Vec<ReleaseRow>)>, String> {
-    let sel = Selection {
-        env: Some(env.to_string()),
-        ..Default::default()
-    };
-    if ctx.project.select(&sel).is_err() {
-        return Ok(vec![]);
-    }
-    let list = ops::releases::releases(ctx, &sel).map_err(|e| e.to_string())?;
-    Ok(list
-        .servers
-        .into_iter()
-        .map(|s| {
-            let rows = s
-                .releases
-                .into_iter()
-                .map(|r| ReleaseRow {
-                    live: r.live,
-                    created: u64::try_from(r.created_unix).ok(),
-                    git_sha: Some(report::short_sha(&r.git_sha)),
-                    status: format!("{} by {}", r.state.word(), r.deployed_by),
-                    version: r.release,
-                })
-                .collect();
-            (s.server, rows)
-        })
-        .collect())
 }
