@@ -323,16 +323,7 @@ impl Effects {
             }
             Command::RefreshNetwork { servers } => {
                 let em = Emitter::new(Arc::new(NetSink(self.tx.clone())));
-                self.op_then("network", em, Cancel::default(), move |ctx| {
-                    let known: Vec<_> = ctx
-                        .project
-                        .all_servers()
-                        .into_iter()
-                        .filter(|s| servers.contains(&s.name))
-                        .collect();
-                    ops::network::probe_all(ctx, &known);
-                    None
-                });
+                self.probe("network", em, servers, ops::network::probe_all);
             }
             Command::LoadSpark => self.spawn("spark", || {
                 Msg::SparkLoaded(
@@ -379,14 +370,28 @@ impl Effects {
     /// each result is its own message.
     fn refresh_status(&self, servers: Vec<String>) {
         let em = Emitter::new(Arc::new(StatusSink(self.tx.clone())));
-        self.op_then("status", em, Cancel::default(), move |ctx| {
+        self.probe("status", em, servers, |ctx, known| {
+            ops::status::probe_all(ctx, known);
+        });
+    }
+
+    /// Run a probe over the named servers of the registry; its results
+    /// arrive through `em`'s sink as each server answers.
+    fn probe(
+        &self,
+        name: &str,
+        em: Emitter,
+        servers: Vec<String>,
+        probe_all: fn(&ops::Ctx, &[crate::config::Server]),
+    ) {
+        self.op_then(name, em, Cancel::default(), move |ctx| {
             let known: Vec<_> = ctx
                 .project
                 .all_servers()
                 .into_iter()
                 .filter(|s| servers.contains(&s.name))
                 .collect();
-            ops::status::probe_all(ctx, &known);
+            probe_all(ctx, &known);
             None
         });
     }

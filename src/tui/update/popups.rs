@@ -117,29 +117,14 @@ pub(super) fn on_popup_key(m: &mut Model, k: KeyEvent) -> Vec<Command> {
             KeyCode::Esc => vec![],
             _ if ctrl_c => vec![],
             KeyCode::Enter => submit_input(m, purpose, input),
-            KeyCode::Backspace => {
-                input.pop();
-                m.popup = Some(Popup::Input {
-                    title,
-                    hint,
-                    purpose,
-                    input,
-                    secret,
-                });
-                vec![]
-            }
-            KeyCode::Char(c) => {
-                input.push(c);
-                m.popup = Some(Popup::Input {
-                    title,
-                    hint,
-                    purpose,
-                    input,
-                    secret,
-                });
-                vec![]
-            }
-            _ => {
+            code => {
+                match code {
+                    KeyCode::Backspace => {
+                        input.pop();
+                    }
+                    KeyCode::Char(c) => input.push(c),
+                    _ => {}
+                }
                 m.popup = Some(Popup::Input {
                     title,
                     hint,
