@@ -155,6 +155,14 @@ impl World {
         let mut text = read(&servers);
         text.push_str("\n[servers.prod1]\nhost = \"local\"\nenv = \"production\"\n");
         std::fs::write(&servers, text).unwrap();
+        // Both envs on this machine: production gets its own port (the
+        // config check refuses two envs publishing one port on one host).
+        let toml = dir.join("arcane.toml");
+        let t = read(&toml).replace(
+            "[envs.production]\n",
+            "[envs.production]\npublish = \"8081\"\n",
+        );
+        std::fs::write(&toml, t).unwrap();
         v.ok(
             &dir,
             &["env", "set", "DB_PASSWORD", REAL, "--env", "production"],
@@ -171,6 +179,13 @@ impl World {
         );
         v.git_ok(&dir, &["fetch", "-q", "origin"]);
         v.git_ok(&dir, &["branch", "-q", "-u", "origin/main"]);
+        // Git re-reads ("re-cleans") a file written in the same second as
+        // its index, which a run this fast always is. A real clone is seconds
+        // old by its next pull; refresh the index a second later so the
+        // clean filter is not asked about unchanged files once an attacker's
+        // manifest has arrived (it refuses then, which would fail the pull).
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        v.git_ok(&dir, &["status", "--short"]);
         w
     }
 
